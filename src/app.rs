@@ -1,0 +1,449 @@
+//! One run, start to end: intake, gate, investigate, analyse, deliver. Each stage takes plain data
+//! from the one before; this module only wires them together and decides what goes to stdout.
+
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::alert::{self, Alert, Command as ArCommand, Incoming};
+use crate::cli::{Cli, Command};
+use crate::config::{self, Settings, Source};
+use crate::error::{InputError, EXIT_OK, EXIT_RUNTIME};
+use crate::evidence::{Endpoint, Evidence};
+use crate::gate::{self, Answer};
+use crate::report::{self, Archived, Report};
+use crate::{intake, llm, logging, notify, prompt};
+
+/// Options of one analysis.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    pub dry_run: bool,
+}
+
+/// What one analysis produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub evidence: Evidence,
+    pub archived: Option<PathBuf>,
+    pub pushed: bool,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let (settings, source) = config::load(cli.config.as_deref())?;
+    let hand_run = cli.command.is_some() || cli.alert_file.is_some();
+    let note = logging::init(
+        &settings.general.log_file,
+        cli.verbose,
+        hand_run || std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        settings.secrets().into_iter().map(String::from).collect(),
+    );
+    if let Some(note) = note {
+        tracing::debug!("{note}");
+    }
+    tracing::debug!("config: {source}");
+    match &cli.command {
+        Some(Command::Prompt { alert_file }) => cmd_prompt(&settings, alert_file.as_deref()),
+        Some(Command::Check) => runtime()?.block_on(cmd_check(&settings, &source)),
+        Some(Command::Enrich { ip, json }) => cmd_enrich(&settings, ip, *json),
+        None => cmd_alert(&cli, &settings),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Reads the input: the file when one is given, else stdin.
+fn read_input(settings: &Settings, file: Option<&std::path::Path>) -> Result<Incoming, InputError> {
+    let bytes = match file {
+        Some(path) => intake::read_file(path, settings.intake.max_alert_bytes)?,
+        None => intake::read_stdin(
+            settings.intake.max_alert_bytes,
+            Duration::from_millis(settings.intake.stdin_timeout_ms),
+        )?,
+    };
+    alert::parse_input(&bytes)
+}
+
+fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let incoming = read_input(settings, cli.alert_file.as_deref())?;
+    // An AR message on stdin means wazuh-execd: stdout carries protocol lines only.
+    let execd = cli.alert_file.is_none() && incoming.is_ar_message();
+    let alert = &incoming.alert;
+    if incoming.command == ArCommand::Delete {
+        tracing::info!(
+            "delete command for rule {}: nothing to undo",
+            alert.rule_id()
+        );
+        return Ok(EXIT_OK);
+    }
+    tracing::info!("{}", describe(alert));
+    if execd && settings.wazuh.check_keys {
+        let keys = gate::keys_for(alert);
+        let answer = gate::handshake(&mut std::io::stdout().lock(), &keys, || {
+            intake::read_stdin_line(settings.intake.max_alert_bytes + 4096, gate::ANSWER_TIMEOUT)
+                .ok()
+                .flatten()
+        })
+        .context("cannot write the check_keys line to wazuh-execd")?;
+        if answer == Answer::Abort {
+            tracing::info!(
+                "wazuh-execd answered abort for key {}: already handled within its timeout",
+                keys.join(",")
+            );
+            return Ok(EXIT_OK);
+        }
+    }
+    if let Some(why) = alert.loop_guard() {
+        tracing::info!("skipped: {why}");
+        return Ok(EXIT_OK);
+    }
+    if alert.rule_level() < settings.general.min_level {
+        tracing::info!(
+            "skipped: rule level {} is below general.min_level {}",
+            alert.rule_level(),
+            settings.general.min_level
+        );
+        return Ok(EXIT_OK);
+    }
+    let options = RunOptions {
+        dry_run: cli.dry_run,
+    };
+    let outcome = runtime()?.block_on(analyse_and_deliver(alert, settings, options))?;
+    if !execd {
+        print_stdout(&outcome.report.markdown)?;
+    }
+    tracing::info!(
+        "Ended in {} ms: {} report{}",
+        started.elapsed().as_millis(),
+        if outcome.report.ai { "AI" } else { "fallback" },
+        if outcome.pushed { ", pushed" } else { "" }
+    );
+    Ok(EXIT_OK)
+}
+
+fn describe(alert: &Alert) -> String {
+    let source = alert
+        .source_ip()
+        .map(|(ip, field)| format!("{ip} ({field})"))
+        .unwrap_or_else(|| "no source address".into());
+    format!(
+        "alert rule {} level {} on {} from {}",
+        alert.rule_id(),
+        alert.rule_level(),
+        alert.agent_name(),
+        source
+    )
+}
+
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}
+
+/// Investigate, analyse with the LLM (or fall back), then archive and push unless dry-run.
+pub async fn analyse_and_deliver(
+    alert: &Alert,
+    settings: &Settings,
+    options: RunOptions,
+) -> anyhow::Result<Outcome> {
+    let deadline = Duration::from_secs(settings.general.deadline_secs);
+    let evidence = Evidence::local(alert, settings);
+    let report = analyse(alert, &evidence, settings, deadline).await;
+    if options.dry_run {
+        tracing::info!("dry run: nothing archived or sent");
+        return Ok(Outcome {
+            report,
+            evidence,
+            archived: None,
+            pushed: false,
+        });
+    }
+    let archived = archive(alert, &evidence, &report, settings);
+    let pushed = push(alert, &report, settings, archived.as_deref()).await;
+    Ok(Outcome {
+        report,
+        evidence,
+        archived,
+        pushed,
+    })
+}
+
+/// The model's report, or the deterministic one with the reason the model's is missing.
+pub async fn analyse(
+    alert: &Alert,
+    evidence: &Evidence,
+    settings: &Settings,
+    deadline: Duration,
+) -> Report {
+    let max_chars = settings.ntfy.max_chars;
+    let prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
+    let fallback_title = report::fallback(alert, evidence, "", max_chars).title;
+    let answer = match llm::Client::new(&settings.ollama) {
+        Ok(client) => match tokio::time::timeout(deadline, client.chat(&prompt)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "the job ran past general.deadline_secs ({} s)",
+                deadline.as_secs()
+            )),
+        },
+        Err(e) => Err(format!("cannot build the HTTP client: {e}")),
+    };
+    match answer {
+        Ok(answer) => {
+            tracing::info!(
+                "model {} answered ({} prompt tokens, {} answer tokens, done_reason {})",
+                settings.ollama.model,
+                answer.prompt_eval_count.unwrap_or_default(),
+                answer.eval_count.unwrap_or_default(),
+                answer.done_reason.as_deref().unwrap_or("-")
+            );
+            let markdown = llm::clean_answer(&answer.content, &fallback_title, max_chars);
+            Report::from_markdown(markdown, true, None)
+        }
+        Err(reason) => {
+            tracing::warn!("AI analysis unavailable: {reason}");
+            report::fallback(alert, evidence, &reason, max_chars)
+        }
+    }
+}
+
+fn archive(
+    alert: &Alert,
+    evidence: &Evidence,
+    report: &Report,
+    settings: &Settings,
+) -> Option<PathBuf> {
+    let dir = settings.general.state_dir.join("reports");
+    let now = chrono::Local::now();
+    let stem = format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3f"), alert.slug());
+    let archived = Archived {
+        report,
+        alert: alert.json(),
+        evidence,
+        created: now.to_rfc3339(),
+    };
+    match report::archive(&dir, &stem, &archived) {
+        Ok(path) => {
+            tracing::info!("report saved to {}", path.display());
+            Some(path)
+        }
+        Err(e) => {
+            tracing::warn!("report not saved: {e:#}");
+            None
+        }
+    }
+}
+
+async fn push(
+    alert: &Alert,
+    report: &Report,
+    settings: &Settings,
+    archived: Option<&std::path::Path>,
+) -> bool {
+    if !settings.ntfy.enabled() {
+        tracing::debug!("ntfy.url is empty: no push");
+        return false;
+    }
+    let click = archived
+        .and_then(|p| p.file_name())
+        .filter(|_| !settings.report.base_url.is_empty())
+        .map(|name| config::join_url(&settings.report.base_url, &name.to_string_lossy()));
+    let push = notify::Push {
+        title: report.title.clone(),
+        priority: notify::priority_for_level(alert.rule_level()),
+        tags: notify::tags_for(alert.rule_level(), &alert.rule_id(), report.ai),
+        body: report.markdown.clone(),
+        click,
+    };
+    let client = match notify::Client::new(&settings.ntfy) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("push failed: cannot build the HTTP client: {e}");
+            return false;
+        }
+    };
+    match client.publish(&push).await {
+        Ok(published) => {
+            tracing::info!(
+                "pushed to ntfy topic {} (message id {})",
+                settings.ntfy.topic,
+                published.id
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("push failed: {e}");
+            false
+        }
+    }
+}
+
+fn cmd_prompt(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<u8> {
+    let incoming = read_input(settings, file)?;
+    if incoming.command == ArCommand::Delete {
+        return Err(
+            InputError::NotAlert("a delete command carries no alert to analyse".into()).into(),
+        );
+    }
+    let evidence = Evidence::local(&incoming.alert, settings);
+    let prompt = prompt::build(&incoming.alert, &evidence, settings, &prompt::new_nonce());
+    print_stdout(&prompt.render())?;
+    Ok(EXIT_OK)
+}
+
+fn cmd_enrich(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
+    let ip: IpAddr = alert::parse_ip_text(ip)
+        .ok_or_else(|| InputError::NotAlert(format!("{ip:?} is not an IP address")))?;
+    let endpoint = Endpoint::new(ip, "command line", settings);
+    let evidence = Evidence::for_address(endpoint);
+    if json {
+        print_stdout(&serde_json::to_string_pretty(&evidence)?)?;
+    } else {
+        let src = evidence
+            .source
+            .as_ref()
+            .map(Endpoint::describe)
+            .unwrap_or_default();
+        print_stdout(&format!(
+            "address        {src}\nintelligence   {}\nhistory        {}",
+            evidence.intel.summary(),
+            evidence.history.summary()
+        ))?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// `check`: one line per item; exit 1 when anything is not OK.
+async fn cmd_check(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
+    let mut lines = vec![format!("ok    config      {source}")];
+    let mut failed = false;
+    let mut line = |ok: bool, what: &str, text: String| {
+        failed |= !ok;
+        lines.push(format!(
+            "{} {what:<11} {text}",
+            if ok { "ok   " } else { "FAIL " }
+        ));
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    // Ollama: reachable, and the model pulled.
+    let tags_url = config::join_url(&settings.ollama.url, "api/tags");
+    match http.get(&tags_url).send().await {
+        Ok(r) if r.status().is_success() => {
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let model = &settings.ollama.model;
+            let present = body["models"].as_array().is_some_and(|models| {
+                models.iter().any(|m| {
+                    let name = m["name"].as_str().unwrap_or_default();
+                    name == model || name == format!("{model}:latest")
+                })
+            });
+            if present {
+                line(
+                    true,
+                    "ollama",
+                    format!("{} has model {model}", settings.ollama.url),
+                );
+            } else {
+                line(
+                    false,
+                    "ollama",
+                    format!(
+                        "{} is up but lacks model {model} (ollama pull {model})",
+                        settings.ollama.url
+                    ),
+                );
+            }
+        }
+        Ok(r) => line(
+            false,
+            "ollama",
+            format!("{tags_url} answered HTTP {}", r.status().as_u16()),
+        ),
+        Err(e) => line(
+            false,
+            "ollama",
+            format!(
+                "{} unreachable ({})",
+                settings.ollama.url,
+                llm::root_cause(&e)
+            ),
+        ),
+    }
+    if settings.ntfy.enabled() {
+        let health = config::join_url(&settings.ntfy.url, "v1/health");
+        match http.get(&health).send().await {
+            Ok(r) if r.status().is_success() => line(
+                true,
+                "ntfy",
+                format!(
+                    "{} is up (topic {})",
+                    settings.ntfy.url, settings.ntfy.topic
+                ),
+            ),
+            Ok(r) => line(
+                false,
+                "ntfy",
+                format!("{health} answered HTTP {}", r.status().as_u16()),
+            ),
+            Err(e) => line(
+                false,
+                "ntfy",
+                format!(
+                    "{} unreachable ({})",
+                    settings.ntfy.url,
+                    llm::root_cause(&e)
+                ),
+            ),
+        }
+    } else {
+        line(
+            true,
+            "ntfy",
+            "disabled (ntfy.url is empty): reports go to stdout and the archive".into(),
+        );
+    }
+    let state = &settings.general.state_dir;
+    match crate::fsutil::create_private_dir(state).and_then(|()| {
+        let probe = state.join(".check");
+        crate::fsutil::write_atomic(&probe, b"ok")?;
+        std::fs::remove_file(probe)
+    }) {
+        Ok(()) => line(
+            true,
+            "state_dir",
+            format!("{} is writable", state.display()),
+        ),
+        Err(e) => line(false, "state_dir", format!("{}: {e}", state.display())),
+    }
+    let log = &settings.general.log_file;
+    if log == "-" {
+        line(true, "log_file", "stderr".into());
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            Ok(_) => line(true, "log_file", format!("{log} is writable")),
+            Err(e) => line(false, "log_file", format!("{log}: {e}")),
+        }
+    }
+    print_stdout(&lines.join("\n"))?;
+    Ok(if failed { EXIT_RUNTIME } else { EXIT_OK })
+}

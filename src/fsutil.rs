@@ -1,0 +1,129 @@
+//! Files in the state directory: private permissions, atomic writes, no symlinks followed.
+//!
+//! The tool runs as root under wazuh-execd, so a symlink planted in its state directory must never
+//! redirect a write; and a crash mid-write must never leave half a file behind.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Directory mode: owner all, group read and enter (the wazuh group), others nothing.
+pub const DIR_MODE: u32 = 0o750;
+/// File mode: owner read-write, group read.
+pub const FILE_MODE: u32 = 0o640;
+
+/// Creates `dir` and its missing parents with mode 0750. Fails when `dir` is a symlink or a file.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::other(format!(
+            "{} is a symlink; refusing to follow it",
+            dir.display()
+        ))),
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "{} exists and is not a directory",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename, then
+/// fsync of the directory. The temporary file is created with `O_EXCL`, which never follows a link.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("path has no file name"))?;
+    refuse_symlink(path)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        unique()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Fails when `path` exists and is a symlink.
+pub fn refuse_symlink(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::other(format!(
+            "{} is a symlink; refusing to follow it",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    (u64::from(t) << 16) ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        create_private_dir(&sub).unwrap();
+        assert_eq!(
+            fs::metadata(&sub).unwrap().permissions().mode() & 0o777,
+            DIR_MODE
+        );
+        let file = sub.join("x.json");
+        write_atomic(&file, b"one").unwrap();
+        write_atomic(&file, b"two").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            FILE_MODE
+        );
+        assert_eq!(fs::read_dir(&sub).unwrap().count(), 1, "no temp files left");
+    }
+
+    #[test]
+    fn symlinks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::create_dir(&target).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(create_private_dir(&link).is_err());
+        let file_link = dir.path().join("f");
+        std::os::unix::fs::symlink(target.join("victim"), &file_link).unwrap();
+        assert!(write_atomic(&file_link, b"x").is_err());
+        assert!(!target.join("victim").exists());
+    }
+}

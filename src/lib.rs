@@ -1,0 +1,22 @@
+//! ai-analyzer: a Wazuh active response that turns one alert into a short, evidence-based
+//! incident report, written by a local LLM and pushed to ntfy.
+//!
+//! The binary is thin; everything lives here so that tests and benchmarks can drive each stage:
+//! intake ([`alert`], [`intake`]) -> gate ([`gate`]) -> investigate ([`evidence`], [`net`]) ->
+//! analyse ([`prompt`], [`llm`]) -> deliver ([`report`], [`notify`]).
+
+pub mod alert;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod evidence;
+pub mod fsutil;
+pub mod gate;
+pub mod intake;
+pub mod llm;
+pub mod logging;
+pub mod net;
+pub mod notify;
+pub mod prompt;
+pub mod report;

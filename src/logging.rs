@@ -1,0 +1,146 @@
+//! Logging in the shape of Wazuh's own active responses, to `general.log_file`:
+//! `YYYY/MM/DD HH:MM:SS active-response/bin/ai-analyzer: message` (local time), one line each.
+//!
+//! The manager decodes that file (decoder `ar_log_json`, rules 650-658), so a message is always
+//! folded to one line, never starts with `{` (a logged AR message fires rule 657 and can trigger
+//! the analysis again), and never carries a secret: known secret values are masked before writing.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::Mutex;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The program name Wazuh's decoder expects in each line.
+pub const PROGRAM: &str = "active-response/bin/ai-analyzer";
+
+/// Formats one event as a Wazuh active-response log line.
+pub struct WazuhFormat {
+    secrets: Vec<String>,
+}
+
+impl<S, N> FormatEvent<S, N> for WazuhFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut message = String::new();
+        ctx.format_fields(Writer::new(&mut message), event)?;
+        let level = match *event.metadata().level() {
+            Level::ERROR => "ERROR: ",
+            Level::WARN => "WARNING: ",
+            Level::DEBUG | Level::TRACE => "DEBUG: ",
+            Level::INFO => "",
+        };
+        let now = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
+        writeln!(
+            writer,
+            "{now} {PROGRAM}: {level}{}",
+            sanitize(&message, &self.secrets)
+        )
+    }
+}
+
+/// One line, no leading `{`, secrets masked.
+pub fn sanitize(message: &str, secrets: &[String]) -> String {
+    let mut line: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        line = line.replace(s.as_str(), "[redacted]");
+    }
+    if line.trim_start().starts_with('{') {
+        line.insert_str(0, "json: ");
+    }
+    line
+}
+
+/// Where log lines go.
+pub enum Target {
+    File(std::path::PathBuf),
+    Stderr,
+}
+
+/// Installs the global subscriber. Returns a note when the log file could not be opened and
+/// stderr is used instead.
+pub fn init(
+    log_file: &str,
+    verbose: bool,
+    quiet_stderr: bool,
+    secrets: Vec<String>,
+) -> Option<String> {
+    let format = WazuhFormat { secrets };
+    let file_level = if verbose { Level::DEBUG } else { Level::INFO };
+    let (target, note) = if log_file == "-" {
+        (Target::Stderr, None)
+    } else {
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o660)
+            .open(log_file)
+        {
+            Ok(f) => {
+                let subscriber = tracing_subscriber::fmt()
+                    .with_max_level(file_level)
+                    .event_format(format)
+                    .with_writer(Mutex::new(f))
+                    .finish();
+                let _ = tracing::subscriber::set_global_default(subscriber);
+                return None;
+            }
+            Err(e) => (
+                Target::Stderr,
+                Some(format!(
+                    "cannot open log file {log_file} ({e}); logging to stderr"
+                )),
+            ),
+        }
+    };
+    debug_assert!(matches!(target, Target::Stderr));
+    let level = if verbose {
+        Level::DEBUG
+    } else if quiet_stderr {
+        Level::WARN
+    } else {
+        Level::INFO
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .event_format(format)
+        .with_writer(io::stderr)
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_folded_masked_and_never_json() {
+        let secrets = vec!["tk_secret123".to_string()];
+        assert_eq!(sanitize("a\nb\r\nc", &secrets), "a b  c");
+        assert_eq!(
+            sanitize("token tk_secret123 used", &secrets),
+            "token [redacted] used"
+        );
+        assert_eq!(
+            sanitize("{\"command\":\"add\"}", &secrets),
+            "json: {\"command\":\"add\"}"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! Parse the command line, run, map the outcome to an exit code. Nothing else.
+
+use std::process::ExitCode;
+
+use ai_analyzer::{app, cli::Cli, error};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // A bug must still end as one line and exit 1, never as a panic message on a user's screen.
+    std::panic::set_hook(Box::new(|info| {
+        let line = format!("internal error: {info}").replace('\n', " ");
+        tracing::error!("{line}");
+        eprintln!("ai-analyzer: error: {line}");
+        std::process::exit(i32::from(error::EXIT_RUNTIME));
+    }));
+    let cli = Cli::parse();
+    match app::run(cli) {
+        Ok(code) => error::to_exit(code),
+        Err(err) => {
+            let line = error::one_line(&err);
+            tracing::error!("{line}");
+            eprintln!("ai-analyzer: error: {line}");
+            error::to_exit(error::exit_code(&err))
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! The report: the model's text when it answered, else a deterministic Markdown report built from
+//! the `Evidence` alone, with the same sections; and the archive of every report under
+//! `state_dir/reports/`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::alert::{truncate_chars, Alert};
+use crate::config::NTFY_MAX_BYTES;
+use crate::evidence::Evidence;
+
+const TRUNCATED: &str = "\n\n_(truncated)_";
+
+/// A finished report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The report's `# ` line, without the `# `.
+    pub title: String,
+    /// The Markdown, at most `ntfy.max_chars` characters and 4,096 bytes.
+    pub markdown: String,
+    /// True when the text came from the model.
+    pub ai: bool,
+    /// Why the model's text is not used, when it is not.
+    pub ai_unavailable: Option<String>,
+}
+
+impl Report {
+    pub fn from_markdown(markdown: String, ai: bool, ai_unavailable: Option<String>) -> Self {
+        let title = title_of(&markdown);
+        Report {
+            title,
+            markdown,
+            ai,
+            ai_unavailable,
+        }
+    }
+}
+
+/// The report's title: its first `# ` line.
+pub fn title_of(markdown: &str) -> String {
+    markdown
+        .lines()
+        .find_map(|l| l.strip_prefix("# "))
+        .map(|t| t.trim().to_string())
+        .unwrap_or_else(|| "Wazuh alert".into())
+}
+
+/// Cuts text to at most `max_chars` characters and 4,096 bytes: at the last line that fits, or at a
+/// character boundary when a single line is too long, and marks the cut.
+pub fn fit(text: &str, max_chars: usize) -> String {
+    let fits = |s: &str| s.len() <= NTFY_MAX_BYTES && s.chars().count() <= max_chars;
+    if fits(text) {
+        return text.to_string();
+    }
+    let budget_chars = max_chars.saturating_sub(TRUNCATED.chars().count());
+    let budget_bytes = NTFY_MAX_BYTES.saturating_sub(TRUNCATED.len());
+    // Longest prefix within both budgets, on a char boundary.
+    let mut end = 0;
+    for (count, (i, c)) in text.char_indices().enumerate() {
+        if count >= budget_chars || i + c.len_utf8() > budget_bytes {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let head = &text[..end];
+    let head = match head.rfind('\n') {
+        Some(nl) if nl > 0 => &head[..nl],
+        _ => head,
+    };
+    format!("{}{TRUNCATED}", head.trim_end())
+}
+
+/// The deterministic report for when the model is unavailable. It has the same sections as the
+/// model's and says plainly that it was written without AI, and why.
+pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usize) -> Report {
+    let level = alert.rule_level();
+    let source = evidence
+        .source
+        .as_ref()
+        .map(|s| s.ip.to_string())
+        .unwrap_or_else(|| "an unknown source".into());
+    let title = format!(
+        "{} from {} on {}",
+        one_line(alert.description().trim_end_matches('.'), 120),
+        source,
+        one_line(&evidence.agent.name, 60)
+    );
+    let mut md = String::new();
+    let _ = writeln!(md, "# {title}");
+    let _ = writeln!(
+        md,
+        "_Written without AI: {}. Facts below come straight from the alert._\n",
+        one_line(reason, 300)
+    );
+    let _ = writeln!(md, "## Overview");
+    let _ = writeln!(
+        md,
+        "Wazuh rule {} (level {}, {}) fired on {}{}.\n",
+        alert.rule_id(),
+        level,
+        severity_word(level),
+        one_line(&evidence.agent.name, 60),
+        alert
+            .timestamp()
+            .map(|t| format!(" at {t}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(md, "## Involved components");
+    let _ = writeln!(md, "- Agent: {}", describe_agent(evidence));
+    let groups = alert.groups();
+    if !groups.is_empty() {
+        let _ = writeln!(md, "- Rule groups: {}", groups.join(", "));
+    }
+    if let Some(loc) = alert.text("location") {
+        let _ = writeln!(md, "- Log source: {}", one_line(&loc, 100));
+    }
+    let _ = writeln!(md, "\n## Incident details");
+    let _ = writeln!(md, "- Rule: {}", one_line(&alert.description(), 200));
+    for (label, path) in [
+        ("Source port", "data.srcport"),
+        ("Destination port", "data.dstport"),
+        ("User", "data.srcuser"),
+        ("Target user", "data.dstuser"),
+        ("Target user", "data.win.eventdata.targetUserName"),
+        ("URL", "data.url"),
+        ("Protocol", "data.protocol"),
+        ("Action", "data.action"),
+        ("File", "syscheck.path"),
+    ] {
+        if let Some(v) = alert.text(path).filter(|v| !v.is_empty() && v != "-") {
+            let _ = writeln!(md, "- {label}: {}", one_line(&v, 120));
+        }
+    }
+    if let Some(t) = alert.text("rule.firedtimes") {
+        let _ = writeln!(md, "- Fired {t} times");
+    }
+    if let Some(log) = alert.full_log() {
+        let _ = writeln!(md, "- Log: `{}`", one_line(&log, 300).replace('`', "'"));
+    }
+    let _ = writeln!(md, "\n## Attacker profile");
+    match &evidence.source {
+        Some(s) => {
+            let _ = writeln!(md, "- Address: {} (field {})", s.describe(), s.field);
+        }
+        None => {
+            let _ = writeln!(md, "- No source address in the alert.");
+        }
+    }
+    let _ = writeln!(md, "- Threat intelligence: {}", evidence.intel.summary());
+    let _ = writeln!(md, "- History: {}", evidence.history.summary());
+    let _ = writeln!(md, "\n## Target system");
+    let _ = writeln!(md, "- {}", describe_agent(evidence));
+    if let Some(d) = &evidence.destination {
+        let _ = writeln!(md, "- Destination: {}", d.describe());
+    }
+    let _ = writeln!(md, "\n## Indicators of compromise");
+    let mut iocs = Vec::new();
+    if let Some(s) = &evidence.source {
+        iocs.push(format!("IP {}", s.ip));
+    }
+    for (label, path) in [
+        ("User", "data.srcuser"),
+        ("User", "data.dstuser"),
+        ("URL", "data.url"),
+        ("File", "syscheck.path"),
+        ("SHA256", "syscheck.sha256_after"),
+    ] {
+        if let Some(v) = alert.text(path).filter(|v| !v.is_empty() && v != "-") {
+            iocs.push(format!("{label} `{}`", one_line(&v, 100).replace('`', "'")));
+        }
+    }
+    if iocs.is_empty() {
+        let _ = writeln!(md, "- None in the alert.");
+    }
+    for ioc in iocs {
+        let _ = writeln!(md, "- {ioc}");
+    }
+    let _ = writeln!(md, "\n## Risk assessment");
+    let _ = writeln!(
+        md,
+        "**{}**, from the rule level ({level}) alone; no analyst has weighed it.",
+        severity_word(level)
+    );
+    let _ = writeln!(md, "\n## Recommended actions");
+    for (i, step) in recommended_actions(alert, evidence).iter().enumerate() {
+        let _ = writeln!(md, "{}. {step}", i + 1);
+    }
+    let markdown = fit(md.trim_end(), max_chars);
+    Report {
+        title: title_of(&markdown),
+        markdown,
+        ai: false,
+        ai_unavailable: Some(reason.to_string()),
+    }
+}
+
+/// Wazuh's level bands, in the words of the risk scale the analyst uses.
+pub fn severity_word(level: u32) -> &'static str {
+    match level {
+        12.. => "Critical",
+        10..=11 => "High",
+        7..=9 => "Medium",
+        _ => "Low",
+    }
+}
+
+fn recommended_actions(alert: &Alert, evidence: &Evidence) -> Vec<String> {
+    let mut steps = Vec::new();
+    let host = one_line(&evidence.agent.name, 60);
+    match &evidence.source {
+        Some(s) if s.scope.is_global() => steps.push(format!(
+            "Block {} at the firewall if it has no business reaching {host}.",
+            s.ip
+        )),
+        Some(s) => steps.push(format!(
+            "Find which internal machine holds {} ({}) and check it for compromise.",
+            s.ip,
+            s.zone.as_deref().unwrap_or(s.scope.describe())
+        )),
+        None => {}
+    }
+    let groups = alert.groups();
+    if groups.iter().any(|g| g.contains("authentication")) {
+        steps.push(format!(
+            "Check the authentication log on {host} for a successful login after these failures."
+        ));
+        steps.push("Make sure password login is off where keys can be used.".into());
+    }
+    if groups.iter().any(|g| g == "attack" || g == "web") {
+        steps.push(format!(
+            "Check the web server on {host} for signs that the request succeeded."
+        ));
+    }
+    if groups.iter().any(|g| g.starts_with("syscheck")) {
+        steps.push(format!(
+            "Inspect the changed file on {host} and who wrote it."
+        ));
+    }
+    steps.push("Review the alert in the Wazuh dashboard for related events.".into());
+    steps
+}
+
+fn describe_agent(evidence: &Evidence) -> String {
+    let a = &evidence.agent;
+    let mut s = one_line(&a.name, 60);
+    if let Some(id) = &a.id {
+        let _ = write!(s, " (agent {})", one_line(id, 20));
+    }
+    if let Some(addr) = &a.address {
+        let _ = write!(s, ", {}", addr.describe());
+    }
+    s
+}
+
+/// Folds whitespace and cuts to `max` characters: alert text never breaks the Markdown layout.
+fn one_line(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut = truncate_chars(&folded, max);
+    if cut.len() < folded.len() {
+        format!("{cut}…")
+    } else {
+        folded
+    }
+}
+
+/// What is kept of one analysis under `state_dir/reports/`.
+#[derive(Serialize)]
+pub struct Archived<'a> {
+    pub report: &'a Report,
+    pub alert: &'a serde_json::Value,
+    pub evidence: &'a Evidence,
+    pub created: String,
+}
+
+/// Writes `<stamp>-<slug>.md` and `.json` under `dir` (created 0750, files 0640, written atomically).
+/// Returns the path of the Markdown file.
+pub fn archive(dir: &Path, stem: &str, archived: &Archived<'_>) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    crate::fsutil::create_private_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let md_path = dir.join(format!("{stem}.md"));
+    let json_path = dir.join(format!("{stem}.json"));
+    let json = serde_json::to_vec_pretty(archived)?;
+    crate::fsutil::write_atomic(&json_path, &json)
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    let mut md = archived.report.markdown.clone();
+    md.push('\n');
+    crate::fsutil::write_atomic(&md_path, md.as_bytes())
+        .with_context(|| format!("cannot write {}", md_path.display()))?;
+    Ok(md_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn sample(name: &str) -> Alert {
+        let path = format!(
+            "{}/tests/fixtures/alerts/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Alert::new(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+    }
+
+    #[test]
+    fn fit_keeps_short_text() {
+        assert_eq!(fit("# a\nb", 3500), "# a\nb");
+    }
+
+    #[test]
+    fn fit_cuts_on_lines_and_bytes() {
+        let text = format!("# T\n{}", "€€€€€€€€€€\n".repeat(500));
+        let out = fit(&text, 3500);
+        assert!(out.len() <= NTFY_MAX_BYTES, "{}", out.len());
+        assert!(out.ends_with(TRUNCATED));
+        let body = out.trim_end_matches(TRUNCATED);
+        assert!(body.lines().all(|l| l == "# T" || l == "€€€€€€€€€€"));
+        // One giant line is cut on a char boundary.
+        let out = fit(&"ü".repeat(5000), 300);
+        assert!(out.chars().count() <= 300);
+    }
+
+    #[test]
+    fn fallback_has_every_section_and_says_why() {
+        let settings = Settings::default();
+        for name in [
+            "sshd_bruteforce_5712.json",
+            "sshd_bruteforce_5763.json",
+            "web_shellshock_31168.json",
+            "pfsense_filterlog_block_87701.json",
+            "windows_logon_failure_4625_60122.json",
+            "fim_file_added_554_no_ip.json",
+        ] {
+            let alert = sample(name);
+            let ev = Evidence::local(&alert, &settings);
+            let r = fallback(&alert, &ev, "Ollama is unreachable", 3500);
+            assert!(r.markdown.starts_with("# "), "{name}");
+            assert!(r
+                .markdown
+                .contains("Written without AI: Ollama is unreachable"));
+            for section in [
+                "## Overview",
+                "## Involved components",
+                "## Incident details",
+                "## Attacker profile",
+                "## Target system",
+                "## Indicators of compromise",
+                "## Risk assessment",
+                "## Recommended actions",
+            ] {
+                assert!(r.markdown.contains(section), "{name} lacks {section}");
+            }
+            assert!(r.markdown.chars().count() <= 3500);
+            assert!(!r.ai);
+        }
+    }
+
+    #[test]
+    fn fallback_snapshot() {
+        let alert = sample("sshd_bruteforce_5712.json");
+        let ev = Evidence::local(&alert, &Settings::default());
+        insta::assert_snapshot!(
+            fallback(
+                &alert,
+                &ev,
+                "Ollama is unreachable at http://127.0.0.1:11434 (Connection refused)",
+                3500
+            )
+            .markdown
+        );
+    }
+
+    #[test]
+    fn severity_bands() {
+        assert_eq!(severity_word(15), "Critical");
+        assert_eq!(severity_word(10), "High");
+        assert_eq!(severity_word(7), "Medium");
+        assert_eq!(severity_word(3), "Low");
+    }
+}
