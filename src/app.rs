@@ -72,11 +72,87 @@ fn read_input(settings: &Settings, file: Option<&std::path::Path>) -> Result<Inc
     alert::parse_input(&bytes)
 }
 
+/// Who started this run; decides what stdout is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A person: the report goes to stdout.
+    Hand,
+    /// wazuh-execd: stdout carries protocol lines only.
+    Execd,
+    /// wazuh-integratord: stdout is unread.
+    Integratord,
+}
+
 fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
-    let started = Instant::now();
     let incoming = read_input(settings, cli.alert_file.as_deref())?;
     // An AR message on stdin means wazuh-execd: stdout carries protocol lines only.
-    let execd = cli.alert_file.is_none() && incoming.is_ar_message();
+    let origin = if cli.alert_file.is_none() && incoming.is_ar_message() {
+        Origin::Execd
+    } else {
+        Origin::Hand
+    };
+    let options = RunOptions {
+        dry_run: cli.dry_run,
+    };
+    process(settings, &incoming, origin, options)
+}
+
+/// A run started by wazuh-integratord (`integrations/custom-ai-analyzer <alert file> <api_key>
+/// <hook_url> ...`): a non-empty hook_url and api_key are the ntfy topic URL and token for it.
+pub fn run_integration(args: &crate::cli::Integration) -> anyhow::Result<u8> {
+    let (mut settings, source) = config::load(None)?;
+    if let Some(hook) = &args.hook_url {
+        let (url, topic) = split_topic_url(hook).ok_or_else(|| {
+            crate::error::ConfigError(format!(
+                "hook_url {hook:?} is not an ntfy topic URL (https://host/topic)"
+            ))
+        })?;
+        settings.ntfy.url = url;
+        settings.ntfy.topic = topic;
+    }
+    if let Some(key) = &args.api_key {
+        settings.ntfy.token = config::Secret::new(key.clone());
+    }
+    settings.validate()?;
+    let note = logging::init(
+        &settings.general.log_file,
+        false,
+        true,
+        settings.secrets().into_iter().map(String::from).collect(),
+    );
+    if let Some(note) = note {
+        tracing::debug!("{note}");
+    }
+    tracing::debug!("config: {source}; started by wazuh-integratord");
+    let incoming = read_input(&settings, Some(&args.alert_file))?;
+    process(
+        &settings,
+        &incoming,
+        Origin::Integratord,
+        RunOptions::default(),
+    )
+}
+
+/// `https://ntfy.example/prefix/topic` -> (`https://ntfy.example/prefix`, `topic`).
+pub fn split_topic_url(hook: &str) -> Option<(String, String)> {
+    let url = reqwest::Url::parse(hook.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let topic = url.path_segments()?.rfind(|s| !s.is_empty())?.to_string();
+    let base = hook.trim().trim_end_matches('/');
+    let base = base.strip_suffix(topic.as_str())?.trim_end_matches('/');
+    config::valid_topic(&topic).then(|| (base.to_string(), topic))
+}
+
+/// Gate, analyse, deliver one parsed input.
+pub fn process(
+    settings: &Settings,
+    incoming: &Incoming,
+    origin: Origin,
+    options: RunOptions,
+) -> anyhow::Result<u8> {
+    let started = Instant::now();
     let alert = &incoming.alert;
     if incoming.command == ArCommand::Delete {
         tracing::info!(
@@ -86,7 +162,7 @@ fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     tracing::info!("{}", describe(alert));
-    if execd && settings.wazuh.check_keys {
+    if origin == Origin::Execd && settings.wazuh.check_keys {
         let keys = gate::keys_for(alert);
         let answer = gate::handshake(&mut std::io::stdout().lock(), &keys, || {
             intake::read_stdin_line(settings.intake.max_alert_bytes + 4096, gate::ANSWER_TIMEOUT)
@@ -114,11 +190,8 @@ fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
         );
         return Ok(EXIT_OK);
     }
-    let options = RunOptions {
-        dry_run: cli.dry_run,
-    };
     let outcome = runtime()?.block_on(analyse_and_deliver(alert, settings, options))?;
-    if !execd {
+    if origin == Origin::Hand {
         print_stdout(&outcome.report.markdown)?;
     }
     tracing::info!(
@@ -446,4 +519,24 @@ async fn cmd_check(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
     }
     print_stdout(&lines.join("\n"))?;
     Ok(if failed { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_urls_split_into_base_and_topic() {
+        assert_eq!(
+            split_topic_url("https://ntfy.example.com/wazuh-alerts"),
+            Some(("https://ntfy.example.com".into(), "wazuh-alerts".into()))
+        );
+        assert_eq!(
+            split_topic_url("http://127.0.0.1:8080/ntfy/soc_1/"),
+            Some(("http://127.0.0.1:8080/ntfy".into(), "soc_1".into()))
+        );
+        assert_eq!(split_topic_url("https://ntfy.example.com/"), None);
+        assert_eq!(split_topic_url("not a url"), None);
+        assert_eq!(split_topic_url("ftp://h/topic"), None);
+    }
 }

@@ -9,13 +9,7 @@ use clap::{Parser, Subcommand};
 /// Started by wazuh-execd with no arguments, it reads the active-response message on stdin.
 /// By hand: `ai-analyzer --alert-file alert.json` or `ai-analyzer < alert.json`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "ai-analyzer",
-    version,
-    about,
-    long_about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "ai-analyzer", version, about, long_about)]
 pub struct Cli {
     /// Config file (default: $AI_ANALYZER_CONFIG, else /var/ossec/etc/ai-analyzer.toml if present).
     #[arg(long, global = true, value_name = "PATH")]
@@ -36,10 +30,6 @@ pub struct Cli {
     /// Do not detach, even for an active-response message.
     #[arg(long)]
     pub foreground: bool,
-
-    /// wazuh-integratord's arguments: alert file, api_key (ntfy token), hook_url (ntfy topic URL), ...
-    #[arg(hide = true, num_args = 0.., allow_hyphen_values = true)]
-    pub integration: Vec<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -63,4 +53,91 @@ pub enum Command {
     },
     /// Validate the config and probe every configured endpoint, one line each.
     Check,
+}
+
+/// The arguments wazuh-integratord passes to `integrations/custom-ai-analyzer`:
+/// `<alert file> <api_key> <hook_url> [debug] [options file] [timeout] [retries] ...`, some empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub alert_file: PathBuf,
+    /// A non-empty api_key is the ntfy token for this run.
+    pub api_key: Option<String>,
+    /// A non-empty hook_url is the ntfy topic URL for this run.
+    pub hook_url: Option<String>,
+}
+
+/// Recognises an integratord invocation: the first argument is an existing file and not an option
+/// or a subcommand. Everything else goes to clap.
+pub fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
+    let first = args.get(1)?.to_str()?;
+    if first.starts_with('-') || ["enrich", "prompt", "check", "help"].contains(&first) {
+        return None;
+    }
+    let path = PathBuf::from(first);
+    if !path.is_file() {
+        return None;
+    }
+    let field = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.to_str())
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+    };
+    Some(Integration {
+        alert_file: path,
+        api_key: field(2),
+        hook_url: field(3),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn integratord_argv_is_recognised() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let path = file.path().to_str().unwrap();
+        let got = integration(&args(&[
+            "integrations",
+            path,
+            "tk_abc",
+            "https://ntfy.example/topic",
+            "",
+            "",
+            "10",
+            "3",
+            "> /dev/null 2>&1",
+        ]))
+        .expect("integration mode");
+        assert_eq!(got.alert_file, file.path());
+        assert_eq!(got.api_key.as_deref(), Some("tk_abc"));
+        assert_eq!(got.hook_url.as_deref(), Some("https://ntfy.example/topic"));
+        let got = integration(&args(&["integrations", path, "", ""])).unwrap();
+        assert_eq!(got.api_key, None);
+        assert_eq!(got.hook_url, None);
+    }
+
+    #[test]
+    fn normal_command_lines_are_not_integrations() {
+        assert!(integration(&args(&["ai-analyzer"])).is_none());
+        assert!(integration(&args(&["ai-analyzer", "prompt"])).is_none());
+        assert!(integration(&args(&["ai-analyzer", "--config", "x"])).is_none());
+        assert!(integration(&args(&["ai-analyzer", "/no/such/file"])).is_none());
+    }
+
+    #[test]
+    fn config_goes_before_or_after_the_subcommand() {
+        use clap::Parser;
+        let a = Cli::try_parse_from(["ai-analyzer", "--config", "c.toml", "prompt"]).unwrap();
+        let b = Cli::try_parse_from(["ai-analyzer", "prompt", "--config", "c.toml"]).unwrap();
+        assert_eq!(a.config, b.config);
+        assert!(matches!(a.command, Some(Command::Prompt { .. })));
+    }
 }

@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use ai_analyzer::{app, cli::Cli, error};
+use ai_analyzer::cli::{self, Cli};
+use ai_analyzer::{app, error};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -13,8 +14,12 @@ fn main() -> ExitCode {
         eprintln!("ai-analyzer: error: {line}");
         std::process::exit(i32::from(error::EXIT_RUNTIME));
     }));
-    let cli = Cli::parse();
-    match app::run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let result = match cli::integration(&args) {
+        Some(integration) => app::run_integration(&integration),
+        None => app::run(Cli::parse_from(args)),
+    };
+    match result {
         Ok(code) => error::to_exit(code),
         Err(err) => {
             let line = error::one_line(&err);

@@ -1,0 +1,333 @@
+//! Bad input, and the active-response protocol as wazuh-execd speaks it over real pipes.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Each bad input gives its documented exit code and one clear line within 3 seconds.
+#[test]
+fn bad_input_table() {
+    let env = Env::new(&dead_url(), "", "");
+    let big = format!(
+        "{{\"rule\":{{\"id\":\"1\"}},\"full_log\":\"{}\"}}\n",
+        "x".repeat(2 << 20)
+    );
+    let cases: Vec<(&str, Vec<u8>, i32, &str)> = vec![
+        ("empty stdin", vec![], 2, "stdin was empty"),
+        ("not JSON", b"hello world\n".to_vec(), 2, "not JSON"),
+        ("JSON, not an alert", b"{\"foo\":1}\n".to_vec(), 2, "not a Wazuh alert"),
+        ("a JSON array", b"[1,2,3]\n".to_vec(), 2, "not a Wazuh alert"),
+        ("2 MB line", big.into_bytes(), 2, "larger than intake.max_alert_bytes"),
+        ("invalid UTF-8", vec![0xff, 0xfe, b'{', b'}', b'\n'], 2, "not valid UTF-8"),
+        (
+            "AR message with an empty alert",
+            br#"{"version":1,"origin":{"name":"node01","module":"wazuh-execd"},"command":"add","parameters":{"extra_args":[],"alert":{},"program":"active-response/bin/ai-analyzer"}}"#
+                .iter()
+                .chain(b"\n")
+                .copied()
+                .collect(),
+            2,
+            "empty alert",
+        ),
+        (
+            "unknown command",
+            br#"{"version":1,"command":"reboot","parameters":{"alert":{"rule":{}}}}"#.to_vec(),
+            2,
+            "unknown active-response command",
+        ),
+    ];
+    for (name, input, code, needle) in cases {
+        let (out, took) = run_with_input(env.cmd(), &input, Duration::from_secs(10));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(err.starts_with("ai-analyzer: error: "), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: want {needle:?} in {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: one line only: {err}");
+        assert!(!err.contains("panicked"), "{name}");
+        assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+        assert!(took < Duration::from_secs(3), "{name}: took {took:?}");
+    }
+}
+
+#[test]
+fn unreadable_alert_file_is_exit_2() {
+    let env = Env::new(&dead_url(), "", "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file").arg("/nonexistent/alert.json");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read /nonexistent/alert.json"));
+}
+
+/// stdin that never closes and never sends a line: exit 2 after intake.stdin_timeout_ms.
+#[test]
+fn silent_open_stdin_times_out() {
+    let env = Env::new(&dead_url(), "", "");
+    let mut cmd = env.cmd();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let stdin = child.stdin.take(); // held open, never written
+    let out = wait_with_deadline(child, Duration::from_secs(5));
+    let took = start.elapsed();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("nothing arrived on stdin within 1000 ms"),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn delete_command_exits_0_at_once() {
+    let env = Env::new(&dead_url(), "", "");
+    let line = read_fixture("protocol/4_execd_to_ar_stdin_timeout_delete.json");
+    let (out, took) = run_with_input(env.cmd(), line.as_bytes(), Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    assert!(took < Duration::from_secs(1));
+    assert!(env.log().contains("delete command"), "{}", env.log());
+}
+
+/// A fake wazuh-execd: writes line 1, keeps stdin open, reads one stdout line (or EOF) under a
+/// deadline, answers with the whole message with `command` replaced, closes stdin, waits.
+struct FakeExecd {
+    pub keys_line: Option<String>,
+    pub stdout_rest: String,
+    pub code: Option<i32>,
+}
+
+fn fake_execd(env: &Env, message: &str, answer: Option<&str>, limit: Duration) -> FakeExecd {
+    let mut cmd = env.cmd();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(message.trim_end().as_bytes()).unwrap();
+    stdin.write_all(b"\n").unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        let n = reader.read_line(&mut first).unwrap_or(0);
+        let _ = tx.send((n > 0).then_some(first));
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+        let _ = tx.send(Some(rest));
+    });
+    let keys_line = rx
+        .recv_timeout(limit)
+        .expect("execd blocked: no stdout line and no EOF");
+    if keys_line.is_some() {
+        if let Some(answer) = answer {
+            let mut v: Value = serde_json::from_str(message).unwrap();
+            v["command"] = Value::String(answer.into());
+            let _ = writeln!(stdin, "{v}");
+        }
+    }
+    drop(stdin);
+    let out = wait_with_deadline(child, limit);
+    let stdout_rest = rx.recv_timeout(limit).ok().flatten().unwrap_or_default();
+    FakeExecd {
+        keys_line,
+        stdout_rest,
+        code: out.status.code(),
+    }
+}
+
+async fn ok_fakes() -> (MockServer, MockServer) {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ollama_answer("# AR report\nbody")))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    (llm, ntfy)
+}
+
+#[tokio::test]
+async fn execd_handshake_continue_then_report() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
+    let run = fake_execd(&env, &message, Some("continue"), Duration::from_secs(20));
+    assert_eq!(run.code, Some(0));
+    let keys: Value =
+        serde_json::from_str(run.keys_line.as_deref().expect("check_keys line")).unwrap();
+    assert_eq!(keys["command"], "check_keys");
+    assert_eq!(keys["version"], 1);
+    assert_eq!(keys["origin"]["module"], "active-response");
+    assert_eq!(
+        keys["parameters"]["keys"],
+        serde_json::json!(["192.168.0.223"])
+    );
+    assert_eq!(
+        run.stdout_rest, "",
+        "nothing but the protocol line on stdout"
+    );
+    assert_eq!(
+        ntfy.received_requests().await.unwrap().len(),
+        1,
+        "report pushed"
+    );
+    let log = env.log();
+    assert!(
+        !log.lines().any(|l| l.contains(": {")),
+        "no raw JSON logged: {log}"
+    );
+    assert!(
+        log.lines()
+            .all(|l| l.contains(" active-response/bin/ai-analyzer: ")),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn execd_abort_means_no_analysis() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
+    let run = fake_execd(&env, &message, Some("abort"), Duration::from_secs(10));
+    assert_eq!(run.code, Some(0));
+    assert!(run.keys_line.is_some());
+    assert!(llm.received_requests().await.unwrap().is_empty());
+    assert!(ntfy.received_requests().await.unwrap().is_empty());
+    assert!(env.log().contains("answered abort"), "{}", env.log());
+}
+
+/// execd that reads our line but never answers (and never closes stdin until we exit): we go on
+/// after the answer timeout instead of hanging.
+#[tokio::test]
+async fn execd_that_never_answers_does_not_hang_us() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
+    let mut cmd = env.cmd();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", message.trim_end()).unwrap();
+    let out = wait_with_deadline(child, Duration::from_secs(20));
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        start.elapsed() >= Duration::from_secs(4),
+        "waited for the answer timeout"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "only the check_keys line"
+    );
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
+
+/// With check_keys off, the binary reads one line and never waits for EOF on stdin.
+#[tokio::test]
+async fn stdin_is_never_read_to_eof() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "[wazuh]\ncheck_keys = false");
+    let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
+    let mut cmd = env.cmd();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", message.trim_end()).unwrap();
+    stdin.flush().unwrap();
+    // stdin stays open for the whole run.
+    let out = wait_with_deadline(child, Duration::from_secs(10));
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout.is_empty(),
+        "no stdout at all: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn wazuh_5_message_is_accepted() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let message = serde_json::json!({
+        "command": "enable",
+        "@timestamp": "2026-01-01T00:00:00Z",
+        "wazuh": {"active_response": {"name": "ai-analyzer", "executable": "ai-analyzer"},
+                  "agent": {"id": "001", "name": "web-01"}},
+        "rule": {"id": "5712", "level": 10, "description": "sshd brute force"},
+        "source": {"ip": "198.51.100.23"},
+        "user": {"name": "root"}
+    })
+    .to_string();
+    let run = fake_execd(&env, &message, Some("continue"), Duration::from_secs(20));
+    assert_eq!(run.code, Some(0));
+    let keys: Value = serde_json::from_str(run.keys_line.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        keys["parameters"]["keys"],
+        serde_json::json!(["198.51.100.23"])
+    );
+    let push = &ntfy.received_requests().await.unwrap()[0];
+    assert_eq!(text(&push.body), "# AR report\nbody");
+}
+
+#[tokio::test]
+async fn own_events_are_skipped_by_the_loop_guard() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let alert = serde_json::json!({"rule":{"id":"657","level":3,"groups":["ossec","active_response"]},
+        "data":{"srcip":"8.8.8.8"}});
+    let (out, _) = run_with_input(
+        env.cmd(),
+        alert.to_string().as_bytes(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(llm.received_requests().await.unwrap().is_empty());
+    assert!(env.log().contains("skipped: rule group active_response"));
+}
+
+#[tokio::test]
+async fn below_min_level_is_skipped() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    env.general("min_level = 12");
+    let alert = read_fixture("alerts/sshd_bruteforce_5712.json");
+    let (out, _) = run_with_input(env.cmd(), alert.as_bytes(), Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    assert!(llm.received_requests().await.unwrap().is_empty());
+    assert!(ntfy.received_requests().await.unwrap().is_empty());
+    assert!(
+        env.log().contains("below general.min_level 12"),
+        "{}",
+        env.log()
+    );
+}

@@ -1,0 +1,423 @@
+//! The whole pipeline through the built binary, against a fake Ollama and a fake ntfy on loopback
+//! that answer with the recorded wire bodies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const AI_TEXT: &str = "Here is the report you asked for:\n```markdown\n# SSH brute force from 172.17.1.1 on localhost\n## Overview\nRepeated invalid users.\n## Risk assessment\n**High**\n```\n";
+
+async fn fakes(ollama: ResponseTemplate) -> (MockServer, MockServer) {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(ollama)
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/soc-test"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    (llm, ntfy)
+}
+
+fn header(req: &Request, name: &str) -> String {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn ai_report_is_cleaned_pushed_and_archived() {
+    let (llm, ntfy) = fakes(ResponseTemplate::new(200).set_body_json(ollama_answer(AI_TEXT))).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "token = \"tk_test_token_42\"");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("# SSH brute force from 172.17.1.1 on localhost\n## Overview"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("```"), "outer fence removed: {stdout}");
+    assert!(!stdout.contains("Here is the report"));
+
+    // What went to Ollama.
+    let requests = llm.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    let body: Value = serde_json::from_slice(&requests[0].body).expect("JSON request");
+    assert_eq!(body["model"], "test-model:7b");
+    assert_eq!(body["stream"], false);
+    assert_eq!(body["think"], false);
+    assert_eq!(body["options"]["num_ctx"], 8192);
+    assert!((body["options"]["temperature"].as_f64().unwrap() - 0.1).abs() < 1e-6);
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["messages"][1]["role"], "user");
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("Invalid user paco from 172.17.1.1"));
+
+    // What went to ntfy.
+    let pushes = ntfy.received_requests().await.expect("recorded");
+    assert_eq!(pushes.len(), 1);
+    let p = &pushes[0];
+    assert_eq!(
+        header(p, "title"),
+        "SSH brute force from 172.17.1.1 on localhost"
+    );
+    assert_eq!(header(p, "priority"), "4");
+    assert_eq!(header(p, "tags"), "warning,wazuh,rule-5712,ai");
+    assert_eq!(header(p, "markdown"), "yes");
+    assert_eq!(header(p, "authorization"), "Bearer tk_test_token_42");
+    assert_eq!(text(&p.body).trim_end(), stdout.trim_end());
+    assert!(p.body.len() <= 4096);
+
+    // The archive keeps the report and its evidence.
+    let reports: Vec<_> = std::fs::read_dir(env.state().join("reports"))
+        .expect("reports dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    let json = reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("json archive");
+    let archived: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(archived["report"]["ai"], true);
+    assert_eq!(archived["evidence"]["source"]["ip"], "172.17.1.1");
+    assert_eq!(archived["alert"]["rule"]["id"], "5712");
+    assert!(!env.state_files().contains("tk_test_token_42"));
+    assert!(!env.log().contains("tk_test_token_42"));
+}
+
+#[tokio::test]
+async fn every_sample_alert_gets_a_report_when_the_llm_is_down() {
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&dead_url(), &ntfy.uri(), "");
+    let samples = [
+        ("alerts/sshd_bruteforce_5712.json", "5712", "4"),
+        ("alerts/sshd_bruteforce_5763.json", "5763", "4"),
+        ("alerts/web_shellshock_31168.json", "31168", "5"),
+        ("alerts/pfsense_filterlog_block_87701.json", "87701", "2"),
+        ("alerts/windows_logon_failure_4625_60122.json", "60122", "2"),
+        ("alerts/fim_file_added_554_no_ip.json", "554", "2"),
+    ];
+    for (file, rule, priority) in samples {
+        let mut cmd = env.cmd();
+        cmd.arg("--alert-file").arg(fixture(file));
+        let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out.stderr));
+        let report = text(&out.stdout);
+        assert!(report.starts_with("# "), "{file}: {report}");
+        assert!(
+            report.contains("Written without AI: Ollama is unreachable"),
+            "{file}"
+        );
+        assert!(report.contains("## Recommended actions"), "{file}");
+        assert!(report.contains(&format!("rule {rule}")), "{file}");
+        let pushes = ntfy.received_requests().await.unwrap();
+        let last = pushes.last().expect("a push");
+        assert_eq!(header(last, "priority"), priority, "{file}");
+        assert!(header(last, "tags").ends_with(",no-ai"), "{file}");
+    }
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), samples.len());
+}
+
+/// The LLM failing in each distinct way still delivers the fallback, naming the failure.
+#[tokio::test]
+async fn llm_failures_each_give_the_fallback_with_their_reason() {
+    let not_found = read_fixture("llm_ntfy/ollama_error_404_model_not_found.json");
+    let busy = read_fixture("llm_ntfy/ollama_error_503_queue_full.json");
+    let cases = [
+        (
+            ResponseTemplate::new(200)
+                .set_body_json(ollama_answer("# late"))
+                .set_delay(Duration::from_secs(6)),
+            "did not answer within 3 s",
+        ),
+        (
+            ResponseTemplate::new(404).set_body_raw(not_found, "application/json"),
+            "model \"test-model:7b\" is not installed",
+        ),
+        (
+            ResponseTemplate::new(503).set_body_raw(busy, "application/json"),
+            "HTTP 503: server busy",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_raw("<html>proxy error</html>", "text/html"),
+            "not a chat answer",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(ollama_answer("   ")),
+            "empty answer",
+        ),
+    ];
+    for (response, reason) in cases {
+        let (llm, ntfy) = fakes(response).await;
+        let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+        let mut cmd = env.cmd();
+        cmd.arg("--alert-file")
+            .arg(fixture("alerts/web_shellshock_31168.json"));
+        let (out, took) = run_with_input(cmd, b"", Duration::from_secs(20));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{reason}: {}",
+            text(&out.stderr)
+        );
+        let report = text(&out.stdout);
+        assert!(report.contains("Written without AI"), "{reason}: {report}");
+        assert!(report.contains(reason), "want {reason:?} in {report}");
+        assert!(
+            env.log().contains(reason),
+            "log names the reason: {}",
+            env.log()
+        );
+        assert_eq!(ntfy.received_requests().await.unwrap().len(), 1, "{reason}");
+        assert!(took < Duration::from_secs(10), "{reason}: took {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn ntfy_refusal_is_reported_with_its_code_and_the_report_is_kept() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ollama_answer("# T\nbody")))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            read_fixture("llm_ntfy/ntfy_error_401.json"),
+            "application/json",
+        ))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5763.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("# T"));
+    let log = env.log();
+    assert!(log.contains("HTTP 401 code 40101: unauthorized"), "{log}");
+    assert!(env.state_files().contains("# T\nbody"));
+}
+
+#[tokio::test]
+async fn dry_run_sends_nothing_and_writes_nothing() {
+    let (llm, ntfy) =
+        fakes(ResponseTemplate::new(200).set_body_json(ollama_answer("# Dry\nx"))).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--dry-run")
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("# Dry"));
+    assert_eq!(llm.received_requests().await.unwrap().len(), 1);
+    assert!(ntfy.received_requests().await.unwrap().is_empty());
+    assert!(!env.state().exists());
+}
+
+#[tokio::test]
+async fn raw_alert_on_stdin_pretty_printed() {
+    let (llm, ntfy) =
+        fakes(ResponseTemplate::new(200).set_body_json(ollama_answer("# From stdin\nok"))).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let raw: Value = serde_json::from_str(&read_fixture(
+        "alerts/windows_logon_failure_4625_60122.json",
+    ))
+    .unwrap();
+    let pretty = serde_json::to_string_pretty(&raw).unwrap();
+    let (out, _) = run_with_input(env.cmd(), pretty.as_bytes(), Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("# From stdin"));
+    let req = &llm.received_requests().await.unwrap()[0];
+    let body: Value = serde_json::from_slice(&req.body).unwrap();
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains(
+        "218.92.0.222 (public (globally routable)) from field data.win.eventdata.ipAddress"
+    ));
+}
+
+#[tokio::test]
+async fn prompt_command_prints_the_prompt() {
+    let env = Env::new(&dead_url(), "", "");
+    let mut cmd = env.cmd();
+    cmd.arg("prompt")
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5763.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0));
+    let p = text(&out.stdout);
+    assert!(p.starts_with("=== system ===\nYou are a senior SOC analyst"));
+    assert!(p.contains("=== user ===\n## Alert\n<<<DATA-"));
+    assert!(p.contains("Failed password for user from 172.18.1.100"));
+    assert!(p.contains("Not collected"));
+}
+
+#[tokio::test]
+async fn check_command_probes_each_endpoint() {
+    let llm = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "models":[{"name":"test-model:7b","model":"test-model:7b"}]})))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/health"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"healthy":true})))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("ok    ollama"), "{stdout}");
+    assert!(stdout.contains("has model test-model:7b"), "{stdout}");
+    assert!(stdout.contains("ok    ntfy"), "{stdout}");
+    assert!(stdout.contains("ok    state_dir"), "{stdout}");
+
+    // Ollama down: the line says so and the exit code is 1.
+    let env = Env::new(&dead_url(), "", "");
+    let mut cmd = env.cmd();
+    cmd.arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("FAIL  ollama"));
+}
+
+#[tokio::test]
+async fn secrets_never_leak() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_raw(
+            read_fixture("llm_ntfy/ollama_error_500_runner.json"),
+            "application/json",
+        ))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(
+            read_fixture("llm_ntfy/ntfy_error_403.json"),
+            "application/json",
+        ))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(
+        &llm.uri(),
+        &ntfy.uri(),
+        "token = \"tk_FILETOKEN_abc123\"\n[providers.virustotal]\napi_key = \"VT_SECRET_KEY_777\"",
+    );
+    let mut outputs = String::new();
+    for sub in [&["--alert-file"][..], &["prompt", "--alert-file"][..]] {
+        let mut cmd = env.cmd();
+        cmd.args(sub)
+            .arg(fixture("alerts/windows_logon_failure_4625_60122.json"))
+            .arg("-v")
+            .env("AI_ANALYZER_NTFY_TOKEN", "tk_ENVTOKEN_xyz789")
+            .env("AI_ANALYZER_ABUSEIPDB_API_KEY", "ABUSE_SECRET_555");
+        let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        outputs.push_str(&text(&out.stdout));
+        outputs.push_str(&text(&out.stderr));
+    }
+    // The env token won over the file's and was used.
+    let push = &ntfy.received_requests().await.unwrap()[0];
+    assert_eq!(header(push, "authorization"), "Bearer tk_ENVTOKEN_xyz789");
+    let llm_body = text(&llm.received_requests().await.unwrap()[0].body);
+    outputs.push_str(&env.log());
+    outputs.push_str(&env.state_files());
+    outputs.push_str(&llm_body);
+    assert!(env.log().contains("HTTP 403"), "the failure is logged");
+    for secret in [
+        "tk_FILETOKEN_abc123",
+        "VT_SECRET_KEY_777",
+        "tk_ENVTOKEN_xyz789",
+        "ABUSE_SECRET_555",
+    ] {
+        assert!(!outputs.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn unknown_config_key_is_exit_3_naming_it() {
+    let env = Env::new("http://127.0.0.1:1", "", "tpoic = \"x\"");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(3));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("ai-analyzer: error: invalid configuration"),
+        "{err}"
+    );
+    assert!(err.contains("tpoic"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(took < Duration::from_secs(3));
+}
+
+/// wazuh-integratord's call: `custom-ai-analyzer <alert file> <api_key> <hook_url> ...`; the hook
+/// URL and key are the ntfy topic and token for that run, and stdout stays quiet.
+#[tokio::test]
+async fn integratord_invocation_uses_hook_url_and_api_key() {
+    let (llm, _unused) =
+        fakes(ResponseTemplate::new(200).set_body_json(ollama_answer("# Integration\nok"))).await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/prefix/hooked-topic"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&llm.uri(), "http://127.0.0.1:9/never-used", "");
+    let alert_file = env
+        .dir
+        .path()
+        .join("custom-ai-analyzer-1700000000-123.alert");
+    std::fs::copy(fixture("alerts/sshd_bruteforce_5763.json"), &alert_file).unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env("AI_ANALYZER_CONFIG", &env.config)
+        .env_remove("AI_ANALYZER_NTFY_TOKEN")
+        .arg(&alert_file)
+        .arg("tk_from_integration")
+        .arg(format!("{}/prefix/hooked-topic", ntfy.uri()))
+        .arg("")
+        .arg("")
+        .arg("10")
+        .arg("3")
+        .arg("> /dev/null 2>&1");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let pushes = ntfy.received_requests().await.unwrap();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(
+        header(&pushes[0], "authorization"),
+        "Bearer tk_from_integration"
+    );
+    assert_eq!(text(&pushes[0].body), "# Integration\nok");
+}
