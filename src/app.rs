@@ -10,17 +10,26 @@ use anyhow::Context as _;
 
 use crate::alert::{self, Alert, Command as ArCommand, Incoming};
 use crate::cli::{Cli, Command};
-use crate::config::{self, Settings, Source};
+use crate::config::{self, Detach, Settings, Source};
+use crate::dedup::{self, Decision, Tally};
 use crate::error::{InputError, EXIT_OK, EXIT_RUNTIME};
 use crate::evidence::{Endpoint, Evidence};
 use crate::gate::{self, Answer};
 use crate::report::{self, Archived, Report};
-use crate::{intake, llm, logging, notify, prompt};
+use crate::spool::{self, Job, NtfyOverride, Origin};
+use crate::{intake, llm, logging, notify, outbox, prompt, slots, worker};
 
 /// Options of one analysis.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
+    /// Everything up to delivery; send nothing, write nothing.
     pub dry_run: bool,
+    /// Alerts for the same address counted since its last report.
+    pub earlier: Option<Tally>,
+    /// An ntfy target for this run only (integratord's hook_url and api_key).
+    pub ntfy: Option<NtfyOverride>,
+    /// How long the job waited in the spool; it counts against `general.deadline_secs`.
+    pub waited_secs: u64,
 }
 
 /// What one analysis produced.
@@ -49,7 +58,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Prompt { alert_file }) => cmd_prompt(&settings, alert_file.as_deref()),
         Some(Command::Check) => runtime()?.block_on(cmd_check(&settings, &source)),
         Some(Command::Enrich { ip, json }) => cmd_enrich(&settings, ip, *json),
-        None => cmd_alert(&cli, &settings),
+        Some(Command::Work) => {
+            runtime()?.block_on(worker::run(&settings))?;
+            Ok(EXIT_OK)
+        }
+        None => cmd_alert(&cli, &settings, &source),
     }
 }
 
@@ -72,18 +85,7 @@ fn read_input(settings: &Settings, file: Option<&std::path::Path>) -> Result<Inc
     alert::parse_input(&bytes)
 }
 
-/// Who started this run; decides what stdout is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A person: the report goes to stdout.
-    Hand,
-    /// wazuh-execd: stdout carries protocol lines only.
-    Execd,
-    /// wazuh-integratord: stdout is unread.
-    Integratord,
-}
-
-fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
+fn cmd_alert(cli: &Cli, settings: &Settings, source: &Source) -> anyhow::Result<u8> {
     let incoming = read_input(settings, cli.alert_file.as_deref())?;
     // An AR message on stdin means wazuh-execd: stdout carries protocol lines only.
     let origin = if cli.alert_file.is_none() && incoming.is_ar_message() {
@@ -91,46 +93,64 @@ fn cmd_alert(cli: &Cli, settings: &Settings) -> anyhow::Result<u8> {
     } else {
         Origin::Hand
     };
-    let options = RunOptions {
-        dry_run: cli.dry_run,
+    let run = Run {
+        settings,
+        source,
+        origin,
+        foreground: cli.foreground,
+        options: RunOptions {
+            dry_run: cli.dry_run,
+            ..RunOptions::default()
+        },
     };
-    process(settings, &incoming, origin, options)
+    run.process(&incoming)
 }
 
 /// A run started by wazuh-integratord (`integrations/custom-ai-analyzer <alert file> <api_key>
 /// <hook_url> ...`): a non-empty hook_url and api_key are the ntfy topic URL and token for it.
 pub fn run_integration(args: &crate::cli::Integration) -> anyhow::Result<u8> {
-    let (mut settings, source) = config::load(None)?;
-    if let Some(hook) = &args.hook_url {
-        let (url, topic) = split_topic_url(hook).ok_or_else(|| {
-            crate::error::ConfigError(format!(
-                "hook_url {hook:?} is not an ntfy topic URL (https://host/topic)"
-            ))
-        })?;
-        settings.ntfy.url = url;
-        settings.ntfy.topic = topic;
+    let (settings, source) = config::load(None)?;
+    let mut target = None;
+    if args.hook_url.is_some() || args.api_key.is_some() {
+        let (url, topic) = match &args.hook_url {
+            Some(hook) => split_topic_url(hook).ok_or_else(|| {
+                crate::error::ConfigError(format!(
+                    "hook_url {hook:?} is not an ntfy topic URL (https://host/topic)"
+                ))
+            })?,
+            None => (settings.ntfy.url.clone(), settings.ntfy.topic.clone()),
+        };
+        target = Some(NtfyOverride {
+            url,
+            topic,
+            token: args.api_key.clone().or_else(|| {
+                settings
+                    .ntfy
+                    .token
+                    .is_set()
+                    .then(|| settings.ntfy.token.expose().to_string())
+            }),
+        });
     }
-    if let Some(key) = &args.api_key {
-        settings.ntfy.token = config::Secret::new(key.clone());
-    }
-    settings.validate()?;
-    let note = logging::init(
-        &settings.general.log_file,
-        false,
-        true,
-        settings.secrets().into_iter().map(String::from).collect(),
-    );
+    let mut secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
+    secrets.extend(args.api_key.clone());
+    let note = logging::init(&settings.general.log_file, false, true, secrets);
     if let Some(note) = note {
         tracing::debug!("{note}");
     }
     tracing::debug!("config: {source}; started by wazuh-integratord");
     let incoming = read_input(&settings, Some(&args.alert_file))?;
-    process(
-        &settings,
-        &incoming,
-        Origin::Integratord,
-        RunOptions::default(),
-    )
+    let run = Run {
+        settings: &settings,
+        source: &source,
+        origin: Origin::Integratord,
+        foreground: false,
+        options: RunOptions {
+            ntfy: target,
+            ..RunOptions::default()
+        },
+    };
+    run.process(&incoming)
 }
 
 /// `https://ntfy.example/prefix/topic` -> (`https://ntfy.example/prefix`, `topic`).
@@ -145,62 +165,148 @@ pub fn split_topic_url(hook: &str) -> Option<(String, String)> {
     config::valid_topic(&topic).then(|| (base.to_string(), topic))
 }
 
-/// Gate, analyse, deliver one parsed input.
-pub fn process(
-    settings: &Settings,
-    incoming: &Incoming,
+/// One alert's way through the gate.
+struct Run<'a> {
+    settings: &'a Settings,
+    source: &'a Source,
     origin: Origin,
+    foreground: bool,
     options: RunOptions,
-) -> anyhow::Result<u8> {
-    let started = Instant::now();
-    let alert = &incoming.alert;
-    if incoming.command == ArCommand::Delete {
-        tracing::info!(
-            "delete command for rule {}: nothing to undo",
-            alert.rule_id()
-        );
-        return Ok(EXIT_OK);
-    }
-    tracing::info!("{}", describe(alert));
-    if origin == Origin::Execd && settings.wazuh.check_keys {
-        let keys = gate::keys_for(alert);
-        let answer = gate::handshake(&mut std::io::stdout().lock(), &keys, || {
-            intake::read_stdin_line(settings.intake.max_alert_bytes + 4096, gate::ANSWER_TIMEOUT)
-                .ok()
-                .flatten()
-        })
-        .context("cannot write the check_keys line to wazuh-execd")?;
-        if answer == Answer::Abort {
+}
+
+impl Run<'_> {
+    fn process(mut self, incoming: &Incoming) -> anyhow::Result<u8> {
+        let started = Instant::now();
+        let settings = self.settings;
+        let alert = &incoming.alert;
+        if incoming.command == ArCommand::Delete {
             tracing::info!(
-                "wazuh-execd answered abort for key {}: already handled within its timeout",
-                keys.join(",")
+                "delete command for rule {}: nothing to undo",
+                alert.rule_id()
             );
             return Ok(EXIT_OK);
         }
-    }
-    if let Some(why) = alert.loop_guard() {
-        tracing::info!("skipped: {why}");
-        return Ok(EXIT_OK);
-    }
-    if alert.rule_level() < settings.general.min_level {
+        tracing::info!("{}", describe(alert));
+        let store = dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+        let gated = self.origin != Origin::Hand && !self.options.dry_run;
+        if self.origin == Origin::Execd && settings.wazuh.check_keys {
+            let keys = gate::keys_for(alert);
+            let answer = gate::handshake(&mut std::io::stdout().lock(), &keys, || {
+                intake::read_stdin_line(
+                    settings.intake.max_alert_bytes + 4096,
+                    gate::ANSWER_TIMEOUT,
+                )
+                .ok()
+                .flatten()
+            })
+            .context("cannot write the check_keys line to wazuh-execd")?;
+            if answer == Answer::Abort {
+                let counted = if gated {
+                    store.count_only(alert, spool::now_ms()).ok().flatten()
+                } else {
+                    None
+                };
+                tracing::info!(
+                    "wazuh-execd answered abort for key {}: already handled within its timeout{}",
+                    keys.join(","),
+                    counted
+                        .map(|n| format!("; counted ({n} pending)"))
+                        .unwrap_or_default()
+                );
+                return Ok(EXIT_OK);
+            }
+        }
+        if let Some(why) = alert.loop_guard() {
+            tracing::info!("skipped: {why}");
+            return Ok(EXIT_OK);
+        }
+        if alert.rule_level() < settings.general.min_level {
+            tracing::info!(
+                "skipped: rule level {} is below general.min_level {}",
+                alert.rule_level(),
+                settings.general.min_level
+            );
+            return Ok(EXIT_OK);
+        }
+        let detach = !self.foreground
+            && !self.options.dry_run
+            && match settings.wazuh.detach {
+                Detach::Never => false,
+                Detach::Always => true,
+                Detach::Auto => self.origin != Origin::Hand,
+            };
+        if gated {
+            match store.gate(alert, spool::now_ms()) {
+                Ok(Decision::Counted {
+                    count,
+                    closes_in_secs,
+                }) => {
+                    tracing::info!(
+                        "counted, not analysed: {count} alert(s) for {} since its last report; \
+                         the window closes in {closes_in_secs} s",
+                        dedup::key_for(alert)
+                    );
+                    if detach {
+                        // Someone must send the digest when the window closes.
+                        worker::ensure_running(settings, self.source);
+                    }
+                    return Ok(EXIT_OK);
+                }
+                Ok(Decision::Analyse { earlier, reason }) => {
+                    tracing::debug!("analysing: {reason}");
+                    self.options.earlier = earlier;
+                }
+                Err(e) => {
+                    tracing::warn!("cooldown state unavailable ({e}); analysing without dedup")
+                }
+            }
+        }
+        if detach {
+            let mut job = Job::new(self.origin, alert.json().clone());
+            job.earlier = self.options.earlier.clone();
+            job.ntfy = self.options.ntfy.clone();
+            let dirs = worker::Dirs::new(settings);
+            match spool::put(&dirs.spool, &job) {
+                Ok(path) => {
+                    worker::ensure_running(settings, self.source);
+                    tracing::info!(
+                        "handed off as {} in {} ms",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy())
+                            .unwrap_or_default(),
+                        started.elapsed().as_millis()
+                    );
+                    return Ok(EXIT_OK);
+                }
+                Err(e) => tracing::error!(
+                    "cannot spool the job in {} ({e}); analysing in the foreground",
+                    dirs.spool.display()
+                ),
+            }
+        }
+        let origin = self.origin;
+        let dry_run = self.options.dry_run;
+        let outcome = runtime()?.block_on(async {
+            let outcome = analyse_and_deliver(alert, settings, self.options).await;
+            if !dry_run {
+                // Any run delivers what is due: digests of closed windows, the outbox.
+                let dirs = worker::Dirs::new(settings);
+                worker::send_digests(settings, &dirs);
+                outbox::flush(&dirs.outbox, settings).await;
+            }
+            outcome
+        })?;
+        if origin == Origin::Hand {
+            print_stdout(&outcome.report.markdown)?;
+        }
         tracing::info!(
-            "skipped: rule level {} is below general.min_level {}",
-            alert.rule_level(),
-            settings.general.min_level
+            "Ended in {} ms: {} report{}",
+            started.elapsed().as_millis(),
+            if outcome.report.ai { "AI" } else { "fallback" },
+            if outcome.pushed { ", pushed" } else { "" }
         );
-        return Ok(EXIT_OK);
+        Ok(EXIT_OK)
     }
-    let outcome = runtime()?.block_on(analyse_and_deliver(alert, settings, options))?;
-    if origin == Origin::Hand {
-        print_stdout(&outcome.report.markdown)?;
-    }
-    tracing::info!(
-        "Ended in {} ms: {} report{}",
-        started.elapsed().as_millis(),
-        if outcome.report.ai { "AI" } else { "fallback" },
-        if outcome.pushed { ", pushed" } else { "" }
-    );
-    Ok(EXIT_OK)
 }
 
 fn describe(alert: &Alert) -> String {
@@ -226,14 +332,28 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 }
 
 /// Investigate, analyse with the LLM (or fall back), then archive and push unless dry-run.
+/// Fails only when the report could neither be pushed nor queued in the outbox.
 pub async fn analyse_and_deliver(
     alert: &Alert,
     settings: &Settings,
     options: RunOptions,
 ) -> anyhow::Result<Outcome> {
-    let deadline = Duration::from_secs(settings.general.deadline_secs);
+    let deadline = Duration::from_secs(
+        settings
+            .general
+            .deadline_secs
+            .saturating_sub(options.waited_secs),
+    );
     let evidence = Evidence::local(alert, settings);
-    let report = analyse(alert, &evidence, settings, deadline).await;
+    let mut report = analyse(alert, &evidence, settings, deadline, options.dry_run).await;
+    if let Some(earlier) = &options.earlier {
+        let key = dedup::key_for(alert);
+        report.markdown = report::with_appendix(
+            &report.markdown,
+            &earlier.section(&key),
+            settings.ntfy.max_chars,
+        );
+    }
     if options.dry_run {
         tracing::info!("dry run: nothing archived or sent");
         return Ok(Outcome {
@@ -244,7 +364,14 @@ pub async fn analyse_and_deliver(
         });
     }
     let archived = archive(alert, &evidence, &report, settings);
-    let pushed = push(alert, &report, settings, archived.as_deref()).await;
+    let pushed = push(
+        alert,
+        &report,
+        settings,
+        archived.as_deref(),
+        options.ntfy.as_ref(),
+    )
+    .await?;
     Ok(Outcome {
         report,
         evidence,
@@ -259,20 +386,46 @@ pub async fn analyse(
     evidence: &Evidence,
     settings: &Settings,
     deadline: Duration,
+    dry_run: bool,
 ) -> Report {
     let max_chars = settings.ntfy.max_chars;
     let prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
     let fallback_title = report::fallback(alert, evidence, "", max_chars).title;
-    let answer = match llm::Client::new(&settings.ollama) {
-        Ok(client) => match tokio::time::timeout(deadline, client.chat(&prompt)).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "the job ran past general.deadline_secs ({} s)",
-                deadline.as_secs()
-            )),
-        },
-        Err(e) => Err(format!("cannot build the HTTP client: {e}")),
+    let answer = if deadline.is_zero() {
+        Err(format!(
+            "the job waited past general.deadline_secs ({} s) before its turn",
+            settings.general.deadline_secs
+        ))
+    } else {
+        match llm::Client::new(&settings.ollama) {
+            Ok(client) => {
+                let call = async {
+                    // At most ollama.max_concurrent calls on this host, whoever makes them.
+                    let _slot = if dry_run {
+                        None
+                    } else {
+                        let dir = settings.general.state_dir.join("slots");
+                        let n = settings.ollama.max_concurrent;
+                        match slots::acquire(&dir, "llm", n, Instant::now() + deadline).await {
+                            Ok(slot) => slot,
+                            Err(e) => {
+                                tracing::warn!("no LLM slot lock ({e}); calling without one");
+                                None
+                            }
+                        }
+                    };
+                    client.chat(&prompt).await.map_err(|e| e.to_string())
+                };
+                match tokio::time::timeout(deadline, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "the job ran past general.deadline_secs ({} s)",
+                        settings.general.deadline_secs
+                    )),
+                }
+            }
+            Err(e) => Err(format!("cannot build the HTTP client: {e}")),
+        }
     };
     match answer {
         Ok(answer) => {
@@ -320,15 +473,18 @@ fn archive(
     }
 }
 
+/// Pushes the report; a failed push goes to the outbox. Errs only when even that fails.
 async fn push(
     alert: &Alert,
     report: &Report,
     settings: &Settings,
     archived: Option<&std::path::Path>,
-) -> bool {
-    if !settings.ntfy.enabled() {
+    target: Option<&NtfyOverride>,
+) -> anyhow::Result<bool> {
+    let cfg = outbox::ntfy_for(settings, target);
+    if !cfg.enabled() {
         tracing::debug!("ntfy.url is empty: no push");
-        return false;
+        return Ok(false);
     }
     let click = archived
         .and_then(|p| p.file_name())
@@ -341,27 +497,43 @@ async fn push(
         body: report.markdown.clone(),
         click,
     };
-    let client = match notify::Client::new(&settings.ntfy) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("push failed: cannot build the HTTP client: {e}");
-            return false;
-        }
+    let result = match notify::Client::new(&cfg) {
+        Ok(client) => client.publish(&push).await,
+        Err(e) => Err(notify::PushError::Unreachable {
+            url: cfg.url.clone(),
+            reason: e.to_string(),
+        }),
     };
-    match client.publish(&push).await {
+    let error = match result {
         Ok(published) => {
             tracing::info!(
                 "pushed to ntfy topic {} (message id {})",
-                settings.ntfy.topic,
+                cfg.topic,
                 published.id
             );
-            true
+            return Ok(true);
         }
-        Err(e) => {
-            tracing::error!("push failed: {e}");
-            false
-        }
+        Err(e) => e,
+    };
+    let dir = worker::Dirs::new(settings).outbox;
+    let stored = outbox::store(&dir, &push, target, Some(&error)).with_context(|| {
+        format!(
+            "push failed ({error}) and the outbox {} is unusable",
+            dir.display()
+        )
+    })?;
+    if error.is_retryable() {
+        tracing::warn!(
+            "push failed: {error}; queued in the outbox, retried from {} s on",
+            outbox::FIRST_RETRY_SECS
+        );
+    } else {
+        tracing::error!(
+            "push failed: {error}; kept in {} and not retried: fix the ntfy settings",
+            stored.display()
+        );
     }
+    Ok(false)
 }
 
 fn cmd_prompt(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<u8> {

@@ -53,6 +53,8 @@ pub enum Command {
     },
     /// Validate the config and probe every configured endpoint, one line each.
     Check,
+    /// Drain the spool, send due digests, retry the outbox (what the detached worker runs).
+    Work,
 }
 
 /// The arguments wazuh-integratord passes to `integrations/custom-ai-analyzer`:
@@ -70,7 +72,7 @@ pub struct Integration {
 /// or a subcommand. Everything else goes to clap.
 pub fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
     let first = args.get(1)?.to_str()?;
-    if first.starts_with('-') || ["enrich", "prompt", "check", "help"].contains(&first) {
+    if first.starts_with('-') || ["enrich", "prompt", "check", "work", "help"].contains(&first) {
         return None;
     }
     let path = PathBuf::from(first);

@@ -45,7 +45,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         ".{}.{}.{}.tmp",
         name.to_string_lossy(),
         std::process::id(),
-        unique()
+        unique_suffix()
     ));
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -79,7 +79,8 @@ pub fn refuse_symlink(path: &Path) -> io::Result<()> {
     }
 }
 
-fn unique() -> u64 {
+/// A number that differs between calls in one process and, most likely, between processes.
+pub fn unique_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let t = std::time::SystemTime::now()

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{join_url, Ntfy, NTFY_MAX_BYTES};
 
@@ -15,7 +15,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 pub const MAX_TITLE_CHARS: usize = 150;
 
 /// One notification, ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Push {
     pub title: String,
     pub priority: u8,

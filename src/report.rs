@@ -72,6 +72,23 @@ pub fn fit(text: &str, max_chars: usize) -> String {
     format!("{}{TRUNCATED}", head.trim_end())
 }
 
+/// Appends a section (e.g. "Since the last report") so that it always survives the length cap:
+/// the report is cut to make room for it.
+pub fn with_appendix(markdown: &str, appendix: &str, max_chars: usize) -> String {
+    let appendix = fit(appendix, max_chars / 2);
+    let room = max_chars.saturating_sub(appendix.chars().count() + 2);
+    let head = fit(markdown, room);
+    let joined = format!("{}\n\n{appendix}", head.trim_end());
+    // The byte limit binds too: cut the head again if the join went over it.
+    if joined.len() <= NTFY_MAX_BYTES {
+        joined
+    } else {
+        let over = joined.len() - NTFY_MAX_BYTES;
+        let head = fit(&head, head.chars().count().saturating_sub(over + 16));
+        format!("{}\n\n{appendix}", head.trim_end())
+    }
+}
+
 /// The deterministic report for when the model is unavailable. It has the same sections as the
 /// model's and says plainly that it was written without AI, and why.
 pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usize) -> Report {

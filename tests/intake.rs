@@ -110,6 +110,8 @@ struct FakeExecd {
     pub keys_line: Option<String>,
     pub stdout_rest: String,
     pub code: Option<i32>,
+    /// From writing line 1 to the child's exit: the time execd is blocked.
+    pub blocked: Duration,
 }
 
 fn fake_execd(env: &Env, message: &str, answer: Option<&str>, limit: Duration) -> FakeExecd {
@@ -119,6 +121,7 @@ fn fake_execd(env: &Env, message: &str, answer: Option<&str>, limit: Duration) -
         .stderr(Stdio::null());
     let mut child = cmd.spawn().expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
+    let start = Instant::now();
     stdin.write_all(message.trim_end().as_bytes()).unwrap();
     stdin.write_all(b"\n").unwrap();
     stdin.flush().unwrap();
@@ -145,11 +148,13 @@ fn fake_execd(env: &Env, message: &str, answer: Option<&str>, limit: Duration) -
     }
     drop(stdin);
     let out = wait_with_deadline(child, limit);
+    let blocked = start.elapsed();
     let stdout_rest = rx.recv_timeout(limit).ok().flatten().unwrap_or_default();
     FakeExecd {
         keys_line,
         stdout_rest,
         code: out.status.code(),
+        blocked,
     }
 }
 
@@ -187,11 +192,18 @@ async fn execd_handshake_continue_then_report() {
         run.stdout_rest, "",
         "nothing but the protocol line on stdout"
     );
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
     assert_eq!(
-        ntfy.received_requests().await.unwrap().len(),
+        pushes.len(),
         1,
-        "report pushed"
+        "report pushed by the worker: {}",
+        env.log()
     );
+    assert!(
+        wait_workers_gone(&env.config, Duration::from_secs(20)),
+        "worker exited"
+    );
+    eprintln!("execd blocked for {:?}", run.blocked);
     let log = env.log();
     assert!(
         !log.lines().any(|l| l.contains(": {")),
@@ -244,7 +256,12 @@ async fn execd_that_never_answers_does_not_hang_us() {
         1,
         "only the check_keys line"
     );
-    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        wait_for_requests(&ntfy, 1, Duration::from_secs(20))
+            .await
+            .len(),
+        1
+    );
 }
 
 /// With check_keys off, the binary reads one line and never waits for EOF on stdin.
@@ -270,7 +287,12 @@ async fn stdin_is_never_read_to_eof() {
         "no stdout at all: {}",
         text(&out.stdout)
     );
-    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        wait_for_requests(&ntfy, 1, Duration::from_secs(20))
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -294,8 +316,8 @@ async fn wazuh_5_message_is_accepted() {
         keys["parameters"]["keys"],
         serde_json::json!(["198.51.100.23"])
     );
-    let push = &ntfy.received_requests().await.unwrap()[0];
-    assert_eq!(text(&push.body), "# AR report\nbody");
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
+    assert_eq!(text(&pushes[0].body), "# AR report\nbody");
 }
 
 #[tokio::test]

@@ -413,11 +413,18 @@ async fn integratord_invocation_uses_hook_url_and_api_key() {
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
-    let pushes = ntfy.received_requests().await.unwrap();
-    assert_eq!(pushes.len(), 1);
+    // integratord unlinks the alert file as soon as we exit; the job must not need it.
+    std::fs::remove_file(&alert_file).unwrap();
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
+    assert_eq!(pushes.len(), 1, "{}", env.log());
     assert_eq!(
         header(&pushes[0], "authorization"),
         "Bearer tk_from_integration"
+    );
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
+    assert!(
+        !env.state_files().contains("tk_from_integration"),
+        "the token does not outlive the job"
     );
     assert_eq!(text(&pushes[0].body), "# Integration\nok");
 }

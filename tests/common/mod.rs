@@ -174,3 +174,53 @@ pub fn ollama_answer(content: &str) -> serde_json::Value {
 pub fn ntfy_ok() -> serde_json::Value {
     serde_json::from_str(&read_fixture("llm_ntfy/ntfy_publish_response.json")).expect("sample")
 }
+
+/// Waits until `server` has received at least `n` requests, or `limit` passes; returns them all.
+pub async fn wait_for_requests(
+    server: &wiremock::MockServer,
+    n: usize,
+    limit: Duration,
+) -> Vec<wiremock::Request> {
+    let start = Instant::now();
+    loop {
+        let got = server.received_requests().await.unwrap_or_default();
+        if got.len() >= n || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until no `ai-analyzer work` process started with this config is left, or `limit` passes.
+/// Returns whether none is left.
+pub fn wait_workers_gone(config: &Path, limit: Duration) -> bool {
+    let start = Instant::now();
+    loop {
+        if workers_running(config) == 0 {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many processes run this binary with this config file (workers, found through /proc).
+pub fn workers_running(config: &Path) -> usize {
+    let needle = config.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let args: Vec<String> = cmd
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.iter().any(|a| a == "work") && args.contains(&needle)
+        })
+        .count()
+}

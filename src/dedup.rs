@@ -1,0 +1,507 @@
+//! One report per source address per `dedup.cooldown_secs`, and no alert lost in a storm.
+//!
+//! The first analysed alert for an address opens a window. Alerts for it inside the window are
+//! counted into a [`Tally`] instead of analysed; the next report for that address, or a digest
+//! push once the window has closed, says `N more alerts` with their rule ids and times. A higher
+//! rule level, or a first success after failures, breaks through the window.
+//!
+//! State lives in `state_dir/cooldown/<key>.json`, changed only under one host-wide lock, so
+//! concurrent intake processes never lose a count.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{truncate_chars, Alert};
+use crate::fsutil;
+
+/// At most this many single alerts are listed in a tally (all are counted).
+pub const MAX_LISTED: usize = 20;
+
+/// Alerts counted for one address since its last report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub count: u64,
+    pub first: String,
+    pub last: String,
+    /// Rule id -> (level, description, count).
+    pub rules: BTreeMap<String, RuleCount>,
+    pub agents: Vec<String>,
+    pub max_level: u32,
+    /// The first [`MAX_LISTED`] alerts: time, rule, level, agent.
+    pub listed: Vec<Counted>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCount {
+    pub level: u32,
+    pub description: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    pub time: String,
+    pub rule: String,
+    pub level: u32,
+    pub agent: String,
+}
+
+impl Tally {
+    pub fn add(&mut self, alert: &Alert) {
+        let time = alert
+            .timestamp()
+            .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
+        if self.count == 0 {
+            self.first = time.clone();
+        }
+        self.last = time.clone();
+        self.count += 1;
+        let level = alert.rule_level();
+        self.max_level = self.max_level.max(level);
+        let rule = self
+            .rules
+            .entry(alert.rule_id())
+            .or_insert_with(|| RuleCount {
+                level,
+                description: truncate_chars(&alert.description(), 120).to_string(),
+                count: 0,
+            });
+        rule.count += 1;
+        rule.level = rule.level.max(level);
+        let agent = alert.agent_name();
+        if !self.agents.contains(&agent) && self.agents.len() < MAX_LISTED {
+            self.agents.push(agent.clone());
+        }
+        if self.listed.len() < MAX_LISTED {
+            self.listed.push(Counted {
+                time,
+                rule: alert.rule_id(),
+                level,
+                agent,
+            });
+        }
+    }
+
+    /// `12 more alerts since the last report (rules 5710 x9, 5712 x3; first ..., last ...)`.
+    pub fn sentence(&self, ip: &str) -> String {
+        let rules = self
+            .rules
+            .iter()
+            .map(|(id, r)| format!("{id} x{}", r.count))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "{} more alerts from {ip} since the last report (rules {rules}; first {}, last {})",
+            self.count, self.first, self.last
+        )
+    }
+
+    /// The Markdown section appended to a report.
+    pub fn section(&self, ip: &str) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "## Since the last report");
+        let _ = writeln!(md, "{}.", self.sentence(ip));
+        for (id, r) in &self.rules {
+            let _ = writeln!(
+                md,
+                "- rule {id} (level {}): {} x{}",
+                r.level, r.description, r.count
+            );
+        }
+        if !self.agents.is_empty() {
+            let _ = writeln!(md, "- agents: {}", self.agents.join(", "));
+        }
+        md.trim_end().to_string()
+    }
+
+    /// A digest push for a window that closed with counted alerts.
+    pub fn digest_markdown(&self, ip: &str) -> String {
+        let mut md = format!(
+            "# {} more alerts from {ip}\n\n{}\n",
+            self.count,
+            self.section(ip)
+        );
+        if self.listed.len() > 1 {
+            let _ = writeln!(md, "\n## Alerts");
+            for c in &self.listed {
+                let _ = writeln!(
+                    md,
+                    "- {} rule {} (level {}) on {}",
+                    c.time, c.rule, c.level, c.agent
+                );
+            }
+            if self.count > self.listed.len() as u64 {
+                let _ = writeln!(
+                    md,
+                    "- ... and {} more",
+                    self.count - self.listed.len() as u64
+                );
+            }
+        }
+        md.trim_end().to_string()
+    }
+}
+
+/// One address's cooldown window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Window {
+    pub key: String,
+    pub opened_ms: i64,
+    pub closes_ms: i64,
+    /// The highest level analysed in this window.
+    pub level: u32,
+    /// Whether an authentication failure was analysed or counted in this window.
+    pub saw_failure: bool,
+    /// Alerts counted since the last report.
+    pub pending: Tally,
+}
+
+/// What intake does with an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Analyse it; `earlier` holds what was counted since the last report.
+    Analyse {
+        earlier: Option<Tally>,
+        reason: &'static str,
+    },
+    /// Counted into the open window; `count` alerts are now pending there.
+    Counted { count: u64, closes_in_secs: u64 },
+}
+
+/// The dedup key: the source address, else the rule and agent.
+pub fn key_for(alert: &Alert) -> String {
+    let raw = match alert.source_ip() {
+        Some((ip, _)) => ip.to_string(),
+        None => format!("rule-{}-agent-{}", alert.rule_id(), alert.agent_name()),
+    };
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect()
+}
+
+fn is_failure(alert: &Alert) -> bool {
+    alert
+        .groups()
+        .iter()
+        .any(|g| g.contains("authentication_fail") || g == "invalid_login")
+}
+
+fn is_success(alert: &Alert) -> bool {
+    alert.groups().iter().any(|g| g == "authentication_success")
+}
+
+/// The cooldown store.
+pub struct Store {
+    dir: PathBuf,
+    cooldown_ms: i64,
+}
+
+/// The host-wide lock over the store.
+struct Guard {
+    _file: File,
+}
+
+impl Store {
+    pub fn new(state_dir: &Path, cooldown_secs: u64) -> Store {
+        Store {
+            dir: state_dir.join("cooldown"),
+            cooldown_ms: (cooldown_secs as i64).saturating_mul(1000),
+        }
+    }
+
+    fn lock(&self) -> std::io::Result<Guard> {
+        fsutil::create_private_dir(&self.dir)?;
+        let path = self.dir.join(".lock");
+        fsutil::refuse_symlink(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(fsutil::FILE_MODE)
+            .open(path)?;
+        file.lock()?;
+        Ok(Guard { _file: file })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    fn load(&self, key: &str) -> Option<Window> {
+        let path = self.path(key);
+        fsutil::refuse_symlink(&path).ok()?;
+        let bytes = fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn save(&self, w: &Window) -> std::io::Result<()> {
+        let data = serde_json::to_vec(w).map_err(std::io::Error::other)?;
+        fsutil::write_atomic(&self.path(&w.key), &data)
+    }
+
+    /// Decides for one alert at `now_ms`, and records the decision.
+    pub fn gate(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Decision> {
+        let _guard = self.lock()?;
+        let key = key_for(alert);
+        let level = alert.rule_level();
+        let fresh = || Window {
+            key: key.clone(),
+            opened_ms: now_ms,
+            closes_ms: now_ms.saturating_add(self.cooldown_ms),
+            level,
+            saw_failure: is_failure(alert),
+            pending: Tally::default(),
+        };
+        let (window, decision) = match self.load(&key) {
+            None => (
+                fresh(),
+                Decision::Analyse {
+                    earlier: None,
+                    reason: "first alert for this address",
+                },
+            ),
+            Some(old) if now_ms >= old.closes_ms => {
+                let earlier = (old.pending.count > 0).then_some(old.pending);
+                (
+                    fresh(),
+                    Decision::Analyse {
+                        earlier,
+                        reason: "cooldown window closed",
+                    },
+                )
+            }
+            Some(mut w) => {
+                let jump = level > w.level;
+                let success_after_failure = is_success(alert) && w.saw_failure;
+                if jump || success_after_failure {
+                    w.level = w.level.max(level);
+                    let earlier = (w.pending.count > 0).then(|| std::mem::take(&mut w.pending));
+                    let reason = if jump {
+                        "rule level higher than the last report's"
+                    } else {
+                        "a success after failures"
+                    };
+                    (w, Decision::Analyse { earlier, reason })
+                } else {
+                    w.saw_failure |= is_failure(alert);
+                    w.pending.add(alert);
+                    let count = w.pending.count;
+                    let closes_in_secs = ((w.closes_ms - now_ms).max(0) / 1000) as u64;
+                    (
+                        w,
+                        Decision::Counted {
+                            count,
+                            closes_in_secs,
+                        },
+                    )
+                }
+            }
+        };
+        self.save(&window)?;
+        Ok(decision)
+    }
+
+    /// Counts an alert into the open window for its address, if there is one (execd said abort).
+    pub fn count_only(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Option<u64>> {
+        let _guard = self.lock()?;
+        let key = key_for(alert);
+        match self.load(&key) {
+            Some(mut w) if now_ms < w.closes_ms => {
+                w.pending.add(alert);
+                self.save(&w)?;
+                Ok(Some(w.pending.count))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Takes the tallies of windows that have closed with counted alerts, and forgets closed
+    /// windows. `write` must store each digest durably (the outbox); a window is forgotten only
+    /// after its digest was stored.
+    pub fn take_due(
+        &self,
+        now_ms: i64,
+        mut write: impl FnMut(&str, &Tally) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        let _guard = self.lock()?;
+        let mut taken = 0;
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Ok(0);
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let Some(key) = path.file_stem().and_then(|s| s.to_str()).map(String::from) else {
+                continue;
+            };
+            let Some(w) = self.load(&key) else {
+                // Corrupt: ignore it, and let the next alert open a fresh window.
+                let _ = fs::remove_file(&path);
+                continue;
+            };
+            if now_ms < w.closes_ms {
+                continue;
+            }
+            if w.pending.count > 0 {
+                write(&w.key, &w.pending)?;
+                taken += 1;
+            }
+            let _ = fs::remove_file(&path);
+        }
+        Ok(taken)
+    }
+
+    /// When the next open window with counted alerts closes, in ms since the epoch.
+    pub fn next_due_ms(&self) -> Option<i64> {
+        let entries = fs::read_dir(&self.dir).ok()?;
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let key = e.path().file_stem()?.to_str()?.to_string();
+                e.path().extension().filter(|x| *x == "json")?;
+                let w = self.load(&key)?;
+                (w.pending.count > 0).then_some(w.closes_ms)
+            })
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(ip: &str, rule: &str, level: u32, groups: &[&str]) -> Alert {
+        Alert::new(
+            json!({"timestamp":"2026-01-01T00:00:00Z","rule":{"id":rule,"level":level,
+            "description":"d","groups":groups},"agent":{"name":"web"},"data":{"srcip":ip}}),
+        )
+    }
+
+    #[test]
+    fn window_counts_then_hands_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 60);
+        let a = alert("203.0.113.5", "5710", 5, &["sshd", "authentication_failed"]);
+        assert!(matches!(
+            store.gate(&a, 0).unwrap(),
+            Decision::Analyse { earlier: None, .. }
+        ));
+        for i in 1..=3 {
+            assert_eq!(
+                store.gate(&a, i * 1000).unwrap(),
+                Decision::Counted {
+                    count: i as u64,
+                    closes_in_secs: 60 - i as u64
+                }
+            );
+        }
+        // Another address is independent.
+        let b = alert("198.51.100.1", "5710", 5, &[]);
+        assert!(matches!(
+            store.gate(&b, 2000).unwrap(),
+            Decision::Analyse { .. }
+        ));
+        // After the window, the next alert is analysed and carries the three counted ones.
+        match store.gate(&a, 61_000).unwrap() {
+            Decision::Analyse {
+                earlier: Some(t), ..
+            } => {
+                assert_eq!(t.count, 3);
+                assert!(t.sentence("203.0.113.5").starts_with("3 more alerts"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn level_jump_and_success_break_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 600);
+        let fail = alert("203.0.113.5", "5710", 5, &["authentication_failed"]);
+        store.gate(&fail, 0).unwrap();
+        store.gate(&fail, 1).unwrap();
+        let higher = alert("203.0.113.5", "5712", 10, &["authentication_failures"]);
+        match store.gate(&higher, 2).unwrap() {
+            Decision::Analyse {
+                earlier: Some(t),
+                reason,
+            } => {
+                assert_eq!(t.count, 1);
+                assert!(reason.contains("level"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let success = alert("203.0.113.5", "5715", 3, &["authentication_success"]);
+        assert!(matches!(
+            store.gate(&success, 3).unwrap(),
+            Decision::Analyse {
+                reason: "a success after failures",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn due_windows_become_digests_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        store.gate(&a, 0).unwrap();
+        store.gate(&a, 1000).unwrap();
+        store.gate(&a, 2000).unwrap();
+        assert_eq!(store.next_due_ms(), Some(10_000));
+        let mut digests = Vec::new();
+        assert_eq!(store.take_due(5_000, |_, _| Ok(())).unwrap(), 0);
+        store
+            .take_due(10_000, |k, t| {
+                digests.push((k.to_string(), t.clone()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(digests.len(), 1);
+        assert_eq!(digests[0].1.count, 2);
+        let md = digests[0].1.digest_markdown("203.0.113.5");
+        assert!(md.starts_with("# 2 more alerts from 203.0.113.5"), "{md}");
+        assert_eq!(
+            store.take_due(20_000, |_, _| panic!("sent twice")).unwrap(),
+            0
+        );
+        assert_eq!(store.next_due_ms(), None);
+    }
+
+    #[test]
+    fn corrupt_state_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        fs::create_dir_all(dir.path().join("cooldown")).unwrap();
+        fs::write(dir.path().join("cooldown/203.0.113.5.json"), b"{broken").unwrap();
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        assert!(matches!(
+            store.gate(&a, 0).unwrap(),
+            Decision::Analyse { .. }
+        ));
+    }
+
+    #[test]
+    fn keys() {
+        assert_eq!(key_for(&alert("::ffff:1.2.3.4", "1", 1, &[])), "1.2.3.4");
+        assert_eq!(key_for(&alert("2001:db8::1", "1", 1, &[])), "2001_db8__1");
+        let no_ip = Alert::new(json!({"rule":{"id":"554"},"agent":{"name":"a/b"}}));
+        assert_eq!(key_for(&no_ip), "rule-554-agent-a_b");
+    }
+}

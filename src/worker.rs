@@ -1,0 +1,203 @@
+//! The detached worker (`ai-analyzer work`): drains the spool oldest first, sends the digests of
+//! closed cooldown windows and retries the outbox, then exits when nothing is due soon.
+//!
+//! wazuh-execd runs one active response at a time and waits for it to exit, so intake only
+//! spools the job and starts this worker in a new session with its stdio on /dev/null (execd's
+//! pipes must not stay open), then exits. At most `ollama.max_concurrent` workers run at a time
+//! on the host (a slot lock each), so an alert storm never becomes a process storm.
+
+use std::collections::HashSet;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::alert::Alert;
+use crate::app::{self, RunOptions};
+use crate::config::{Settings, Source};
+use crate::dedup::{self, Tally};
+use crate::notify::{self, Push};
+use crate::spool::{self, now_ms, Claim, Job};
+use crate::{outbox, report, slots};
+
+/// How often an idle worker looks at the spool again.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// The directories under `state_dir`.
+pub struct Dirs {
+    pub spool: PathBuf,
+    pub outbox: PathBuf,
+    pub slots: PathBuf,
+}
+
+impl Dirs {
+    pub fn new(settings: &Settings) -> Dirs {
+        let state = &settings.general.state_dir;
+        Dirs {
+            spool: state.join("spool"),
+            outbox: state.join("outbox"),
+            slots: state.join("slots"),
+        }
+    }
+}
+
+/// Starts `ai-analyzer work` detached: a new session, stdio on /dev/null, nothing inherited that
+/// keeps execd's pipes open (std opens every other descriptor close-on-exec).
+pub fn spawn(source: &Source) -> std::io::Result<u32> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("work")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Source::File(path) = source {
+        cmd.arg("--config").arg(path);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id())
+}
+
+/// Starts a worker unless enough are running already.
+pub fn ensure_running(settings: &Settings, source: &Source) {
+    let dirs = Dirs::new(settings);
+    let n = settings.ollama.max_concurrent;
+    if slots::busy(&dirs.slots, "worker", n) >= n {
+        tracing::debug!("a worker is running; it will take the job");
+        return;
+    }
+    match spawn(source) {
+        Ok(pid) => tracing::debug!("worker started (pid {pid})"),
+        Err(e) => tracing::error!("cannot start the worker: {e}; the next run will take the job"),
+    }
+}
+
+/// `ai-analyzer work`.
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let dirs = Dirs::new(settings);
+    let n = settings.ollama.max_concurrent;
+    let Some(mut slot) = slots::try_acquire(&dirs.slots, "worker", n)? else {
+        tracing::debug!("{n} worker(s) already running; nothing to do");
+        return Ok(());
+    };
+    let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64 + 1) * 1000;
+    let mut failed: HashSet<PathBuf> = HashSet::new();
+    loop {
+        drain(settings, &dirs, &mut failed).await;
+        send_digests(settings, &dirs);
+        outbox::flush(&dirs.outbox, settings).await;
+
+        let pending_jobs = spool::list(&dirs.spool).iter().any(|p| !failed.contains(p));
+        let next_due = [
+            dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
+                .next_due_ms(),
+            outbox::next_due_ms(&dirs.outbox),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let now = now_ms();
+        let due_soon = next_due.is_some_and(|t| t - now <= linger_ms);
+        if !pending_jobs && !due_soon {
+            drop(slot);
+            // An intake that saw us running may have spooled a job just now: look once more.
+            if spool::list(&dirs.spool).iter().all(|p| failed.contains(p)) {
+                break;
+            }
+            match slots::try_acquire(&dirs.slots, "worker", n)? {
+                Some(s) => slot = s,
+                None => break,
+            }
+            continue;
+        }
+        if !pending_jobs {
+            let wait = next_due
+                .map(|t| Duration::from_millis((t - now).clamp(0, POLL.as_millis() as i64) as u64))
+                .unwrap_or(POLL);
+            tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
+        }
+    }
+    tracing::debug!("worker done");
+    Ok(())
+}
+
+/// Analyses and delivers every job in the spool, oldest first.
+async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) {
+    for path in spool::list(&dirs.spool) {
+        if failed.contains(&path) {
+            continue;
+        }
+        let claimed = match spool::claim::<Job>(&path) {
+            Claim::Got(c) => c,
+            Claim::Busy => continue,
+            Claim::Bad(why) => {
+                tracing::error!("spooled job unreadable, moved aside: {why}");
+                continue;
+            }
+        };
+        let job = &claimed.value;
+        let alert = Alert::new(job.alert.clone());
+        let options = RunOptions {
+            dry_run: false,
+            earlier: job.earlier.clone(),
+            ntfy: job.ntfy.clone(),
+            waited_secs: job.age_secs(),
+        };
+        match app::analyse_and_deliver(&alert, settings, options).await {
+            Ok(_) => {
+                if let Err(e) = claimed.done() {
+                    tracing::error!("job delivered but cannot remove {}: {e}", path.display());
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    "job {} failed: {e:#}; it stays in the spool for the next worker",
+                    file_name(&path)
+                );
+                failed.insert(path);
+            }
+        }
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
+pub fn send_digests(settings: &Settings, dirs: &Dirs) {
+    let store = dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    let result = store.take_due(now_ms(), |key, tally| {
+        let push = digest_push(key, tally, settings.ntfy.max_chars);
+        tracing::info!(
+            "digest for {key}: {} more alerts since the last report",
+            tally.count
+        );
+        outbox::store(&dirs.outbox, &push, None, None).map(|_| ())
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot write cooldown digests: {e}");
+    }
+}
+
+/// The push that tells of alerts counted in a closed window.
+pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
+    let body = report::fit(&tally.digest_markdown(key), max_chars);
+    Push {
+        title: report::title_of(&body),
+        priority: notify::priority_for_level(tally.max_level),
+        tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
+        body,
+        click: None,
+    }
+}
