@@ -13,11 +13,11 @@ use crate::cli::{Cli, Command};
 use crate::config::{self, Detach, Settings, Source};
 use crate::dedup::{self, Decision, Tally};
 use crate::error::{InputError, EXIT_OK, EXIT_RUNTIME};
-use crate::evidence::{Endpoint, Evidence};
+use crate::evidence::Evidence;
 use crate::gate::{self, Answer};
 use crate::report::{self, Archived, Report};
 use crate::spool::{self, Job, NtfyOverride, Origin};
-use crate::{intake, llm, logging, notify, outbox, prompt, slots, worker};
+use crate::{feedback, fsutil, intake, llm, logging, notify, outbox, prompt, slots, worker};
 
 /// Options of one analysis.
 #[derive(Debug, Clone, Default)]
@@ -344,7 +344,7 @@ pub async fn analyse_and_deliver(
             .deadline_secs
             .saturating_sub(options.waited_secs),
     );
-    let evidence = Evidence::local(alert, settings);
+    let evidence = crate::evidence::investigate(alert, settings).await;
     let mut report = analyse(alert, &evidence, settings, deadline, options.dry_run).await;
     if let Some(earlier) = &options.earlier {
         let key = dedup::key_for(alert);
@@ -372,6 +372,15 @@ pub async fn analyse_and_deliver(
         options.ntfy.as_ref(),
     )
     .await?;
+    if settings.wazuh.feedback {
+        feedback::report_back(
+            &settings.wazuh.queue_socket,
+            alert,
+            &evidence,
+            &report,
+            archived.as_deref(),
+        );
+    }
     Ok(Outcome {
         report,
         evidence,
@@ -552,21 +561,11 @@ fn cmd_prompt(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Re
 fn cmd_enrich(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
     let ip: IpAddr = alert::parse_ip_text(ip)
         .ok_or_else(|| InputError::NotAlert(format!("{ip:?} is not an IP address")))?;
-    let endpoint = Endpoint::new(ip, "command line", settings);
-    let evidence = Evidence::for_address(endpoint);
+    let evidence = runtime()?.block_on(crate::evidence::investigate_ip(ip, settings));
     if json {
         print_stdout(&serde_json::to_string_pretty(&evidence)?)?;
     } else {
-        let src = evidence
-            .source
-            .as_ref()
-            .map(Endpoint::describe)
-            .unwrap_or_default();
-        print_stdout(&format!(
-            "address        {src}\nintelligence   {}\nhistory        {}",
-            evidence.intel.summary(),
-            evidence.history.summary()
-        ))?;
+        print_stdout(&evidence.table())?;
     }
     Ok(EXIT_OK)
 }
@@ -676,6 +675,40 @@ async fn cmd_check(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
         ),
         Err(e) => line(false, "state_dir", format!("{}: {e}", state.display())),
     }
+    let dirs = worker::Dirs::new(settings);
+    let jobs = spool::list(&dirs.spool).len();
+    line(
+        true,
+        "spool",
+        format!("{jobs} job(s) waiting in {}", dirs.spool.display()),
+    );
+    let (pending, dead) = outbox::depth(&dirs.outbox);
+    line(
+        dead == 0,
+        "outbox",
+        format!("{pending} push(es) waiting for retry, {dead} refused for good (see the log)"),
+    );
+    let workers = slots::busy(&dirs.slots, "worker", settings.ollama.max_concurrent);
+    line(
+        true,
+        "worker",
+        if workers == 0 {
+            "none running".to_string()
+        } else {
+            format!("{workers} running")
+        },
+    );
+    let cache = settings.general.state_dir.join("cache");
+    let (files, bytes) = fsutil::dir_size(&cache);
+    line(
+        true,
+        "cache",
+        format!(
+            "{files} file(s), {} KiB in {}",
+            bytes.div_ceil(1024),
+            cache.display()
+        ),
+    );
     let log = &settings.general.log_file;
     if log == "-" {
         line(true, "log_file", "stderr".into());

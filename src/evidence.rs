@@ -1,5 +1,8 @@
 //! The `Evidence` value: everything the investigation learned about one alert's addresses.
 //! The prompt, the fallback report and `enrich --json` all read this one value.
+//!
+//! [`investigate`] builds it for an alert (the pipeline) and [`investigate_ip`] for a bare address
+//! (`ai-analyzer enrich`); [`Evidence::local`] is the part that needs no outside source.
 
 use std::net::IpAddr;
 
@@ -7,6 +10,7 @@ use serde::Serialize;
 
 use crate::alert::Alert;
 use crate::config::Settings;
+use crate::enrich::{self, Intel, IntelStatus};
 use crate::net::{self, Scope};
 
 /// An address seen in the alert, with what we know of it locally.
@@ -74,16 +78,17 @@ pub struct Evidence {
     pub source: Option<Endpoint>,
     pub destination: Option<Endpoint>,
     pub agent: Agent,
-    /// Threat intelligence on the source address.
-    pub intel: Section,
+    /// Threat intelligence on the source address: every source's finding, the DNS blocklists
+    /// and the risk score.
+    pub intel: Intel,
     /// Earlier alerts for the source address on this manager.
     pub history: Section,
 }
 
 impl Evidence {
-    /// Evidence about one address alone (`ai-analyzer enrich IP`).
+    /// Evidence about one address alone (`ai-analyzer enrich IP`), without lookups.
     pub fn for_address(source: Endpoint) -> Self {
-        let intel = intel_section(Some(&source));
+        let intel = local_intel(Some(&source));
         Evidence {
             source: Some(source),
             destination: None,
@@ -114,7 +119,7 @@ impl Evidence {
                 .agent_ip()
                 .map(|ip| Endpoint::new(ip, "agent.ip", settings)),
         };
-        let intel = intel_section(source.as_ref());
+        let intel = local_intel(source.as_ref());
         Evidence {
             source,
             destination,
@@ -127,17 +132,98 @@ impl Evidence {
     }
 }
 
-fn intel_section(source: Option<&Endpoint>) -> Section {
-    match source {
-        None => Section::not_collected("the alert carries no source address"),
-        Some(s) if !s.scope.is_global() => Section::not_collected(format!(
-            "{} is a {} address; it is never sent to outside services",
-            s.ip,
-            s.scope.describe()
-        )),
-        Some(_) => {
-            Section::not_collected("threat-intelligence lookups are not enabled in this build")
+impl Evidence {
+    /// The `enrich` table: the address, the score and its reasons, one line per source and per
+    /// blocklist zone. Fits one screen.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let src = self
+            .source
+            .as_ref()
+            .map(Endpoint::describe)
+            .unwrap_or_else(|| "none".into());
+        let _ = writeln!(out, "{:<14}{src}", "address");
+        let intel = &self.intel;
+        if let Some(note) = &intel.note {
+            let _ = writeln!(out, "{:<14}{note}", "note");
         }
+        let _ = writeln!(out, "{:<14}{}", "risk", intel.risk.summary());
+        for r in &intel.risk.reasons {
+            let _ = writeln!(out, "{:<14}{:+4}  {}", "", r.points, r.text);
+        }
+        if !intel.sources.is_empty() {
+            let _ = writeln!(out, "\n{:<14}{:<16}finding", "source", "status");
+        }
+        for s in &intel.sources {
+            let status = if s.cached {
+                format!("{} (cached)", s.finding.status())
+            } else {
+                s.finding.status().to_string()
+            };
+            let _ = writeln!(
+                out,
+                "{:<14}{status:<16}{}",
+                s.provider.label(),
+                s.finding.detail()
+            );
+        }
+        if !intel.dnsbl.is_empty() {
+            let _ = writeln!(out, "\n{:<14}{:<16}answer", "dnsbl zone", "status");
+        }
+        for l in &intel.dnsbl {
+            let status = if l.cached {
+                format!("{} (cached)", l.status.as_str())
+            } else {
+                l.status.as_str().to_string()
+            };
+            let answer = match (&l.detail, l.lists.is_empty()) {
+                (Some(d), _) => d.clone(),
+                (None, false) => format!("{} [{}]", l.lists.join(", "), l.answers.join(", ")),
+                (None, true) => "NXDOMAIN".into(),
+            };
+            let _ = writeln!(out, "{:<14}{status:<16}{answer}", l.zone);
+        }
+        let _ = writeln!(out, "\n{:<14}{}", "history", self.history.summary());
+        if intel.status == IntelStatus::Investigated {
+            let _ = writeln!(out, "{:<14}{} ms", "took", intel.elapsed_ms);
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// The evidence for an alert: the local part, then every outside source asked about the source
+/// address (when it is globally routable). Never fails; a source that fails says so inside.
+pub async fn investigate(alert: &Alert, settings: &Settings) -> Evidence {
+    let mut evidence = Evidence::local(alert, settings);
+    if let Some(src) = evidence.source.as_ref().filter(|s| s.scope.is_global()) {
+        evidence.intel = enrich::investigate_ip(src.ip, settings).await;
+    }
+    evidence
+}
+
+/// The evidence for one address alone (`ai-analyzer enrich IP`).
+pub async fn investigate_ip(ip: IpAddr, settings: &Settings) -> Evidence {
+    let mut evidence = Evidence::for_address(Endpoint::new(ip, "command line", settings));
+    if net::scope(ip).is_global() {
+        evidence.intel = enrich::investigate_ip(ip, settings).await;
+    }
+    evidence
+}
+
+/// The intel that needs no lookup: why none is done (no address, not global), or that this view
+/// runs none.
+fn local_intel(source: Option<&Endpoint>) -> Intel {
+    match source {
+        None => Intel::without_lookups(
+            IntelStatus::NoAddress,
+            "the alert carries no source address",
+        ),
+        Some(s) if !s.scope.is_global() => Intel::not_sent(s.ip, s.scope, s.zone.as_deref()),
+        Some(_) => Intel::without_lookups(
+            IntelStatus::NotRun,
+            "threat-intelligence lookups were not run for this view",
+        ),
     }
 }
 
@@ -159,7 +245,10 @@ mod tests {
         let src = ev.source.as_ref().expect("source");
         assert_eq!(src.scope, Scope::Private);
         assert_eq!(src.zone.as_deref(), Some("LAN"));
-        assert!(ev.intel.summary().contains("never sent"));
+        assert_eq!(ev.intel.status, IntelStatus::NotSent);
+        let note = ev.intel.note.as_deref().unwrap_or_default();
+        assert!(note.contains("never sent"), "{note}");
+        assert!(note.contains("local zone LAN"), "{note}");
         assert_eq!(
             ev.agent.address.as_ref().and_then(|a| a.zone.as_deref()),
             Some("LAN")

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::alert::{truncate_chars, Alert};
 use crate::config::NTFY_MAX_BYTES;
+use crate::enrich::IntelStatus;
 use crate::evidence::Evidence;
 
 const TRUNCATED: &str = "\n\n_(truncated)_";
@@ -165,7 +166,25 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
             let _ = writeln!(md, "- No source address in the alert.");
         }
     }
-    let _ = writeln!(md, "- Threat intelligence: {}", evidence.intel.summary());
+    let intel = &evidence.intel;
+    if intel.status == IntelStatus::Investigated {
+        let _ = writeln!(md, "- Risk score: **{}**", intel.risk.summary());
+        if let Some(note) = &intel.note {
+            let _ = writeln!(md, "- Note: {}", one_line(note, 200));
+        }
+        for s in &intel.sources {
+            let _ = writeln!(md, "- {}", one_line(&s.line(), 240));
+        }
+        if !intel.dnsbl.is_empty() {
+            let _ = writeln!(
+                md,
+                "- DNS blocklists: {}",
+                one_line(&crate::enrich::dnsbl_line(&intel.dnsbl), 400)
+            );
+        }
+    } else if let Some(note) = &intel.note {
+        let _ = writeln!(md, "- Threat intelligence: {}.", one_line(note, 300));
+    }
     let _ = writeln!(md, "- History: {}", evidence.history.summary());
     let _ = writeln!(md, "\n## Target system");
     let _ = writeln!(md, "- {}", describe_agent(evidence));
@@ -197,9 +216,25 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
     let _ = writeln!(md, "\n## Risk assessment");
     let _ = writeln!(
         md,
-        "**{}**, from the rule level ({level}) alone; no analyst has weighed it.",
+        "**{}**, from the rule level ({level}); no analyst has weighed it.",
         severity_word(level)
     );
+    let risk = &intel.risk;
+    if intel.status == IntelStatus::Investigated {
+        let _ = writeln!(
+            md,
+            "\nSource address risk score: **{}**{}",
+            risk.summary(),
+            if risk.reasons.is_empty() {
+                ", no rule fired."
+            } else {
+                ", because:"
+            }
+        );
+        for r in &risk.reasons {
+            let _ = writeln!(md, "- {:+} {}", r.points, one_line(&r.text, 160));
+        }
+    }
     let _ = writeln!(md, "\n## Recommended actions");
     for (i, step) in recommended_actions(alert, evidence).iter().enumerate() {
         let _ = writeln!(md, "{}. {step}", i + 1);
@@ -227,10 +262,35 @@ fn recommended_actions(alert: &Alert, evidence: &Evidence) -> Vec<String> {
     let mut steps = Vec::new();
     let host = one_line(&evidence.agent.name, 60);
     match &evidence.source {
-        Some(s) if s.scope.is_global() => steps.push(format!(
-            "Block {} at the firewall if it has no business reaching {host}.",
-            s.ip
-        )),
+        Some(s) if s.scope.is_global() => {
+            let risk = &evidence.intel.risk;
+            steps.push(if risk.verdict == crate::risk::Verdict::Malicious {
+                format!(
+                    "Block {} at the firewall now: its risk score is {}.",
+                    s.ip,
+                    risk.summary()
+                )
+            } else {
+                format!(
+                    "Block {} at the firewall if it has no business reaching {host}.",
+                    s.ip
+                )
+            });
+            let abuse = evidence
+                .intel
+                .sources
+                .iter()
+                .find_map(|r| match r.finding.data() {
+                    Some(crate::enrich::Data::Rdap(n)) => n.abuse_email.clone(),
+                    _ => None,
+                });
+            if let Some(email) = abuse {
+                steps.push(format!(
+                    "Report the abuse to the network's abuse contact, {}.",
+                    one_line(&email, 80)
+                ));
+            }
+        }
         Some(s) => steps.push(format!(
             "Find which internal machine holds {} ({}) and check it for compromise.",
             s.ip,
@@ -388,6 +448,50 @@ mod tests {
             )
             .markdown
         );
+    }
+
+    /// Issue #3: the fallback's attacker profile shows every finding and the blocklists, and its
+    /// risk assessment the score with its reasons.
+    #[test]
+    fn fallback_carries_the_investigation() {
+        let alert = sample("windows_logon_failure_4625_60122.json");
+        let mut ev = Evidence::local(&alert, &Settings::default());
+        ev.intel = crate::enrich::sample_intel();
+        let md = fallback(&alert, &ev, "Ollama is unreachable", 3500).markdown;
+        let section = |name: &str| {
+            md.split(&format!("## {name}\n"))
+                .nth(1)
+                .and_then(|rest| rest.split("\n## ").next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let profile = section("Attacker profile");
+        for want in [
+            "- Risk score: **100/100 (malicious)**",
+            "- ipinfo: AS64500 Example Hosting B.V.",
+            "- RDAP: timed out after 5000 ms",
+            "- AbuseIPDB: confidence 100%, 3319 reports",
+            "- VirusTotal (cached): 9 malicious, 2 suspicious of 20 engines",
+            "- GreyNoise: classification malicious",
+            "- Shodan: not configured: no API key",
+            "- InternetDB: open ports 22, 80, 443, 3389",
+            "- Tor exit list: a Tor exit node",
+            "- DNS blocklists: zen.spamhaus.org listed (SBL, XBL); bl.spamcop.net listed",
+        ] {
+            assert!(profile.contains(want), "{want} missing from:\n{profile}");
+        }
+        let risk = section("Risk assessment");
+        for want in [
+            "Source address risk score: **100/100 (malicious)**, because:",
+            "- +50 AbuseIPDB 100% (3319 reports)",
+            "- +25 listed in Spamhaus XBL (exploited or infected host)",
+            "- +15 Tor exit (Tor exit list, AbuseIPDB, InternetDB, ipinfo)",
+        ] {
+            assert!(risk.contains(want), "{want} missing from:\n{risk}");
+        }
+        assert!(md.contains("Block 218.92.0.222 at the firewall now"));
+        assert!(md.chars().count() <= 3500);
+        insta::assert_snapshot!(md);
     }
 
     #[test]

@@ -170,6 +170,7 @@ async fn llm_failures_each_give_the_fallback_with_their_reason() {
     for (response, reason) in cases {
         let (llm, ntfy) = fakes(response).await;
         let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+        env.set("ollama", "timeout_secs = 3");
         let mut cmd = env.cmd();
         cmd.arg("--alert-file")
             .arg(fixture("alerts/web_shellshock_31168.json"));
@@ -327,11 +328,8 @@ async fn secrets_never_leak() {
         ))
         .mount(&ntfy)
         .await;
-    let env = Env::new(
-        &llm.uri(),
-        &ntfy.uri(),
-        "token = \"tk_FILETOKEN_abc123\"\n[providers.virustotal]\napi_key = \"VT_SECRET_KEY_777\"",
-    );
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "token = \"tk_FILETOKEN_abc123\"");
+    env.set("providers.virustotal", "api_key = \"VT_SECRET_KEY_777\"");
     let mut outputs = String::new();
     for sub in [&["--alert-file"][..], &["prompt", "--alert-file"][..]] {
         let mut cmd = env.cmd();

@@ -19,6 +19,29 @@ pub fn read_fixture(rel: &str) -> String {
     std::fs::read_to_string(fixture(rel)).expect("fixture exists")
 }
 
+/// Every test config turns the outside sources off, so that no test ever asks the Internet about
+/// a public address; [`Env::intel`] swaps this for sections that point at local fakes.
+pub const NO_INTEL: &str = "
+[providers.ipinfo]
+enabled = false
+[providers.rdap]
+enabled = false
+[providers.abuseipdb]
+enabled = false
+[providers.virustotal]
+enabled = false
+[providers.greynoise]
+enabled = false
+[providers.shodan]
+enabled = false
+[providers.internetdb]
+enabled = false
+[providers.tor]
+enabled = false
+[dnsbl]
+enabled = false
+";
+
 /// A scratch directory with a config file, a state dir and a log file.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -42,7 +65,6 @@ stdin_timeout_ms = 1000
 [ollama]
 url = "{ollama}"
 model = "test-model:7b"
-timeout_secs = 3
 num_ctx = 8192
 temperature = 0.1
 
@@ -50,6 +72,7 @@ temperature = 0.1
 url = "{ntfy}"
 topic = "soc-test"
 {extra}
+{NO_INTEL}
 "#,
             state = dir.path().join("state").display(),
             log = dir.path().join("ar.log").display(),
@@ -58,10 +81,25 @@ topic = "soc-test"
         Env { dir, config }
     }
 
+    /// Points the threat-intel sources and the DNSBL resolver at local fakes: `toml` (whole
+    /// `[providers.*]` / `[dnsbl]` sections) replaces [`NO_INTEL`].
+    pub fn intel(&self, toml: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("config");
+        assert!(text.contains(NO_INTEL), "intel() called twice");
+        std::fs::write(&self.config, text.replacen(NO_INTEL, toml, 1)).expect("config");
+    }
+
     /// Adds a key to the config's `[general]` section.
     pub fn general(&self, line: &str) {
+        self.set("general", line);
+    }
+
+    /// Adds a key to one of the sections the config already has (general, intake, ollama, ntfy).
+    pub fn set(&self, section: &str, line: &str) {
         let text = std::fs::read_to_string(&self.config).expect("config");
-        let text = text.replacen("[general]\n", &format!("[general]\n{line}\n"), 1);
+        let header = format!("[{section}]\n");
+        assert!(text.contains(&header), "no [{section}] in the test config");
+        let text = text.replacen(&header, &format!("{header}{line}\n"), 1);
         std::fs::write(&self.config, text).expect("config");
     }
 
@@ -94,13 +132,18 @@ topic = "soc-test"
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
-        c.env_remove("AI_ANALYZER_CONFIG")
-            .env_remove("AI_ANALYZER_NTFY_TOKEN")
-            .arg("--config")
-            .arg(&self.config);
-        c
+        command(&self.config)
     }
+}
+
+/// The binary with `--config config` and no config or token from the environment.
+pub fn command(config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env_remove("AI_ANALYZER_CONFIG")
+        .env_remove("AI_ANALYZER_NTFY_TOKEN")
+        .arg("--config")
+        .arg(config);
+    c
 }
 
 /// An unused local port: nothing listens there.
@@ -223,4 +266,96 @@ pub fn workers_running(config: &Path) -> usize {
             args.iter().any(|a| a == "work") && args.contains(&needle)
         })
         .count()
+}
+
+/// A fake Ollama `/api/chat` that counts requests in flight, to check a host-wide concurrency
+/// limit (wiremock cannot see overlap). Each request is answered after `delay`, with
+/// `Connection: close`; `content` is the report text.
+pub struct SlowLlm {
+    pub url: String,
+    pub max_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowLlm {
+    /// `delays[i]` is the delay of the i-th request; the last one repeats.
+    pub fn start(delays: Vec<Duration>, content: &str) -> SlowLlm {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let body = serde_json::to_vec(&ollama_answer(content)).expect("json");
+        let (inf, max, reqs) = (in_flight.clone(), max_in_flight.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (inf, max, reqs, body, delays) = (
+                    inf.clone(),
+                    max.clone(),
+                    reqs.clone(),
+                    body.clone(),
+                    delays.clone(),
+                );
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut req_body = vec![0u8; len];
+                    let _ = std::io::Read::read_exact(&mut reader, &mut req_body);
+                    let n = reqs.fetch_add(1, Ordering::SeqCst);
+                    let now = inf.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(now, Ordering::SeqCst);
+                    let delay = delays.get(n).or(delays.last()).copied().unwrap_or_default();
+                    std::thread::sleep(delay);
+                    inf.fetch_sub(1, Ordering::SeqCst);
+                    let mut out = stream;
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = out.write_all(&body);
+                });
+            }
+        });
+        SlowLlm {
+            url,
+            max_in_flight,
+            requests,
+        }
+    }
+
+    pub fn max(&self) -> usize {
+        self.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An AR message (as wazuh-execd writes it) for `alert_file`'s alert with the source IP and rule
+/// level replaced.
+pub fn ar_message(ip: &str, level: u32) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json"))
+            .expect("sample");
+    v["parameters"]["alert"]["data"]["srcip"] = serde_json::Value::String(ip.into());
+    v["parameters"]["alert"]["rule"]["level"] = serde_json::json!(level);
+    v.to_string()
 }

@@ -1,0 +1,99 @@
+//! Property tests: whatever arrives on stdin, intake and IP extraction never panic, and what they
+//! return is consistent. (The same entry points have a cargo-fuzz target in fuzz/.)
+
+use ai_analyzer::alert::{self, parse_input, parse_ip_text, Alert};
+use ai_analyzer::net;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// Arbitrary JSON, biased toward alert-like shapes.
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        "[ -~]{0,24}".prop_map(Value::String),
+        prop_oneof![
+            Just("-"),
+            Just("::ffff:203.0.113.7"),
+            Just("2001:db8::1"),
+            Just("10.0.0.1"),
+            Just("999.1.1.1"),
+            Just("[::1]:22"),
+        ]
+        .prop_map(|s| Value::String(s.to_string())),
+    ];
+    leaf.prop_recursive(4, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("rule".to_string()),
+                    Just("data".to_string()),
+                    Just("srcip".to_string()),
+                    Just("level".to_string()),
+                    Just("alert".to_string()),
+                    Just("parameters".to_string()),
+                    Just("command".to_string()),
+                    "[a-z]{1,8}",
+                ],
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn intake_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_input(&bytes);
+    }
+
+    #[test]
+    fn intake_never_panics_on_json(v in arb_json()) {
+        let text = v.to_string();
+        if let Ok(incoming) = parse_input(text.as_bytes()) {
+            let a = &incoming.alert;
+            // Every accessor copes with whatever shape came in.
+            let _ = (a.rule_level(), a.rule_id(), a.description(), a.groups(), a.agent_name());
+            let _ = (a.timestamp(), a.full_log(), a.dest_ip(), a.loop_guard(), a.slug());
+            if let Some((ip, field)) = a.source_ip() {
+                prop_assert!(alert::SOURCE_IP_FIELDS.contains(&field));
+                // What we extract is canonical: no IPv4-mapped IPv6 left.
+                prop_assert_eq!(ip, ip.to_canonical());
+                let _ = net::scope(ip);
+            }
+        }
+    }
+
+    #[test]
+    fn ip_parsing_round_trips(a in any::<[u8; 4]>(), port in 1u16..) {
+        let ip = std::net::Ipv4Addr::from(a);
+        prop_assert_eq!(parse_ip_text(&ip.to_string()), Some(ip.into()));
+        prop_assert_eq!(parse_ip_text(&format!("::ffff:{ip}")), Some(ip.into()));
+        prop_assert_eq!(parse_ip_text(&format!("{ip}:{port}")), Some(ip.into()));
+    }
+
+    #[test]
+    fn ip_parsing_never_panics(s in "\\PC{0,80}") {
+        let _ = parse_ip_text(&s);
+    }
+
+    #[test]
+    fn srcip_anywhere_in_the_list_is_found(ip in any::<[u8; 4]>(), slot in 0usize..5) {
+        let ip = std::net::Ipv4Addr::from(ip).to_string();
+        let fields = ["srcip", "src_ip", "ip_address", "client_ip", "srcip2"];
+        let mut data = serde_json::Map::new();
+        for (i, f) in fields.iter().enumerate() {
+            let v = if i == slot { ip.clone() } else { "-".to_string() };
+            data.insert((*f).to_string(), Value::String(v));
+        }
+        let a = Alert::new(json!({"rule":{"id":"1"},"data":data}));
+        prop_assert_eq!(a.source_ip().map(|(ip, _)| ip.to_string()), Some(ip));
+    }
+}
