@@ -17,7 +17,9 @@ use crate::evidence::Evidence;
 use crate::gate::{self, Answer};
 use crate::report::{self, Archived, Report};
 use crate::spool::{self, Job, NtfyOverride, Origin};
-use crate::{feedback, fsutil, intake, llm, logging, notify, outbox, prompt, slots, worker};
+use crate::{
+    email, feedback, fsutil, guard, intake, llm, logging, notify, outbox, prompt, slots, worker,
+};
 
 /// Options of one analysis.
 #[derive(Debug, Clone, Default)]
@@ -363,7 +365,11 @@ pub async fn analyse_and_deliver(
             pushed: false,
         });
     }
-    let archived = archive(alert, &evidence, &report, settings);
+    let created = chrono::Local::now()
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string();
+    let full = report::full(alert, &evidence, &report, &created);
+    let archived = archive(alert, &evidence, &report, &full, settings);
     let pushed = push(
         alert,
         &report,
@@ -372,6 +378,8 @@ pub async fn analyse_and_deliver(
         options.ntfy.as_ref(),
     )
     .await?;
+    // The phone first; the mail may wait on a slow SMTP server.
+    mail(alert, &evidence, &report, &full, settings).await?;
     if settings.wazuh.feedback {
         feedback::report_back(
             &settings.wazuh.queue_socket,
@@ -446,7 +454,20 @@ pub async fn analyse(
                 answer.done_reason.as_deref().unwrap_or("-")
             );
             let markdown = llm::clean_answer(&answer.content, &fallback_title, max_chars);
-            Report::from_markdown(markdown, true, None)
+            // The quality guard: whatever the model names must be in the evidence.
+            let unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
+            if unverified.is_empty() {
+                Report::from_markdown(markdown, true, None)
+            } else {
+                tracing::warn!(
+                    "report names facts not in the evidence: {}",
+                    unverified.join(", ")
+                );
+                let flagged = report::fit(&guard::flag(&markdown, &unverified), max_chars);
+                let mut report = Report::from_markdown(flagged, true, None);
+                report.unverified = unverified;
+                report
+            }
         }
         Err(reason) => {
             tracing::warn!("AI analysis unavailable: {reason}");
@@ -455,10 +476,30 @@ pub async fn analyse(
     }
 }
 
+/// Everything the model may cite: the alert, the investigation, the admin's network config.
+fn evidence_corpus(alert: &Alert, evidence: &Evidence, settings: &Settings) -> guard::Corpus {
+    let alert_json = alert.json().to_string();
+    let evidence_json = serde_json::to_string(evidence).unwrap_or_default();
+    let zones: Vec<String> = settings
+        .network
+        .zones
+        .iter()
+        .map(|z| z.cidr.to_string())
+        .collect();
+    let zones = zones.join(" ");
+    guard::Corpus::new([
+        alert_json.as_str(),
+        evidence_json.as_str(),
+        settings.network.context.as_str(),
+        zones.as_str(),
+    ])
+}
+
 fn archive(
     alert: &Alert,
     evidence: &Evidence,
     report: &Report,
+    full: &str,
     settings: &Settings,
 ) -> Option<PathBuf> {
     let dir = settings.general.state_dir.join("reports");
@@ -469,6 +510,7 @@ fn archive(
         alert: alert.json(),
         evidence,
         created: now.to_rfc3339(),
+        full,
     };
     match report::archive(&dir, &stem, &archived) {
         Ok(path) => {
@@ -480,6 +522,55 @@ fn archive(
             None
         }
     }
+}
+
+/// Mails the full report when `[email]` is on and the level reaches `email.min_level`; a failed
+/// send goes to the outbox. Errs only when even that fails.
+async fn mail(
+    alert: &Alert,
+    evidence: &Evidence,
+    report: &Report,
+    full: &str,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let cfg = &settings.email;
+    if !cfg.enabled || alert.rule_level() < cfg.min_level {
+        return Ok(());
+    }
+    let subject = format!("[Wazuh L{}] {}", alert.rule_level(), report.title);
+    let evidence_json = serde_json::to_string_pretty(&serde_json::json!({
+        "alert": alert.json(),
+        "evidence": evidence,
+        "report": report,
+    }))
+    .unwrap_or_default();
+    let outgoing = match email::compose(cfg, &subject, full, &evidence_json) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!("mail not sent: {e}");
+            return Ok(());
+        }
+    };
+    let error = match email::send(cfg, &outgoing).await {
+        Ok(()) => {
+            tracing::info!("full report mailed to {}", outgoing.to.join(", "));
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    let dir = worker::Dirs::new(settings).outbox;
+    outbox::store_mail(&dir, &outgoing, &error).with_context(|| {
+        format!(
+            "mail failed ({error}) and the outbox {} is unusable",
+            dir.display()
+        )
+    })?;
+    if error.is_retryable() {
+        tracing::warn!("mail failed: {error}; queued in the outbox");
+    } else {
+        tracing::error!("mail failed: {error}; kept in the outbox and not retried: fix [email]");
+    }
+    Ok(())
 }
 
 /// Pushes the report; a failed push goes to the outbox. Errs only when even that fails.

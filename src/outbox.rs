@@ -1,6 +1,7 @@
-//! The outbox: pushes that could not be delivered yet. Nothing is lost when ntfy is down.
+//! The outbox: pushes and mails that could not be delivered yet. Nothing is lost when ntfy or
+//! the mail server is down.
 //!
-//! A failed push is stored durably under `state_dir/outbox/` and retried by later runs with
+//! A failed delivery is stored durably under `state_dir/outbox/` and retried by later runs with
 //! exponential backoff (5 s, 10 s, 20 s, ... at most an hour apart). A refusal that can never pass
 //! by itself (400, 401, 403, 404, 413) is kept, logged loudly once, and not retried. Digests of
 //! closed cooldown windows go out through the outbox too, so they survive a crash.
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Secret, Settings};
+use crate::email::{self, MailError, Outgoing};
 use crate::fsutil;
 use crate::notify::{self, Push, PushError};
 use crate::spool::{self, now_ms, Claim, NtfyOverride};
@@ -22,12 +24,41 @@ pub struct Entry {
     pub created_ms: i64,
     pub attempts: u32,
     pub next_ms: i64,
-    /// Set when the push can never pass as it is; the entry is kept, not retried.
+    /// Set when the delivery can never pass as it is; the entry is kept, not retried.
     pub dead: Option<String>,
     pub last_error: Option<String>,
-    pub push: Push,
-    /// An ntfy target other than the config's (integratord runs).
-    pub target: Option<NtfyOverride>,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+/// What waits for delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Message {
+    Ntfy {
+        push: Push,
+        /// An ntfy target other than the config's (integratord runs).
+        target: Option<NtfyOverride>,
+    },
+    Email {
+        mail: Outgoing,
+    },
+}
+
+impl Message {
+    fn describe(&self) -> String {
+        match self {
+            Message::Ntfy { push, .. } => format!("push {:?}", push.title),
+            Message::Email { mail } => format!("mail {:?}", mail.subject),
+        }
+    }
+}
+
+/// The outcome of one delivery attempt.
+enum Attempt {
+    Sent(String),
+    Retry(String),
+    Dead(String),
 }
 
 /// Delay before attempt `attempts + 1`.
@@ -43,20 +74,44 @@ pub fn store(
     target: Option<&NtfyOverride>,
     failure: Option<&PushError>,
 ) -> std::io::Result<PathBuf> {
+    let message = Message::Ntfy {
+        push: push.clone(),
+        target: target.cloned(),
+    };
+    store_message(
+        dir,
+        message,
+        failure.map(|e| (e.to_string(), e.is_retryable())),
+    )
+}
+
+/// Stores a mail that could not be sent.
+pub fn store_mail(dir: &Path, mail: &Outgoing, failure: &MailError) -> std::io::Result<PathBuf> {
+    store_message(
+        dir,
+        Message::Email { mail: mail.clone() },
+        Some((failure.to_string(), failure.is_retryable())),
+    )
+}
+
+fn store_message(
+    dir: &Path,
+    message: Message,
+    failure: Option<(String, bool)>,
+) -> std::io::Result<PathBuf> {
     let now = now_ms();
-    let (attempts, next_ms, dead) = match failure {
+    let (attempts, next_ms, dead) = match &failure {
         None => (0, now, None),
-        Some(e) if e.is_retryable() => (1, now + backoff_secs(1) * 1000, None),
-        Some(e) => (1, now, Some(e.to_string())),
+        Some((_, true)) => (1, now + backoff_secs(1) * 1000, None),
+        Some((e, false)) => (1, now, Some(e.clone())),
     };
     let entry = Entry {
         created_ms: now,
         attempts,
         next_ms,
         dead,
-        last_error: failure.map(ToString::to_string),
-        push: push.clone(),
-        target: target.cloned(),
+        last_error: failure.map(|(e, _)| e),
+        message,
     };
     write_new(dir, &entry)
 }
@@ -117,27 +172,13 @@ pub async fn flush(dir: &Path, settings: &Settings) -> Flushed {
             done.retry_later += 1;
             continue;
         }
-        let cfg = ntfy_for(settings, entry.target.as_ref());
-        if !cfg.enabled() {
-            done.retry_later += 1;
-            continue;
-        }
-        let result = match notify::Client::new(&cfg) {
-            Ok(client) => client.publish(&entry.push).await,
-            Err(e) => Err(PushError::Unreachable {
-                url: cfg.url.clone(),
-                reason: e.to_string(),
-            }),
-        };
+        let what = entry.message.describe();
         entry.attempts += 1;
-        match result {
-            Ok(published) => {
+        match attempt(settings, &entry.message).await {
+            Attempt::Sent(to) => {
                 tracing::info!(
-                    "outbox: delivered {:?} to ntfy topic {} after {} attempt(s) (message id {})",
-                    entry.push.title,
-                    cfg.topic,
-                    entry.attempts,
-                    published.id
+                    "outbox: delivered {what} to {to} after {} attempt(s)",
+                    entry.attempts
                 );
                 if let Err(e) = claimed.done() {
                     tracing::error!(
@@ -147,31 +188,59 @@ pub async fn flush(dir: &Path, settings: &Settings) -> Flushed {
                 }
                 done.sent += 1;
             }
-            Err(e) if e.is_retryable() => {
+            Attempt::Retry(e) => {
                 entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
-                entry.last_error = Some(e.to_string());
                 tracing::warn!(
-                    "outbox: push still failing ({e}); attempt {} failed, next in {} s",
+                    "outbox: {what} still failing ({e}); attempt {} failed, next in {} s",
                     entry.attempts,
                     backoff_secs(entry.attempts)
                 );
+                entry.last_error = Some(e);
                 rewrite(&path, &entry);
                 done.retry_later += 1;
             }
-            Err(e) => {
+            Attempt::Dead(e) => {
                 tracing::error!(
-                    "outbox: ntfy refused {:?} for good ({e}); kept in {} and not retried: fix the ntfy settings",
-                    entry.push.title,
+                    "outbox: {what} refused for good ({e}); kept in {} and not retried: fix the settings",
                     path.display()
                 );
-                entry.dead = Some(e.to_string());
-                entry.last_error = Some(e.to_string());
+                entry.dead = Some(e.clone());
+                entry.last_error = Some(e);
                 rewrite(&path, &entry);
                 done.dead += 1;
             }
         }
     }
     done
+}
+
+/// One delivery attempt of a stored message.
+async fn attempt(settings: &Settings, message: &Message) -> Attempt {
+    match message {
+        Message::Ntfy { push, target } => {
+            let cfg = ntfy_for(settings, target.as_ref());
+            if !cfg.enabled() {
+                return Attempt::Retry("ntfy.url is empty".into());
+            }
+            let result = match notify::Client::new(&cfg) {
+                Ok(client) => client.publish(push).await,
+                Err(e) => Err(PushError::Unreachable {
+                    url: cfg.url.clone(),
+                    reason: e.to_string(),
+                }),
+            };
+            match result {
+                Ok(p) => Attempt::Sent(format!("ntfy topic {} (message id {})", cfg.topic, p.id)),
+                Err(e) if e.is_retryable() => Attempt::Retry(e.to_string()),
+                Err(e) => Attempt::Dead(e.to_string()),
+            }
+        }
+        Message::Email { mail } => match email::send(&settings.email, mail).await {
+            Ok(()) => Attempt::Sent(mail.to.join(", ")),
+            Err(e) if e.is_retryable() => Attempt::Retry(e.to_string()),
+            Err(e) => Attempt::Dead(e.to_string()),
+        },
+    }
 }
 
 fn rewrite(path: &Path, entry: &Entry) {

@@ -25,6 +25,8 @@ pub struct Report {
     pub ai: bool,
     /// Why the model's text is not used, when it is not.
     pub ai_unavailable: Option<String>,
+    /// Addresses, CVEs and rule ids the model named that the evidence does not contain.
+    pub unverified: Vec<String>,
 }
 
 impl Report {
@@ -35,6 +37,7 @@ impl Report {
             markdown,
             ai,
             ai_unavailable,
+            unverified: Vec::new(),
         }
     }
 }
@@ -245,6 +248,7 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
         markdown,
         ai: false,
         ai_unavailable: Some(reason.to_string()),
+        unverified: Vec::new(),
     }
 }
 
@@ -349,6 +353,47 @@ pub struct Archived<'a> {
     pub alert: &'a serde_json::Value,
     pub evidence: &'a Evidence,
     pub created: String,
+    /// The full report (the `.md` file); not repeated in the JSON.
+    #[serde(skip)]
+    pub full: &'a str,
+}
+
+/// The long-form report: the short report's sections in full, then an evidence appendix (every
+/// source's finding, the DNSBL listings, the risk score, the history, the raw alert). For the
+/// archive, the mail and the push's Click link; no length cap.
+pub fn full(alert: &Alert, evidence: &Evidence, report: &Report, created: &str) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# {}", report.title);
+    let origin = if report.ai {
+        "analysis written by the local LLM".to_string()
+    } else {
+        format!(
+            "written without AI ({})",
+            report
+                .ai_unavailable
+                .as_deref()
+                .unwrap_or("no reason given")
+        )
+    };
+    let _ = writeln!(md, "_Report of {created}, {origin}._\n");
+    if !report.unverified.is_empty() {
+        let _ = writeln!(md, "{}\n", crate::guard::flag_line(&report.unverified));
+    }
+    // The short report's body, without its title (and the flag line, shown above).
+    for line in report.markdown.lines().skip(1) {
+        if !line.starts_with("_⚠ Unverified:") {
+            let _ = writeln!(md, "{line}");
+        }
+    }
+    // Fenced blocks: a fence inside the data must not end them.
+    let fence = |text: &str| text.replace("```", "` ` `");
+    let _ = writeln!(md, "\n## Evidence appendix\n");
+    let _ = writeln!(md, "### Investigation\n");
+    let _ = writeln!(md, "```text\n{}\n```\n", fence(evidence.table().trim_end()));
+    let _ = writeln!(md, "### Raw alert\n");
+    let raw = serde_json::to_string_pretty(alert.json()).unwrap_or_default();
+    let _ = writeln!(md, "```json\n{}\n```", fence(&raw));
+    md
 }
 
 /// Writes `<stamp>-<slug>.md` and `.json` under `dir` (created 0750, files 0640, written atomically).
@@ -362,8 +407,14 @@ pub fn archive(dir: &Path, stem: &str, archived: &Archived<'_>) -> anyhow::Resul
     let json = serde_json::to_vec_pretty(archived)?;
     crate::fsutil::write_atomic(&json_path, &json)
         .with_context(|| format!("cannot write {}", json_path.display()))?;
-    let mut md = archived.report.markdown.clone();
-    md.push('\n');
+    let mut md = if archived.full.is_empty() {
+        archived.report.markdown.clone()
+    } else {
+        archived.full.to_string()
+    };
+    if !md.ends_with('\n') {
+        md.push('\n');
+    }
     crate::fsutil::write_atomic(&md_path, md.as_bytes())
         .with_context(|| format!("cannot write {}", md_path.display()))?;
     Ok(md_path)

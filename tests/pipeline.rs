@@ -218,7 +218,16 @@ async fn ntfy_refusal_is_reported_with_its_code_and_the_report_is_kept() {
     assert!(text(&out.stdout).starts_with("# T"));
     let log = env.log();
     assert!(log.contains("HTTP 401 code 40101: unauthorized"), "{log}");
-    assert!(env.state_files().contains("# T\nbody"));
+    // Kept in the outbox (not retried) and in the archive.
+    let kept: Vec<_> = std::fs::read_dir(env.state().join("outbox"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(kept.len(), 1);
+    let entry: Value = serde_json::from_slice(&std::fs::read(kept[0].path()).unwrap()).unwrap();
+    assert_eq!(entry["push"]["body"], "# T\nbody");
+    assert!(entry["dead"].as_str().unwrap().contains("40101"));
+    assert!(env.state_files().contains("# T\n_Report of"));
 }
 
 #[tokio::test]

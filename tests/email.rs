@@ -1,0 +1,286 @@
+//! The full report: archived, linked from the push, mailed as MIME to an SMTP server on loopback,
+//! and checked by the quality guard.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// What the fake server received: the RCPT TO lines and the DATA of each message.
+type Received = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A minimal SMTP server that speaks the protocol lettre uses (EHLO, MAIL, RCPT, DATA, QUIT),
+/// answers `fail_first` transactions with a transient 451, and keeps what it received.
+struct Smtp {
+    port: u16,
+    received: Received,
+}
+
+impl Smtp {
+    fn start(fail_first: usize) -> Smtp {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let received: Received = Arc::new(Mutex::new(Vec::new()));
+        let store = received.clone();
+        let failures = Arc::new(Mutex::new(fail_first));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let store = store.clone();
+                let failures = failures.clone();
+                std::thread::spawn(move || {
+                    let mut out = stream.try_clone().expect("clone");
+                    let mut reader = BufReader::new(stream);
+                    let _ = out.write_all(b"220 fake.smtp ESMTP\r\n");
+                    let mut rcpts = Vec::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let cmd = line.to_ascii_uppercase();
+                        let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                            b"250-fake.smtp\r\n250 8BITMIME\r\n"
+                        } else if cmd.starts_with("MAIL FROM") {
+                            let mut f = failures.lock().unwrap();
+                            if *f > 0 {
+                                *f -= 1;
+                                b"451 4.3.0 try again later\r\n"
+                            } else {
+                                b"250 OK\r\n"
+                            }
+                        } else if cmd.starts_with("RCPT TO") {
+                            rcpts.push(line.trim().to_string());
+                            b"250 OK\r\n"
+                        } else if cmd.starts_with("DATA") {
+                            let _ = out.write_all(b"354 go ahead\r\n");
+                            let mut data = String::new();
+                            loop {
+                                let mut l = String::new();
+                                if reader.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                                    break;
+                                }
+                                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                            }
+                            store
+                                .lock()
+                                .unwrap()
+                                .push((std::mem::take(&mut rcpts), data));
+                            b"250 OK queued\r\n"
+                        } else if cmd.starts_with("RSET") || cmd.starts_with("NOOP") {
+                            b"250 OK\r\n"
+                        } else if cmd.starts_with("QUIT") {
+                            let _ = out.write_all(b"221 bye\r\n");
+                            return;
+                        } else {
+                            b"502 not implemented\r\n"
+                        };
+                        let _ = out.write_all(reply);
+                    }
+                });
+            }
+        });
+        Smtp { port, received }
+    }
+
+    fn messages(&self) -> Vec<(Vec<String>, String)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+const MODEL_TEXT: &str = "# Shellshock from 192.168.0.223 on ubuntu-bionic\n## Overview\nRule 31168 fired. \
+<script>alert(1)</script> See [docs](https://wazuh.com).\n## Indicators of compromise\n- 192.168.0.223";
+
+async fn fakes(text: &str) -> (MockServer, MockServer) {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ollama_answer(text)))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    (llm, ntfy)
+}
+
+fn email_config(port: u16, min_level: u32) -> String {
+    format!(
+        "[email]\nenabled = true\nsmtp_url = \"smtp://127.0.0.1:{port}\"\nfrom = \"Wazuh <wazuh@example.org>\"\n\
+         to = [\"soc@example.org\", \"admin@example.org\"]\nmin_level = {min_level}\n\
+         [report]\nbase_url = \"https://wazuh.example.org/reports/\""
+    )
+}
+
+fn header(req: &Request, name: &str) -> String {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn full_report_is_mailed_as_mime_archived_and_linked() {
+    let smtp = Smtp::start(0);
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(smtp.port, 10));
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{}", env.log());
+    let (rcpts, raw) = &messages[0];
+    assert_eq!(rcpts.len(), 2);
+    let mail = mailparse::parse_mail(raw.as_bytes()).expect("MIME parses");
+    let subject = mail
+        .headers
+        .iter()
+        .find(|h| h.get_key() == "Subject")
+        .unwrap()
+        .get_value();
+    assert_eq!(
+        subject,
+        "[Wazuh L15] Shellshock from 192.168.0.223 on ubuntu-bionic"
+    );
+    assert_eq!(mail.ctype.mimetype, "multipart/mixed");
+    let alternative = &mail.subparts[0];
+    assert_eq!(alternative.ctype.mimetype, "multipart/alternative");
+    let plain = alternative.subparts[0].get_body().unwrap();
+    let html = alternative.subparts[1].get_body().unwrap();
+    assert_eq!(alternative.subparts[1].ctype.mimetype, "text/html");
+    assert!(
+        plain.starts_with("# Shellshock from 192.168.0.223"),
+        "{plain}"
+    );
+    assert!(plain.contains("## Evidence appendix"));
+    assert!(plain.contains("### Raw alert"));
+    assert!(
+        plain.contains("() { :; }; /bin/cat /etc/passwd"),
+        "raw alert in the appendix"
+    );
+    assert!(
+        !html.contains("<script>"),
+        "no raw HTML from the model: {html}"
+    );
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("<a href=\"https://wazuh.com\">docs</a>"));
+    let names: Vec<String> = mail.subparts[1..]
+        .iter()
+        .map(|p| {
+            p.get_content_disposition()
+                .params
+                .get("filename")
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(names, vec!["report.md", "evidence.json"]);
+    let evidence: serde_json::Value =
+        serde_json::from_str(&mail.subparts[2].get_body().unwrap()).expect("evidence JSON");
+    assert_eq!(evidence["alert"]["rule"]["id"], "31168");
+    assert_eq!(evidence["evidence"]["source"]["ip"], "192.168.0.223");
+
+    // The archive keeps the full report; the push links to it.
+    let md: Vec<_> = std::fs::read_dir(env.state().join("reports"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    assert_eq!(md.len(), 1);
+    let full = std::fs::read_to_string(&md[0]).unwrap();
+    assert!(full.contains("## Evidence appendix") && full.contains("### Investigation"));
+    let push = &ntfy.received_requests().await.unwrap()[0];
+    let name = md[0].file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(
+        header(push, "click"),
+        format!("https://wazuh.example.org/reports/{name}")
+    );
+    assert!(
+        !text(&push.body).contains("Evidence appendix"),
+        "the push stays short"
+    );
+}
+
+#[tokio::test]
+async fn below_email_min_level_no_mail() {
+    let smtp = Smtp::start(0);
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(smtp.port, 12));
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(smtp.messages().is_empty());
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
+
+/// The mail server says "try again later": the mail waits in the outbox and goes out on a later
+/// run, once.
+#[tokio::test]
+async fn failed_mail_waits_in_the_outbox() {
+    let smtp = Smtp::start(1);
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(smtp.port, 0));
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(smtp.messages().is_empty());
+    assert!(env.log().contains("mail failed"), "{}", env.log());
+    assert_eq!(
+        ntfy.received_requests().await.unwrap().len(),
+        1,
+        "the push did not wait"
+    );
+    std::thread::sleep(Duration::from_millis(5500));
+    for _ in 0..2 {
+        let mut cmd = env.cmd();
+        cmd.arg("work");
+        run_with_input(cmd, b"", Duration::from_secs(30));
+    }
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{}", env.log());
+    assert!(messages[0].1.contains("Subject: [Wazuh L15] Shellshock"));
+}
+
+/// A model that invents an address and a CVE gets its report flagged, in the push and the full
+/// report alike.
+#[tokio::test]
+async fn invented_facts_are_flagged() {
+    let text =
+        "# Attack from 192.168.0.223\n## Overview\nLinked to 198.51.100.99 and CVE-2021-44228; \
+                also CVE-2014-6271 (in the alert).";
+    let (llm, ntfy) = fakes(text).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    let push = text_of(&ntfy.received_requests().await.unwrap()[0].body);
+    assert!(
+        push.starts_with("# Attack from 192.168.0.223\n_⚠ Unverified: 198.51.100.99, CVE-2021-44228 not in the evidence"),
+        "{push}"
+    );
+    assert!(env
+        .state_files()
+        .contains("Unverified: 198.51.100.99, CVE-2021-44228"));
+    assert!(env.log().contains("not in the evidence"));
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
