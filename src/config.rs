@@ -276,23 +276,90 @@ impl Default for Dnsbl {
     }
 }
 
+/// Where the earlier alerts for an address are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryBackend {
+    /// The manager's own alert log: `alerts_file` and the rotated daily files beside it.
+    #[default]
+    File,
+    /// The Wazuh indexer (OpenSearch), for multi-node clusters.
+    Indexer,
+}
+
+impl HistoryBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryBackend::File => "file",
+            HistoryBackend::Indexer => "indexer",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct History {
+    pub backend: HistoryBackend,
     pub alerts_file: PathBuf,
+    /// At most this many earlier events, the most recent first; 0 turns the lookup off.
     pub max_events: usize,
     pub lookback_hours: u64,
+    pub indexer: Indexer,
 }
 
 impl Default for History {
     fn default() -> Self {
         History {
+            backend: HistoryBackend::File,
             alerts_file: PathBuf::from("/var/ossec/logs/alerts/alerts.json"),
             max_events: 30,
             lookback_hours: 72,
+            indexer: Indexer::default(),
         }
     }
 }
+
+impl History {
+    pub fn lookback(&self) -> Duration {
+        Duration::from_secs(self.lookback_hours.saturating_mul(3600))
+    }
+}
+
+/// The Wazuh indexer (`[history.indexer]`), asked with OpenSearch's `_search`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Indexer {
+    pub url: String,
+    /// Basic auth; "" sends no credentials.
+    pub username: String,
+    pub password: Secret,
+    /// PEM file with the CA that signed the indexer's certificate; "" = the system's roots.
+    pub ca_file: PathBuf,
+    pub index: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for Indexer {
+    fn default() -> Self {
+        Indexer {
+            url: "https://127.0.0.1:9200".into(),
+            username: String::new(),
+            password: Secret::default(),
+            ca_file: PathBuf::new(),
+            index: "wazuh-alerts-*".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Indexer {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// Upper bound for `history.max_events`: every event is kept in memory until it is summarised.
+pub const MAX_HISTORY_EVENTS: usize = 1000;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -457,6 +524,10 @@ impl Settings {
         );
         set(&mut self.email.username, "AI_ANALYZER_EMAIL_USERNAME");
         set(&mut self.email.password, "AI_ANALYZER_EMAIL_PASSWORD");
+        set(
+            &mut self.history.indexer.password,
+            "AI_ANALYZER_INDEXER_PASSWORD",
+        );
     }
 
     /// Every secret that is set, so that output can be checked for leaks.
@@ -471,6 +542,7 @@ impl Settings {
             &p.shodan.api_key,
             &self.email.username,
             &self.email.password,
+            &self.history.indexer.password,
         ]
         .into_iter()
         .filter(|s| s.is_set())
@@ -544,6 +616,25 @@ impl Settings {
             ("report.base_url", &self.report.base_url),
         ] {
             check_url(key, url, key == "report.base_url")?;
+        }
+        let h = &self.history;
+        if h.max_events > MAX_HISTORY_EVENTS {
+            return bad(
+                "history.max_events",
+                format!("{} is over {MAX_HISTORY_EVENTS}", h.max_events),
+            );
+        }
+        if h.lookback_hours == 0 {
+            return bad("history.lookback_hours", "must be at least 1".into());
+        }
+        if h.backend == HistoryBackend::Indexer {
+            check_url("history.indexer.url", &h.indexer.url, false)?;
+            if h.indexer.index.trim().is_empty() {
+                return bad("history.indexer.index", "must not be empty".into());
+            }
+            if h.indexer.timeout_secs == 0 {
+                return bad("history.indexer.timeout_secs", "must be at least 1".into());
+            }
         }
         for (i, ns) in self.dnsbl.nameservers.iter().enumerate() {
             if ns.parse::<std::net::SocketAddr>().is_err()
@@ -669,6 +760,37 @@ mod tests {
         assert_eq!(s.providers.abuseipdb.api_key.expose(), "file");
         assert_eq!(s.providers.shodan.api_key.expose(), "shodan-env");
         assert_eq!(s.secrets().len(), 3);
+    }
+
+    /// Issue #5: the indexer password comes from the environment too, is a secret, and the
+    /// history keys are validated by name.
+    #[test]
+    fn history_indexer_settings() {
+        let mut s = parse_str(
+            "[history]\nbackend = \"indexer\"\n[history.indexer]\nurl = \"https://idx:9200\"\n\
+             username = \"reader\"\npassword = \"file-pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.history.backend, HistoryBackend::Indexer);
+        assert_eq!(s.history.indexer.index, "wazuh-alerts-*");
+        s.apply_env(|name| {
+            (name == "AI_ANALYZER_INDEXER_PASSWORD").then(|| "env-pw-123".to_string())
+        });
+        assert_eq!(s.history.indexer.password.expose(), "env-pw-123");
+        assert!(s.secrets().contains(&"env-pw-123"));
+        assert!(!format!("{s:?}").contains("env-pw-123"));
+        s.validate().expect("valid");
+        s.history.indexer.url = "not a url".into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("history.indexer.url"), "{err}");
+        let err = parse_str("[history]\nbackend = \"grep\"\n").unwrap_err();
+        assert!(err.to_string().contains("grep"), "{err}");
+        let err = parse_str("[history.indexer]\npasswd = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("passwd"), "{err}");
+        let mut s = Settings::default();
+        s.history.max_events = MAX_HISTORY_EVENTS + 1;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("history.max_events"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub mod feedback;
 pub mod fsutil;
 pub mod gate;
 pub mod guard;
+pub mod install;
+pub mod history;
 pub mod intake;
 pub mod llm;
 pub mod logging;
