@@ -18,7 +18,8 @@ use crate::gate::{self, Answer};
 use crate::report::{self, Archived, Report};
 use crate::spool::{self, Job, NtfyOverride, Origin};
 use crate::{
-    email, feedback, fsutil, guard, intake, llm, logging, notify, outbox, prompt, slots, worker,
+    email, feedback, fsutil, guard, install, intake, llm, logging, notify, outbox, prompt, slots,
+    worker,
 };
 
 /// Options of one analysis.
@@ -44,6 +45,32 @@ pub struct Outcome {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    // Installing needs no (valid) config: it may be what writes the config.
+    match &cli.command {
+        Some(Command::Install {
+            wazuh_dir,
+            dry_run,
+            integration,
+        }) => {
+            let lines = install::install(&install::Options {
+                home: wazuh_dir.clone(),
+                dry_run: *dry_run,
+                integration: *integration,
+            })?;
+            print_stdout(&lines.join("\n"))?;
+            return Ok(EXIT_OK);
+        }
+        Some(Command::Uninstall {
+            wazuh_dir,
+            purge,
+            dry_run,
+        }) => {
+            let lines = install::uninstall(wazuh_dir, *purge, *dry_run)?;
+            print_stdout(&lines.join("\n"))?;
+            return Ok(EXIT_OK);
+        }
+        _ => {}
+    }
     let (settings, source) = config::load(cli.config.as_deref())?;
     let hand_run = cli.command.is_some() || cli.alert_file.is_some();
     let note = logging::init(
@@ -60,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Prompt { alert_file }) => cmd_prompt(&settings, alert_file.as_deref()),
         Some(Command::Check) => runtime()?.block_on(cmd_check(&settings, &source)),
         Some(Command::Enrich { ip, json }) => cmd_enrich(&settings, ip, *json),
+        Some(Command::Install { .. } | Command::Uninstall { .. }) => Ok(EXIT_OK),
         Some(Command::Work) => {
             runtime()?.block_on(worker::run(&settings))?;
             Ok(EXIT_OK)

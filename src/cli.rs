@@ -55,6 +55,30 @@ pub enum Command {
     Check,
     /// Drain the spool, send due digests, retry the outbox (what the detached worker runs).
     Work,
+    /// Put the binary, config, state dir, decoder and rules in place; print the ossec.conf blocks.
+    Install {
+        /// The Wazuh home.
+        #[arg(long, value_name = "DIR", default_value = "/var/ossec")]
+        wazuh_dir: PathBuf,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also install the integratord hook (integrations/custom-ai-analyzer).
+        #[arg(long)]
+        integration: bool,
+    },
+    /// Remove what install put in place; the config and the reports stay unless --purge.
+    Uninstall {
+        /// The Wazuh home.
+        #[arg(long, value_name = "DIR", default_value = "/var/ossec")]
+        wazuh_dir: PathBuf,
+        /// Remove the config and the state dir (reports, cache) too.
+        #[arg(long)]
+        purge: bool,
+        /// Show what would be done, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// The arguments wazuh-integratord passes to `integrations/custom-ai-analyzer`:
@@ -72,7 +96,18 @@ pub struct Integration {
 /// or a subcommand. Everything else goes to clap.
 pub fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
     let first = args.get(1)?.to_str()?;
-    if first.starts_with('-') || ["enrich", "prompt", "check", "work", "help"].contains(&first) {
+    if first.starts_with('-')
+        || [
+            "enrich",
+            "prompt",
+            "check",
+            "work",
+            "install",
+            "uninstall",
+            "help",
+        ]
+        .contains(&first)
+    {
         return None;
     }
     let path = PathBuf::from(first);

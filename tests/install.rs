@@ -1,0 +1,141 @@
+//! `install` and `uninstall` into a fake Wazuh tree.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn wazuh_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for d in [
+        "active-response/bin",
+        "etc/decoders",
+        "etc/rules",
+        "integrations",
+        "var",
+        "logs",
+    ] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    dir
+}
+
+fn run(args: &[&str], home: &Path) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("AI_ANALYZER_CONFIG")
+        .args(args)
+        .arg("--wazuh-dir")
+        .arg(home);
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn install_is_complete_idempotent_and_reversible() {
+    let home = wazuh_tree();
+    let h = home.path();
+
+    // --dry-run changes nothing.
+    let (code, out, _) = run(&["install", "--dry-run"], h);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("would create"), "{out}");
+    assert!(!h.join("active-response/bin/ai-analyzer").exists());
+    assert!(!h.join("etc/ai-analyzer.toml").exists());
+
+    let (code, out, err) = run(&["install", "--integration"], h);
+    assert_eq!(code, 0, "{out}{err}");
+    let bin = h.join("active-response/bin/ai-analyzer");
+    assert_eq!(std::fs::read(&bin).unwrap(), std::fs::read(BIN).unwrap());
+    assert_eq!(mode(&bin), 0o750);
+    assert_eq!(mode(&h.join("integrations/custom-ai-analyzer")), 0o750);
+    let config = h.join("etc/ai-analyzer.toml");
+    assert_eq!(mode(&config), 0o640);
+    let text_cfg = std::fs::read_to_string(&config).unwrap();
+    assert!(text_cfg.contains(&format!("state_dir = \"{}/var/ai-analyzer\"", h.display())));
+    ai_analyzer::config::parse(&text_cfg, &config).expect("installed config parses");
+    assert_eq!(
+        mode(&h.join("etc/decoders/ai-analyzer_decoders.xml")),
+        0o660
+    );
+    assert_eq!(mode(&h.join("etc/rules/ai-analyzer_rules.xml")), 0o660);
+    assert_eq!(mode(&h.join("var/ai-analyzer")), 0o750);
+    if !group_exists("wazuh") {
+        assert!(out.contains("group wazuh does not exist"), "{out}");
+    }
+
+    // The printed ossec.conf blocks are valid XML with the command and the active response.
+    let start = out.find("<!-- ai-analyzer").expect("snippet");
+    let end = out.find("Then check and restart").expect("restart line");
+    let xml = format!("<root>{}</root>", &out[start..end]);
+    let doc = roxmltree::Document::parse(&xml).expect("snippet is XML");
+    let tags: Vec<_> = doc
+        .root_element()
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name().to_string())
+        .collect();
+    assert_eq!(tags, ["command", "active-response", "integration"]);
+    assert!(out.contains("systemctl restart wazuh-manager"));
+
+    // Again: nothing changes, and an edited config is kept.
+    std::fs::write(&config, format!("{text_cfg}\n# edited by the admin\n")).unwrap();
+    let (code, out, _) = run(&["install"], h);
+    assert_eq!(code, 0);
+    assert!(out.contains("ai-analyzer (unchanged)"), "{out}");
+    assert!(out.contains("kept (already there"), "{out}");
+    assert!(std::fs::read_to_string(&config)
+        .unwrap()
+        .contains("edited by the admin"));
+
+    // The installed binary runs with the installed config.
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("prompt")
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (o, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    // Uninstall keeps config and state; --purge removes them.
+    std::fs::write(h.join("var/ai-analyzer/keep.md"), "report").unwrap();
+    let (code, out, _) = run(&["uninstall"], h);
+    assert_eq!(code, 0, "{out}");
+    assert!(!bin.exists());
+    assert!(!h.join("integrations/custom-ai-analyzer").exists());
+    assert!(!h.join("etc/rules/ai-analyzer_rules.xml").exists());
+    assert!(config.exists());
+    assert!(h.join("var/ai-analyzer/keep.md").exists());
+    let (code, _, _) = run(&["uninstall", "--purge"], h);
+    assert_eq!(code, 0);
+    assert!(!config.exists());
+    assert!(!h.join("var/ai-analyzer").exists());
+}
+
+#[test]
+fn install_refuses_a_directory_that_is_not_wazuh() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["install"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("does not look like a Wazuh home"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
+
+fn group_exists(name: &str) -> bool {
+    std::fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').next() == Some(name))
+}
