@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::alert::Alert;
 use crate::config::Settings;
 use crate::enrich::{self, Intel, IntelStatus};
+use crate::history::{self, History};
 use crate::net::{self, Scope};
 
 /// An address seen in the alert, with what we know of it locally.
@@ -51,27 +52,9 @@ pub struct Agent {
     pub address: Option<Endpoint>,
 }
 
-/// A part of the investigation that has not been done, and why.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum Section {
-    NotCollected { reason: String },
-}
-
-impl Section {
-    pub fn not_collected(reason: impl Into<String>) -> Self {
-        Section::NotCollected {
-            reason: reason.into(),
-        }
-    }
-
-    /// One line for the prompt and the report.
-    pub fn summary(&self) -> String {
-        match self {
-            Section::NotCollected { reason } => format!("Not collected: {reason}."),
-        }
-    }
-}
+/// Why the views without lookups (`ai-analyzer prompt`) carry no history.
+const HISTORY_NOT_LOOKED_UP: &str =
+    "the alert-log history is looked up by a full run and by `ai-analyzer enrich` only";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
@@ -82,7 +65,7 @@ pub struct Evidence {
     /// and the risk score.
     pub intel: Intel,
     /// Earlier alerts for the source address on this manager.
-    pub history: Section,
+    pub history: History,
 }
 
 impl Evidence {
@@ -98,9 +81,7 @@ impl Evidence {
                 address: None,
             },
             intel,
-            history: Section::not_collected(
-                "the alert-log history lookup is not enabled in this build",
-            ),
+            history: History::not_collected(HISTORY_NOT_LOOKED_UP),
         }
     }
 
@@ -125,9 +106,7 @@ impl Evidence {
             destination,
             agent,
             intel,
-            history: Section::not_collected(
-                "the alert-log history lookup is not enabled in this build",
-            ),
+            history: History::not_collected(HISTORY_NOT_LOOKED_UP),
         }
     }
 }
@@ -168,8 +147,16 @@ impl Evidence {
                 s.finding.detail()
             );
         }
+        // Zones are longer than source names: their column is as wide as the longest.
+        let w = intel
+            .dnsbl
+            .iter()
+            .map(|l| l.zone.chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(14);
         if !intel.dnsbl.is_empty() {
-            let _ = writeln!(out, "\n{:<14}{:<16}answer", "dnsbl zone", "status");
+            let _ = writeln!(out, "\n{:<w$}{:<16}answer", "dnsbl zone", "status");
         }
         for l in &intel.dnsbl {
             let status = if l.cached {
@@ -177,14 +164,23 @@ impl Evidence {
             } else {
                 l.status.as_str().to_string()
             };
-            let answer = match (&l.detail, l.lists.is_empty()) {
+            let decoded = l.lists.iter().any(|x| !x.starts_with("code "));
+            let answer = match (&l.detail, l.answers.is_empty()) {
                 (Some(d), _) => d.clone(),
-                (None, false) => format!("{} [{}]", l.lists.join(", "), l.answers.join(", ")),
                 (None, true) => "NXDOMAIN".into(),
+                (None, false) if decoded => {
+                    format!("{} [{}]", l.lists.join(", "), l.answers.join(", "))
+                }
+                (None, false) => l.answers.join(", "),
             };
-            let _ = writeln!(out, "{:<14}{status:<16}{answer}", l.zone);
+            let _ = writeln!(out, "{:<w$}{status:<16}{answer}", l.zone);
         }
-        let _ = writeln!(out, "\n{:<14}{}", "history", self.history.summary());
+        let _ = writeln!(out, "\n{:<14}{}", "history", self.history.brief());
+        if let Some(h) = self.history.summary() {
+            for line in h.text().lines() {
+                let _ = writeln!(out, "{:<14}{line}", "");
+            }
+        }
         if intel.status == IntelStatus::Investigated {
             let _ = writeln!(out, "{:<14}{} ms", "took", intel.elapsed_ms);
         }
@@ -193,21 +189,50 @@ impl Evidence {
 }
 
 /// The evidence for an alert: the local part, then every outside source asked about the source
-/// address (when it is globally routable). Never fails; a source that fails says so inside.
+/// address (when it is globally routable) and, at the same time, the earlier alerts of the
+/// source address on this manager. Never fails; a source that fails says so inside.
 pub async fn investigate(alert: &Alert, settings: &Settings) -> Evidence {
     let mut evidence = Evidence::local(alert, settings);
-    if let Some(src) = evidence.source.as_ref().filter(|s| s.scope.is_global()) {
-        evidence.intel = enrich::investigate_ip(src.ip, settings).await;
+    let source = evidence
+        .source
+        .as_ref()
+        .map(|s| (s.ip, s.scope.is_global()));
+    let intel = async {
+        match source {
+            Some((ip, true)) => Some(enrich::investigate_ip(ip, settings).await),
+            _ => None,
+        }
+    };
+    let history = async {
+        match source {
+            Some((ip, _)) => history::lookup(ip, Some(alert), settings).await,
+            None => History::not_collected("the alert carries no source address"),
+        }
+    };
+    let (intel, history) = tokio::join!(intel, history);
+    if let Some(intel) = intel {
+        evidence.intel = intel;
     }
+    evidence.history = history;
     evidence
 }
 
-/// The evidence for one address alone (`ai-analyzer enrich IP`).
+/// The evidence for one address alone (`ai-analyzer enrich IP`): threat intelligence when it is
+/// globally routable, and its history on this manager either way.
 pub async fn investigate_ip(ip: IpAddr, settings: &Settings) -> Evidence {
     let mut evidence = Evidence::for_address(Endpoint::new(ip, "command line", settings));
-    if net::scope(ip).is_global() {
-        evidence.intel = enrich::investigate_ip(ip, settings).await;
+    let intel = async {
+        if net::scope(ip).is_global() {
+            Some(enrich::investigate_ip(ip, settings).await)
+        } else {
+            None
+        }
+    };
+    let (intel, history) = tokio::join!(intel, history::lookup(ip, None, settings));
+    if let Some(intel) = intel {
+        evidence.intel = intel;
     }
+    evidence.history = history;
     evidence
 }
 

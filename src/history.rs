@@ -597,12 +597,12 @@ fn summarise_with(found: &Found, settings: &Settings, caps: Caps) -> HistorySumm
         ip: q.ip,
         source: found.source.to_string(),
         lookback_hours: settings.history.lookback_hours,
-        since: q.since.to_rfc3339(),
-        until: q.until.to_rfc3339(),
+        since: rfc3339(&q.since),
+        until: rfc3339(&q.until),
         events: events.len(),
         limit_reached: found.limit_reached,
-        first_seen: events.iter().map(|e| e.time).min().map(|t| t.to_rfc3339()),
-        last_seen: events.iter().map(|e| e.time).max().map(|t| t.to_rfc3339()),
+        first_seen: events.iter().map(|e| e.time).min().map(|t| rfc3339(&t)),
+        last_seen: events.iter().map(|e| e.time).max().map(|t| rfc3339(&t)),
         as_source: role_count(Role::Source),
         as_destination: role_count(Role::Destination),
         as_agent: role_count(Role::Agent),
@@ -662,6 +662,10 @@ fn telling_lines(events: &[Event], max: usize, chars: usize) -> Vec<LogLine> {
             }
         })
         .collect()
+}
+
+fn rfc3339(t: &DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
 fn one_line(text: &str) -> String {
@@ -794,7 +798,7 @@ impl HistorySummary {
             let _ = writeln!(out, "Users: {}{}", list(&self.users), more("users"));
         }
         if !self.log_lines.is_empty() {
-            let _ = writeln!(out, "Log lines (newest per rule):");
+            let _ = writeln!(out, "Log lines:");
             for l in &self.log_lines {
                 let _ = writeln!(
                     out,
@@ -933,6 +937,40 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, settings: &Settings) -> H
     }
 }
 
+/// A history of 172.18.1.100 (the source of the sshd 5763 sample) built from synthetic alerts,
+/// for tests of the readers of `History` (prompt, fallback report, table).
+#[cfg(test)]
+pub(crate) fn sample_history(settings: &Settings) -> History {
+    let ip: IpAddr = "172.18.1.100".parse().expect("ip");
+    let now = parse_timestamp("2020-03-24T15:38:42.512+0000").expect("time");
+    let query = Query::new(ip, None, 30, Duration::from_secs(72 * 3600), now);
+    let mut collector = Collector::new(query, "alert log");
+    for i in 0..9u32 {
+        let (rule, level, description, user) = match i % 3 {
+            0 => ("5760", 5, "sshd: authentication failed.", "root"),
+            1 => (
+                "5710",
+                5,
+                "sshd: Attempt to login using a non-existent user",
+                "oracle",
+            ),
+            _ => ("5503", 5, "PAM: User login failed.", "admin"),
+        };
+        let (h, m) = (14 - i / 4, 50 - i * 5);
+        let ts = format!("2020-03-24T{h:02}:{m:02}:07.120+0000");
+        let alert = Alert::new(serde_json::json!({"timestamp": ts,
+            "rule":{"id":rule,"level":level,"description":description},
+            "agent":{"id":"003","name":"web-01","ip":"172.18.1.10"},
+            "id": format!("1585060000.{i}"),
+            "full_log": format!("Mar 24 {h:02}:{m:02}:07 web-01 sshd[{}]: Failed password for {user} from 172.18.1.100 port 43042 ssh2", 2500 + i),
+            "data":{"srcip":"172.18.1.100","dstuser":user,"dstport":"22"}}));
+        if let Some(e) = collector.query().accept(&alert) {
+            collector.push(e);
+        }
+    }
+    History::Collected(Box::new(summarise(&collector.finish(), settings, 6000)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1052,8 +1090,14 @@ mod tests {
         let s = summarise(&found(sample_events(), false), &settings, 6000);
         assert_eq!(s.events, 12);
         assert_eq!(s.as_source, 12);
-        assert_eq!(s.first_seen.as_deref(), Some("2024-06-10T11:48:00+00:00"));
-        assert_eq!(s.last_seen.as_deref(), Some("2024-06-10T11:59:00+00:00"));
+        assert_eq!(
+            s.first_seen.as_deref(),
+            Some("2024-06-10T11:48:00.000+00:00")
+        );
+        assert_eq!(
+            s.last_seen.as_deref(),
+            Some("2024-06-10T11:59:00.000+00:00")
+        );
         assert_eq!(
             s.rules
                 .iter()

@@ -188,7 +188,11 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
     } else if let Some(note) = &intel.note {
         let _ = writeln!(md, "- Threat intelligence: {}.", one_line(note, 300));
     }
-    let _ = writeln!(md, "- History: {}", evidence.history.summary());
+    let _ = writeln!(
+        md,
+        "- History: {}",
+        one_line(&evidence.history.brief(), 500)
+    );
     let _ = writeln!(md, "\n## Target system");
     let _ = writeln!(md, "- {}", describe_agent(evidence));
     if let Some(d) = &evidence.destination {
@@ -543,6 +547,28 @@ mod tests {
         assert!(md.contains("Block 218.92.0.222 at the firewall now"));
         assert!(md.chars().count() <= 3500);
         insta::assert_snapshot!(md);
+    }
+
+    /// Issue #5: the fallback's attacker profile carries the history in brief.
+    #[test]
+    fn fallback_carries_the_history() {
+        let settings = Settings::default();
+        let alert = sample("sshd_bruteforce_5763.json");
+        let mut ev = Evidence::local(&alert, &settings);
+        ev.history = crate::history::sample_history(&settings);
+        let md = fallback(&alert, &ev, "Ollama is unreachable", 3500).markdown;
+        let line = md
+            .lines()
+            .find(|l| l.starts_with("- History: "))
+            .expect("history line");
+        assert!(
+            line.starts_with("- History: 9 earlier alerts for 172.18.1.100 in the 72 h before"),
+            "{line}"
+        );
+        assert!(line.contains("Rules: 5503 ×3, 5710 ×3, 5760 ×3."), "{line}");
+        assert!(line.contains("Users: admin, oracle, root."), "{line}");
+        assert!(line.contains("Ports: 22."), "{line}");
+        assert!(md.chars().count() <= 3500);
     }
 
     #[test]
