@@ -781,6 +781,144 @@ async fn cmd_check(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
             "disabled (ntfy.url is empty): reports go to stdout and the archive".into(),
         );
     }
+    // Threat-intel sources: reachable, or why they are skipped. Only the base URL is asked:
+    // a probe must not spend an API quota.
+    let p = &settings.providers;
+    let key = |s: &config::Secret| Some(s.is_set());
+    let sources: [(&str, bool, &str, Option<bool>, bool); 8] = [
+        (
+            "ipinfo",
+            p.ipinfo.enabled,
+            &p.ipinfo.url,
+            key(&p.ipinfo.token),
+            false,
+        ),
+        ("rdap", p.rdap.enabled, &p.rdap.url, None, false),
+        (
+            "abuseipdb",
+            p.abuseipdb.enabled,
+            &p.abuseipdb.url,
+            key(&p.abuseipdb.api_key),
+            true,
+        ),
+        (
+            "virustotal",
+            p.virustotal.enabled,
+            &p.virustotal.url,
+            key(&p.virustotal.api_key),
+            true,
+        ),
+        (
+            "greynoise",
+            p.greynoise.enabled,
+            &p.greynoise.url,
+            key(&p.greynoise.api_key),
+            false,
+        ),
+        (
+            "shodan",
+            p.shodan.enabled,
+            &p.shodan.url,
+            key(&p.shodan.api_key),
+            true,
+        ),
+        (
+            "internetdb",
+            p.internetdb.enabled,
+            &p.internetdb.url,
+            None,
+            false,
+        ),
+        ("tor", p.tor.enabled, &p.tor.url, None, false),
+    ];
+    for (name, enabled, url, has_key, key_required) in sources {
+        if !enabled {
+            line(true, name, "disabled".into());
+            continue;
+        }
+        if key_required && has_key == Some(false) {
+            let note = if name == "shodan" {
+                "not configured (no api_key): the keyless InternetDB is used instead"
+            } else {
+                "not configured (no api_key): skipped"
+            };
+            line(true, name, note.into());
+            continue;
+        }
+        match http.get(url).send().await {
+            Ok(r) => line(
+                true,
+                name,
+                format!("{url} reachable (HTTP {})", r.status().as_u16()),
+            ),
+            Err(e) => line(
+                false,
+                name,
+                format!("{url} unreachable ({})", llm::root_cause(&e)),
+            ),
+        }
+    }
+    // DNS blocklists: every list answers 127.0.0.2 as listed; that is their test entry.
+    if settings.dnsbl.enabled {
+        match crate::dnsbl::resolver(&settings.dnsbl) {
+            Ok(resolver) => {
+                let test = IpAddr::from([127, 0, 0, 2]);
+                for zone in &settings.dnsbl.zones {
+                    let listing = crate::dnsbl::query(&resolver, test, zone).await;
+                    let ok = listing.status != crate::dnsbl::ListingStatus::Unknown;
+                    let detail = listing.detail.clone().unwrap_or_else(|| {
+                        format!("test entry 127.0.0.2 {}", listing.status.as_str())
+                    });
+                    line(ok, "dnsbl", format!("{}: {detail}", listing.zone));
+                }
+            }
+            Err(e) => line(false, "dnsbl", e),
+        }
+    } else {
+        line(true, "dnsbl", "disabled".into());
+    }
+    // History.
+    match settings.history.backend {
+        config::HistoryBackend::File => {
+            let f = &settings.history.alerts_file;
+            match std::fs::metadata(f) {
+                Ok(m) => line(
+                    true,
+                    "history",
+                    format!("{} readable, {} MiB", f.display(), m.len() / (1 << 20)),
+                ),
+                Err(e) => line(false, "history", format!("{}: {e}", f.display())),
+            }
+        }
+        config::HistoryBackend::Indexer => {
+            let url = &settings.history.indexer.url;
+            match http.get(url).send().await {
+                Ok(r) => line(
+                    r.status().as_u16() != 401,
+                    "history",
+                    format!("indexer {url} answered HTTP {}", r.status().as_u16()),
+                ),
+                Err(e) => line(
+                    false,
+                    "history",
+                    format!("indexer {url} unreachable ({})", llm::root_cause(&e)),
+                ),
+            }
+        }
+    }
+    // Mail.
+    if settings.email.enabled {
+        match email::probe(&settings.email).await {
+            Ok(()) => line(
+                true,
+                "email",
+                format!("{} accepts connections", settings.email.smtp_url),
+            ),
+            Err(e) => line(false, "email", e.to_string()),
+        }
+    } else {
+        line(true, "email", "disabled".into());
+    }
     let state = &settings.general.state_dir;
     match crate::fsutil::create_private_dir(state).and_then(|()| {
         let probe = state.join(".check");

@@ -189,6 +189,24 @@ fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailErro
     Ok(builder.build())
 }
 
+/// Connects to the SMTP server (and authenticates, when configured) without sending anything.
+pub async fn probe(cfg: &Email) -> Result<(), MailError> {
+    let transport = transport(cfg)?;
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: "the server did not accept the connection".into(),
+            retryable: true,
+        }),
+        Err(e) => Err(MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: crate::llm::root_cause(&e),
+            retryable: !e.is_permanent(),
+        }),
+    }
+}
+
 /// Sends a composed message.
 pub async fn send(cfg: &Email, mail: &Outgoing) -> Result<(), MailError> {
     let raw = base64::engine::general_purpose::STANDARD

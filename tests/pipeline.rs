@@ -300,6 +300,23 @@ async fn check_command_probes_each_endpoint() {
         .mount(&ntfy)
         .await;
     let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let alerts = env.dir.path().join("alerts.json");
+    std::fs::write(&alerts, b"").unwrap();
+    // RDAP at a local fake, AbuseIPDB on but without a key, the rest off.
+    let rdap = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&rdap)
+        .await;
+    env.intel(&format!(
+        "[providers.ipinfo]\nenabled = false\n[providers.rdap]\nurl = \"{}\"\n\
+         [providers.abuseipdb]\n[providers.virustotal]\nenabled = false\n\
+         [providers.greynoise]\nenabled = false\n[providers.shodan]\nenabled = false\n\
+         [providers.internetdb]\nenabled = false\n[providers.tor]\nenabled = false\n\
+         [dnsbl]\nenabled = false\n[history]\nalerts_file = \"{}\"\n",
+        rdap.uri(),
+        alerts.display()
+    ));
     let mut cmd = env.cmd();
     cmd.arg("check");
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
@@ -309,6 +326,25 @@ async fn check_command_probes_each_endpoint() {
     assert!(stdout.contains("has model test-model:7b"), "{stdout}");
     assert!(stdout.contains("ok    ntfy"), "{stdout}");
     assert!(stdout.contains("ok    state_dir"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "ok    rdap        {} reachable (HTTP 404)",
+            rdap.uri()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    abuseipdb   not configured (no api_key): skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    virustotal  disabled"), "{stdout}");
+    assert!(stdout.contains("ok    history"), "{stdout}");
+    assert!(stdout.contains("ok    email       disabled"), "{stdout}");
+    assert_eq!(
+        rdap.received_requests().await.unwrap().len(),
+        1,
+        "one probe, no lookup"
+    );
 
     // Ollama down: the line says so and the exit code is 1.
     let env = Env::new(&dead_url(), "", "");
@@ -317,6 +353,10 @@ async fn check_command_probes_each_endpoint() {
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("FAIL  ollama"));
+    assert!(
+        text(&out.stdout).contains("FAIL  history"),
+        "the default alert log is absent here"
+    );
 }
 
 #[tokio::test]
