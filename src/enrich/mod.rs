@@ -841,6 +841,30 @@ pub async fn investigate_ip(ip: IpAddr, settings: &Settings) -> Intel {
         ));
     }
     intel.elapsed_ms = millis(started.elapsed());
+    let unanswered: Vec<String> = intel
+        .sources
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.finding,
+                Finding::TimedOut { .. }
+                    | Finding::Failed { .. }
+                    | Finding::RateLimited { .. }
+                    | Finding::BadKey { .. }
+            )
+        })
+        .map(|s| format!("{} {}", s.provider.key(), s.finding.status()))
+        .collect();
+    tracing::info!(
+        "investigated {ip} in {} ms: risk {}{}",
+        intel.elapsed_ms,
+        intel.risk.summary(),
+        if unanswered.is_empty() {
+            String::new()
+        } else {
+            format!("; no answer from {}", unanswered.join(", "))
+        }
+    );
     intel
 }
 
