@@ -306,6 +306,14 @@ impl Run<'_> {
                             .unwrap_or_default(),
                         started.elapsed().as_millis()
                     );
+                    if self.origin == Origin::Hand {
+                        // wazuh.detach = "always": the person at the terminal gets no report here.
+                        eprintln!(
+                            "ai-analyzer: handed off to the worker (wazuh.detach = \"always\"); \
+                             the report will be pushed and saved under {}",
+                            settings.general.state_dir.join("reports").display()
+                        );
+                    }
                     return Ok(EXIT_OK);
                 }
                 Err(e) => tracing::error!(

@@ -475,3 +475,44 @@ async fn integratord_invocation_uses_hook_url_and_api_key() {
     );
     assert_eq!(text(&pushes[0].body), "# Integration\nok");
 }
+
+/// Ollama evaluated far fewer prompt tokens than the prompt holds: it cut the prompt (its default
+/// context shift drops the start silently). The log says so and names the key to raise.
+#[tokio::test]
+async fn a_silently_truncated_prompt_is_logged() {
+    let mut answer = ollama_answer("# Short\nbody");
+    answer["prompt_eval_count"] = serde_json::json!(12);
+    let (llm, ntfy) = fakes(ResponseTemplate::new(200).set_body_json(answer)).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("# Short"));
+    let log = env.log();
+    assert!(
+        log.contains("WARNING: Ollama evaluated only 12 prompt tokens")
+            && log.contains("raise ollama.num_ctx"),
+        "{log}"
+    );
+}
+
+/// wazuh.detach = "always" hands even a run by hand to the worker; stdout stays empty and
+/// stderr says where the report goes.
+#[tokio::test]
+async fn detach_always_hands_a_manual_run_to_the_worker() {
+    let (llm, ntfy) =
+        fakes(ResponseTemplate::new(200).set_body_json(ollama_answer("# Queued\nx"))).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "[wazuh]\ndetach = \"always\"");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("handed off to the worker"));
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
+    assert_eq!(text(&pushes[0].body), "# Queued\nx");
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
+}
