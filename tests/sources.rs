@@ -101,6 +101,8 @@ struct Spec {
     unauthorized_body: String,
     /// The status a 401 gives (bad_key only when a key was sent).
     on_401: &'static str,
+    /// The source's recorded 429 body.
+    too_many_body: String,
     garbage_says: &'static str,
 }
 
@@ -121,6 +123,7 @@ fn spec(p: Provider) -> Spec {
         on_404: "not_found",
         unauthorized_body: String::new(),
         on_401: "failed",
+        too_many_body: "{}".into(),
         garbage_says: "unreadable answer",
     };
     match p {
@@ -134,6 +137,7 @@ fn spec(p: Provider) -> Spec {
             not_found_body: f("ti/ipinfo_404_invalid_ip.json"),
             unauthorized_body: f("ti/ipinfo_403_unknown_token.json"),
             on_401: "bad_key",
+            too_many_body: f("ti/ipinfo_429.json"),
             ..base(format!("/{IP}/json"))
         },
         Provider::Rdap => Spec {
@@ -143,6 +147,7 @@ fn spec(p: Provider) -> Spec {
             clean: f("ti/rdap_arin.json"),
             clean_says: "network GOGL (NET-8-8-8-0-2)",
             not_found_body: f("ti/rdap_404.json"),
+            too_many_body: f("ti/rdap_429.json"),
             unauthorized_body: "{}".into(),
             ..base(format!("/ip/{IP}"))
         },
@@ -163,6 +168,7 @@ fn spec(p: Provider) -> Spec {
             on_404: "failed",
             unauthorized_body: f("ti/abuseipdb_401.json"),
             on_401: "bad_key",
+            too_many_body: f("ti/abuseipdb_429.json"),
             ..base("/api/v2/check".into())
         },
         Provider::Virustotal => Spec {
@@ -175,6 +181,7 @@ fn spec(p: Provider) -> Spec {
             not_found_body: f("ti/virustotal_404.json"),
             unauthorized_body: f("ti/virustotal_401.json"),
             on_401: "bad_key",
+            too_many_body: f("ti/virustotal_429.json"),
             ..base(format!("/api/v3/ip_addresses/{IP}"))
         },
         Provider::Greynoise => Spec {
@@ -187,6 +194,7 @@ fn spec(p: Provider) -> Spec {
             not_found_body: f("ti/greynoise_unknown_404.json"),
             unauthorized_body: f("ti/greynoise_401.json"),
             on_401: "bad_key",
+            too_many_body: f("ti/greynoise_429.json"),
             ..base(format!("/v3/community/{IP}"))
         },
         Provider::Shodan => Spec {
@@ -199,6 +207,7 @@ fn spec(p: Provider) -> Spec {
             not_found_body: f("ti/shodan_host_404.json"),
             unauthorized_body: f("ti/shodan_401.json"),
             on_401: "bad_key",
+            too_many_body: f("ti/shodan_429.json"),
             ..base(format!("/shodan/host/{IP}"))
         },
         Provider::Internetdb => Spec {
@@ -377,7 +386,7 @@ async fn matrix(p: Provider) {
     let dir = tempfile::tempdir().unwrap();
     let run = ask(
         &spec,
-        json_body(&read_fixture("ti/abuseipdb_429.json"), 429).insert_header("Retry-After", "120"),
+        json_body(&spec.too_many_body, 429).insert_header("Retry-After", "120"),
         dir.path(),
         5,
     )
@@ -386,8 +395,9 @@ async fn matrix(p: Provider) {
         Finding::RateLimited {
             retry_after_secs,
             paused_until,
-            ..
+            detail,
         } => {
+            assert!(detail.starts_with("HTTP 429"), "{p:?}: {detail}");
             assert_eq!(*retry_after_secs, Some(120), "{p:?}");
             assert!(paused_until.is_some(), "{p:?}");
         }
