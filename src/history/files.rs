@@ -350,6 +350,9 @@ fn scan_backwards(
         buf.clear();
         buf.resize(size, 0);
         file.read_exact_at(&mut buf, start)?;
+        // The kernel's readahead only follows forward reads: ask for the block before this one
+        // now, so that the disk reads it while this one is searched.
+        prefetch(file, start.saturating_sub(2 * BLOCK as u64), start);
         buf.extend_from_slice(&tail);
         let first_nl = if start == 0 {
             None
@@ -391,6 +394,24 @@ fn scan_backwards(
         }
     }
     Ok(Flow::Continue)
+}
+
+/// Starts reading `from..to` of `file` into the page cache in the background (a hint).
+fn prefetch(file: &File, from: u64, to: u64) {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to - from),
+    ) else {
+        return;
+    };
+    if len > 0 {
+        // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open for
+        // the lifetime of `file`. Its result is a hint's: ignoring a failure is correct.
+        unsafe {
+            libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_WILLNEED);
+        }
+    }
 }
 
 /// The matches in a region of whole lines, last line first.
