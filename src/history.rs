@@ -381,8 +381,8 @@ pub struct LogLine {
 #[derive(Debug, Clone, Serialize)]
 pub struct HistorySummary {
     pub ip: IpAddr,
-    /// "alert log" or "indexer".
-    pub source: String,
+    /// Where the events came from: `file` (the alert log) or `indexer`.
+    pub backend: String,
     pub lookback_hours: u64,
     /// The window searched, RFC 3339.
     pub since: String,
@@ -595,7 +595,11 @@ fn summarise_with(found: &Found, settings: &Settings, caps: Caps) -> HistorySumm
     let q = &found.query;
     HistorySummary {
         ip: q.ip,
-        source: found.source.to_string(),
+        backend: match found.source {
+            "indexer" => "indexer",
+            _ => "file",
+        }
+        .to_string(),
         lookback_hours: settings.history.lookback_hours,
         since: rfc3339(&q.since),
         until: rfc3339(&q.until),
@@ -705,7 +709,8 @@ impl HistorySummary {
         if self.events == 0 {
             return format!(
                 "No earlier alerts for {} on this manager {window} (searched: {}).",
-                self.ip, self.source
+                self.ip,
+                self.searched()
             );
         }
         let mut s = format!(
@@ -714,7 +719,7 @@ impl HistorySummary {
             self.events,
             if self.events == 1 { "" } else { "s" },
             self.ip,
-            self.source
+            self.searched()
         );
         if let (Some(first), Some(last)) = (&self.first_seen, &self.last_seen) {
             let _ = write!(
@@ -814,6 +819,14 @@ impl HistorySummary {
             let _ = writeln!(out, "Note: {n}");
         }
         out.trim_end().to_string()
+    }
+
+    fn searched(&self) -> &'static str {
+        if self.backend == "indexer" {
+            "the Wazuh indexer"
+        } else {
+            "the alert log"
+        }
     }
 
     /// A few hundred characters for the no-AI report and the `enrich` table.
@@ -1199,7 +1212,7 @@ mod tests {
         assert_eq!(v["events"], 12);
         for key in [
             "ip",
-            "source",
+            "backend",
             "since",
             "until",
             "first_seen",

@@ -177,7 +177,7 @@ fn enrich_reads_today_then_rotated_days_and_skips_what_is_broken() {
     let out = enrich_json(&env, IP);
     let h = &out["history"];
     assert_eq!(h["status"], "collected", "{h}");
-    assert_eq!(h["source"], "alert log");
+    assert_eq!(h["backend"], "file");
     assert_eq!(h["events"], 4, "{h:#}");
     let mut got = users(h);
     got.sort();
@@ -424,7 +424,7 @@ async fn indexer_backend_asks_opensearch_and_checks_every_hit() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     let h = &v["history"];
     assert_eq!(h["status"], "collected", "{h}");
-    assert_eq!(h["source"], "indexer");
+    assert_eq!(h["backend"], "indexer");
     assert_eq!(h["events"], 2);
     let mut got = users(h);
     got.sort();
