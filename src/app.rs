@@ -382,7 +382,10 @@ pub async fn analyse_and_deliver(
             .deadline_secs
             .saturating_sub(options.waited_secs),
     );
+    let investigation = Instant::now();
     let evidence = crate::evidence::investigate(alert, settings).await;
+    // The job's deadline covers the lookups too.
+    let deadline = deadline.saturating_sub(investigation.elapsed());
     let mut report = analyse(alert, &evidence, settings, deadline, options.dry_run).await;
     if let Some(earlier) = &options.earlier {
         let key = dedup::key_for(alert);
@@ -679,7 +682,8 @@ fn cmd_prompt(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Re
             InputError::NotAlert("a delete command carries no alert to analyse".into()).into(),
         );
     }
-    let evidence = Evidence::local(&incoming.alert, settings);
+    // The exact prompt: with the same lookups a run would make (answered from the cache when fresh).
+    let evidence = runtime()?.block_on(crate::evidence::investigate(&incoming.alert, settings));
     let prompt = prompt::build(&incoming.alert, &evidence, settings, &prompt::new_nonce());
     print_stdout(&prompt.render())?;
     Ok(EXIT_OK)

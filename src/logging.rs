@@ -12,9 +12,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Mutex;
 
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer as _;
 
 /// The program name Wazuh's decoder expects in each line.
 pub const PROGRAM: &str = "active-response/bin/ai-analyzer";
@@ -67,14 +70,16 @@ pub fn sanitize(message: &str, secrets: &[String]) -> String {
     line
 }
 
-/// Where log lines go.
-pub enum Target {
-    File(std::path::PathBuf),
-    Stderr,
+/// Our own events at `level`; other crates' (hickory, hyper, ...) only from WARN up, so that `-v`
+/// does not flood the manager's log with a resolver's chatter.
+fn filter(level: Level) -> Targets {
+    Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), level)
+        .with_default(Level::WARN.min(level))
 }
 
-/// Installs the global subscriber. Returns a note when the log file could not be opened and
-/// stderr is used instead.
+/// Installs the global subscriber: the log file, or stderr when the file cannot be opened (or is
+/// `-`). Returns a note when the file could not be opened.
 pub fn init(
     log_file: &str,
     verbose: bool,
@@ -82,9 +87,8 @@ pub fn init(
     secrets: Vec<String>,
 ) -> Option<String> {
     let format = WazuhFormat { secrets };
-    let file_level = if verbose { Level::DEBUG } else { Level::INFO };
-    let (target, note) = if log_file == "-" {
-        (Target::Stderr, None)
+    let note = if log_file == "-" {
+        None
     } else {
         match OpenOptions::new()
             .create(true)
@@ -93,23 +97,21 @@ pub fn init(
             .open(log_file)
         {
             Ok(f) => {
-                let subscriber = tracing_subscriber::fmt()
-                    .with_max_level(file_level)
+                let level = if verbose { Level::DEBUG } else { Level::INFO };
+                let layer = tracing_subscriber::fmt::layer()
                     .event_format(format)
                     .with_writer(Mutex::new(f))
-                    .finish();
-                let _ = tracing::subscriber::set_global_default(subscriber);
+                    .with_filter(filter(level));
+                let _ = tracing::subscriber::set_global_default(
+                    tracing_subscriber::registry().with(layer),
+                );
                 return None;
             }
-            Err(e) => (
-                Target::Stderr,
-                Some(format!(
-                    "cannot open log file {log_file} ({e}); logging to stderr"
-                )),
-            ),
+            Err(e) => Some(format!(
+                "cannot open log file {log_file} ({e}); logging to stderr"
+            )),
         }
     };
-    debug_assert!(matches!(target, Target::Stderr));
     let level = if verbose {
         Level::DEBUG
     } else if quiet_stderr {
@@ -117,12 +119,11 @@ pub fn init(
     } else {
         Level::INFO
     };
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(level)
+    let layer = tracing_subscriber::fmt::layer()
         .event_format(format)
         .with_writer(io::stderr)
-        .finish();
-    let _ = tracing::subscriber::set_global_default(subscriber);
+        .with_filter(filter(level));
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
     note
 }
 
