@@ -214,6 +214,24 @@ impl Run<'_> {
                 "delete command for rule {}: nothing to undo",
                 alert.rule_id()
             );
+            // execd's timeout ran out: a digest may be due now; make sure someone sends it.
+            if self.origin == Origin::Execd && work_is_due(settings) {
+                worker::ensure_running(settings, self.source);
+            }
+            return Ok(EXIT_OK);
+        }
+        // Skips come before the handshake: execd then gets no key and remembers nothing, so a
+        // skipped alert can never make execd abort a later one from the same address.
+        if let Some(why) = alert.loop_guard() {
+            tracing::info!("skipped: {why}");
+            return Ok(EXIT_OK);
+        }
+        if alert.rule_level() < settings.general.min_level {
+            tracing::info!(
+                "skipped: rule level {} is below general.min_level {}",
+                alert.rule_level(),
+                settings.general.min_level
+            );
             return Ok(EXIT_OK);
         }
         tracing::info!("{}", describe(alert));
@@ -231,32 +249,24 @@ impl Run<'_> {
             })
             .context("cannot write the check_keys line to wazuh-execd")?;
             if answer == Answer::Abort {
+                // Not analysed, as execd asks, but counted: it reaches a digest, never lost.
                 let counted = if gated {
-                    store.count_only(alert, spool::now_ms()).ok().flatten()
+                    match store.count_only(alert, spool::now_ms()) {
+                        Ok(n) => {
+                            worker::ensure_running(settings, self.source);
+                            format!("; counted ({n} pending for the next digest)")
+                        }
+                        Err(e) => format!("; not counted: {e}"),
+                    }
                 } else {
-                    None
+                    String::new()
                 };
                 tracing::info!(
-                    "wazuh-execd answered abort for key {}: already handled within its timeout{}",
+                    "wazuh-execd answered abort for key {}: already handled within its timeout{counted}",
                     keys.join(","),
-                    counted
-                        .map(|n| format!("; counted ({n} pending)"))
-                        .unwrap_or_default()
                 );
                 return Ok(EXIT_OK);
             }
-        }
-        if let Some(why) = alert.loop_guard() {
-            tracing::info!("skipped: {why}");
-            return Ok(EXIT_OK);
-        }
-        if alert.rule_level() < settings.general.min_level {
-            tracing::info!(
-                "skipped: rule level {} is below general.min_level {}",
-                alert.rule_level(),
-                settings.general.min_level
-            );
-            return Ok(EXIT_OK);
         }
         let detach = !self.foreground
             && !self.options.dry_run
@@ -347,6 +357,13 @@ impl Run<'_> {
     }
 }
 
+/// Whether a digest or an outbox retry is waiting.
+fn work_is_due(settings: &Settings) -> bool {
+    let store = dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    store.next_due_ms().is_some()
+        || outbox::next_due_ms(&worker::Dirs::new(settings).outbox).is_some()
+}
+
 fn describe(alert: &Alert) -> String {
     let source = alert
         .source_ip()
@@ -388,10 +405,10 @@ pub async fn analyse_and_deliver(
     let deadline = deadline.saturating_sub(investigation.elapsed());
     let mut report = analyse(alert, &evidence, settings, deadline, options.dry_run).await;
     if let Some(earlier) = &options.earlier {
-        let key = dedup::key_for(alert);
+        let label = dedup::label_for(alert);
         report.markdown = report::with_appendix(
             &report.markdown,
-            &earlier.section(&key),
+            &earlier.section(&label),
             settings.ntfy.max_chars,
         );
     }
@@ -621,6 +638,13 @@ async fn push(
     target: Option<&NtfyOverride>,
 ) -> anyhow::Result<bool> {
     let cfg = outbox::ntfy_for(settings, target);
+    if cfg.is_placeholder() {
+        tracing::warn!(
+            "not pushed: ntfy.topic is still the placeholder \"wazuh-alerts\" on the public ntfy.sh, \
+             which anyone can read; set a topic of your own (the report is saved)"
+        );
+        return Ok(false);
+    }
     if !cfg.enabled() {
         tracing::debug!("ntfy.url is empty: no push");
         return Ok(false);
@@ -760,7 +784,15 @@ async fn cmd_check(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
             ),
         ),
     }
-    if settings.ntfy.enabled() {
+    if settings.ntfy.is_placeholder() {
+        line(
+            false,
+            "ntfy",
+            "topic \"wazuh-alerts\" on the public ntfy.sh is the placeholder: anyone can read it; \
+             set ntfy.topic to a long topic of your own (nothing is pushed until then)"
+                .into(),
+        );
+    } else if settings.ntfy.enabled() {
         let health = config::join_url(&settings.ntfy.url, "v1/health");
         match http.get(&health).send().await {
             Ok(r) if r.status().is_success() => line(

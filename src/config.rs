@@ -189,9 +189,20 @@ impl Default for Ntfy {
     }
 }
 
+/// The shipped topic on the public server: anyone can read it, so it is never published to.
+pub const PLACEHOLDER_TOPIC: &str = "wazuh-alerts";
+
 impl Ntfy {
+    /// True when pushes can go out: a URL, and not the placeholder topic on the public ntfy.sh.
     pub fn enabled(&self) -> bool {
-        !self.url.trim().is_empty()
+        !self.url.trim().is_empty() && !self.is_placeholder()
+    }
+
+    /// The default `https://ntfy.sh` + `wazuh-alerts`: a public topic anyone may subscribe to.
+    /// Reports name internal hosts and users, so this is treated as "not configured".
+    pub fn is_placeholder(&self) -> bool {
+        let url = self.url.trim().trim_end_matches('/');
+        (url == "https://ntfy.sh" || url == "http://ntfy.sh") && self.topic == PLACEHOLDER_TOPIC
     }
 }
 
@@ -553,6 +564,66 @@ impl Settings {
     /// Checks values that parse but make no sense; the message names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        // Upper bounds: no time arithmetic on these may overflow, and none of them makes sense
+        // beyond a year.
+        const DAY: u64 = 86_400;
+        let p = &self.providers;
+        for (key, value, max) in [
+            ("general.deadline_secs", self.general.deadline_secs, DAY),
+            ("ollama.timeout_secs", self.ollama.timeout_secs, DAY),
+            ("dedup.cooldown_secs", self.dedup.cooldown_secs, 30 * DAY),
+            ("cache.ttl_hours", self.cache.ttl_hours, 24 * 365),
+            (
+                "history.lookback_hours",
+                self.history.lookback_hours,
+                24 * 365,
+            ),
+            (
+                "history.indexer.timeout_secs",
+                self.history.indexer.timeout_secs,
+                3600,
+            ),
+            ("dnsbl.timeout_secs", self.dnsbl.timeout_secs, 3600),
+            (
+                "intake.stdin_timeout_ms",
+                self.intake.stdin_timeout_ms,
+                3_600_000,
+            ),
+            ("providers.ipinfo.timeout_secs", p.ipinfo.timeout_secs, 3600),
+            ("providers.rdap.timeout_secs", p.rdap.timeout_secs, 3600),
+            (
+                "providers.abuseipdb.timeout_secs",
+                p.abuseipdb.timeout_secs,
+                3600,
+            ),
+            (
+                "providers.virustotal.timeout_secs",
+                p.virustotal.timeout_secs,
+                3600,
+            ),
+            (
+                "providers.greynoise.timeout_secs",
+                p.greynoise.timeout_secs,
+                3600,
+            ),
+            ("providers.shodan.timeout_secs", p.shodan.timeout_secs, 3600),
+            (
+                "providers.internetdb.timeout_secs",
+                p.internetdb.timeout_secs,
+                3600,
+            ),
+            ("providers.tor.timeout_secs", p.tor.timeout_secs, 3600),
+        ] {
+            if value > max {
+                return bad(key, format!("{value} is over the limit of {max}"));
+            }
+        }
+        if self.ollama.max_concurrent > 64 {
+            return bad(
+                "ollama.max_concurrent",
+                format!("{} is over the limit of 64", self.ollama.max_concurrent),
+            );
+        }
         check_url("ollama.url", &self.ollama.url, false)?;
         if self.ollama.model.trim().is_empty() {
             return bad("ollama.model", "must not be empty".into());
@@ -744,6 +815,51 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("ntfy.max_chars"));
+    }
+
+    #[test]
+    fn the_public_placeholder_topic_is_never_used() {
+        let s = Settings::default();
+        assert!(s.ntfy.is_placeholder());
+        assert!(!s.ntfy.enabled(), "the shipped default publishes nothing");
+        let own = Ntfy {
+            topic: "soc-7f3a9c1e".into(),
+            ..Ntfy::default()
+        };
+        assert!(own.enabled());
+        let self_hosted = Ntfy {
+            url: "https://ntfy.example.org".into(),
+            ..Ntfy::default()
+        };
+        assert!(
+            self_hosted.enabled(),
+            "wazuh-alerts is fine on your own server"
+        );
+    }
+
+    #[test]
+    fn huge_values_are_refused_by_name() {
+        for (text, key) in [
+            (
+                "[history]\nlookback_hours = 9999999999\n",
+                "history.lookback_hours",
+            ),
+            (
+                "[dedup]\ncooldown_secs = 18446744073709551615\n",
+                "dedup.cooldown_secs",
+            ),
+            (
+                "[general]\ndeadline_secs = 9223372036854775807\n",
+                "general.deadline_secs",
+            ),
+            (
+                "[providers.tor]\ntimeout_secs = 100000\n",
+                "providers.tor.timeout_secs",
+            ),
+        ] {
+            let err = parse_str(text).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -21,6 +21,8 @@ use crate::fsutil;
 
 /// At most this many single alerts are listed in a tally (all are counted).
 pub const MAX_LISTED: usize = 20;
+/// How long intake waits for the cooldown lock before it goes on without dedup.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Alerts counted for one address since its last report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +153,9 @@ impl Tally {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Window {
     pub key: String,
+    /// The address as people write it (the key is made safe for a file name).
+    #[serde(default)]
+    pub label: String,
     pub opened_ms: i64,
     pub closes_ms: i64,
     /// The highest level analysed in this window.
@@ -171,6 +176,14 @@ pub enum Decision {
     },
     /// Counted into the open window; `count` alerts are now pending there.
     Counted { count: u64, closes_in_secs: u64 },
+}
+
+/// How the address (or rule and agent) is shown in digests.
+pub fn label_for(alert: &Alert) -> String {
+    match alert.source_ip() {
+        Some((ip, _)) => ip.to_string(),
+        None => format!("rule {} on {}", alert.rule_id(), alert.agent_name()),
+    }
 }
 
 /// The dedup key: the source address, else the rule and agent.
@@ -231,8 +244,23 @@ impl Store {
             .write(true)
             .mode(fsutil::FILE_MODE)
             .open(path)?;
-        file.lock()?;
-        Ok(Guard { _file: file })
+        // Intake runs while wazuh-execd waits: never wait long for the lock.
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Guard { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::other(format!(
+                        "the cooldown state stayed locked for {} ms",
+                        LOCK_WAIT.as_millis()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -258,6 +286,7 @@ impl Store {
         let level = alert.rule_level();
         let fresh = || Window {
             key: key.clone(),
+            label: label_for(alert),
             opened_ms: now_ms,
             closes_ms: now_ms.saturating_add(self.cooldown_ms),
             level,
@@ -313,18 +342,31 @@ impl Store {
         Ok(decision)
     }
 
-    /// Counts an alert into the open window for its address, if there is one (execd said abort).
-    pub fn count_only(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Option<u64>> {
+    /// Counts an alert without analysing it (execd answered `abort`): into the open window for its
+    /// address, or into a new one when ours has closed (execd's timer restarts with every repeat,
+    /// ours does not), so that the alert still reaches a digest. Returns the pending count.
+    pub fn count_only(&self, alert: &Alert, now_ms: i64) -> std::io::Result<u64> {
         let _guard = self.lock()?;
         let key = key_for(alert);
-        match self.load(&key) {
-            Some(mut w) if now_ms < w.closes_ms => {
-                w.pending.add(alert);
-                self.save(&w)?;
-                Ok(Some(w.pending.count))
+        let mut w = match self.load(&key) {
+            Some(w) if now_ms < w.closes_ms => w,
+            old => {
+                // A closed window's counts are carried over, not dropped.
+                let pending = old.map(|o| o.pending).unwrap_or_default();
+                Window {
+                    key: key.clone(),
+                    label: label_for(alert),
+                    opened_ms: now_ms,
+                    closes_ms: now_ms.saturating_add(self.cooldown_ms),
+                    level: alert.rule_level(),
+                    saw_failure: is_failure(alert),
+                    pending,
+                }
             }
-            _ => Ok(None),
-        }
+        };
+        w.pending.add(alert);
+        self.save(&w)?;
+        Ok(w.pending.count)
     }
 
     /// Takes the tallies of windows that have closed with counted alerts, and forgets closed
@@ -357,7 +399,8 @@ impl Store {
                 continue;
             }
             if w.pending.count > 0 {
-                write(&w.key, &w.pending)?;
+                let label = if w.label.is_empty() { &w.key } else { &w.label };
+                write(label, &w.pending)?;
                 taken += 1;
             }
             let _ = fs::remove_file(&path);

@@ -168,6 +168,8 @@ fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailErro
         TlsParameters::new(host.to_string()).map_err(|e| MailError::Settings(format!("TLS: {e}")))
     };
     let (tls, default_port) = match url.scheme() {
+        // With credentials, never fall back to plain text: a stripped STARTTLS must fail.
+        "smtp" if cfg.username.is_set() => (Tls::Required(tls_params(&host)?), 25),
         "smtp" => (Tls::Opportunistic(tls_params(&host)?), 25),
         "smtps" => (Tls::Wrapper(tls_params(&host)?), 465),
         other => {

@@ -148,14 +148,14 @@ pub fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
 <command>
   <name>ai-analyzer</name>
   <executable>ai-analyzer</executable>
-  <timeout_allowed>yes</timeout_allowed>
+  <timeout_allowed>no</timeout_allowed>
 </command>
 
+<!-- No <timeout>: ai-analyzer's own cooldown ({cooldown_secs} s) deduplicates per address. -->
 <active-response>
   <command>ai-analyzer</command>
   <location>server</location>
   <level>10</level>
-  <timeout>{cooldown_secs}</timeout>
 </active-response>
 "
     );

@@ -94,6 +94,8 @@ pub fn init(
             .create(true)
             .append(true)
             .mode(0o660)
+            // Runs as root in a directory the wazuh user can write: never through a symlink.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(log_file)
         {
             Ok(f) => {

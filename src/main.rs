@@ -7,25 +7,28 @@ use ai_analyzer::{app, error};
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // A bug must still end as one line and exit 1, never as a panic message on a user's screen.
+    // A bug must end as one line and exit 1, never as a panic dump on a user's screen. The hook
+    // only reports; a panic inside a lookup task is caught where the task is joined, and one on
+    // the main thread is caught below.
     std::panic::set_hook(Box::new(|info| {
         let line = format!("internal error: {info}").replace('\n', " ");
         tracing::error!("{line}");
         eprintln!("ai-analyzer: error: {line}");
-        std::process::exit(i32::from(error::EXIT_RUNTIME));
     }));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let result = match cli::integration(&args) {
+    let result = std::panic::catch_unwind(move || match cli::integration(&args) {
         Some(integration) => app::run_integration(&integration),
         None => app::run(Cli::parse_from(args)),
-    };
+    });
     match result {
-        Ok(code) => error::to_exit(code),
-        Err(err) => {
+        Ok(Ok(code)) => error::to_exit(code),
+        Ok(Err(err)) => {
             let line = error::one_line(&err);
             tracing::error!("{line}");
             eprintln!("ai-analyzer: error: {line}");
             error::to_exit(error::exit_code(&err))
         }
+        // Already reported by the hook.
+        Err(_) => error::to_exit(error::EXIT_RUNTIME),
     }
 }

@@ -220,7 +220,9 @@ async fn attempt(settings: &Settings, message: &Message) -> Attempt {
         Message::Ntfy { push, target } => {
             let cfg = ntfy_for(settings, target.as_ref());
             if !cfg.enabled() {
-                return Attempt::Retry("ntfy.url is empty".into());
+                return Attempt::Retry(
+                    "ntfy is not configured (empty ntfy.url, or the placeholder topic)".into(),
+                );
             }
             let result = match notify::Client::new(&cfg) {
                 Ok(client) => client.publish(push).await,

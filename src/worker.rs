@@ -88,14 +88,19 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         tracing::debug!("{n} worker(s) already running; nothing to do");
         return Ok(());
     };
-    let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64 + 1) * 1000;
+    let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64)
+        .saturating_add(1)
+        .saturating_mul(1000);
     let mut failed: HashSet<PathBuf> = HashSet::new();
     loop {
-        drain(settings, &dirs, &mut failed).await;
+        let pass = drain(settings, &dirs, &mut failed).await;
         send_digests(settings, &dirs);
         outbox::flush(&dirs.outbox, settings).await;
 
-        let pending_jobs = spool::list(&dirs.spool).iter().any(|p| !failed.contains(p));
+        // Jobs another worker holds are that worker's; only claimable ones keep us here.
+        let claimable = spool::list(&dirs.spool)
+            .iter()
+            .any(|p| !failed.contains(p) && !pass.busy.contains(p));
         let next_due = [
             dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
                 .next_due_ms(),
@@ -105,8 +110,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .flatten()
         .min();
         let now = now_ms();
-        let due_soon = next_due.is_some_and(|t| t - now <= linger_ms);
-        if !pending_jobs && !due_soon {
+        let due_soon = next_due.is_some_and(|t| t.saturating_sub(now) <= linger_ms);
+        if !claimable && !due_soon {
             drop(slot);
             // An intake that saw us running may have spooled a job just now: look once more.
             if spool::list(&dirs.spool).iter().all(|p| failed.contains(p)) {
@@ -116,11 +121,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
                 Some(s) => slot = s,
                 None => break,
             }
-            continue;
         }
-        if !pending_jobs {
+        if pass.done == 0 {
+            // Nothing moved: wait a little (until the next due item, at most POLL).
             let wait = next_due
-                .map(|t| Duration::from_millis((t - now).clamp(0, POLL.as_millis() as i64) as u64))
+                .map(|t| {
+                    Duration::from_millis(
+                        t.saturating_sub(now).clamp(0, POLL.as_millis() as i64) as u64
+                    )
+                })
                 .unwrap_or(POLL);
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }
@@ -129,17 +138,32 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What one pass over the spool did.
+#[derive(Default)]
+struct Pass {
+    /// Jobs delivered (or failed and set aside) by this pass.
+    done: usize,
+    /// Jobs another worker holds right now.
+    busy: HashSet<PathBuf>,
+}
+
 /// Analyses and delivers every job in the spool, oldest first.
-async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) {
+async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) -> Pass {
+    let mut pass = Pass::default();
     for path in spool::list(&dirs.spool) {
         if failed.contains(&path) {
             continue;
         }
         let claimed = match spool::claim::<Job>(&path) {
             Claim::Got(c) => c,
-            Claim::Busy => continue,
+            Claim::Busy => {
+                pass.busy.insert(path);
+                continue;
+            }
             Claim::Bad(why) => {
-                tracing::error!("spooled job unreadable, moved aside: {why}");
+                tracing::error!("spooled job unreadable, set aside: {why}");
+                failed.insert(path);
+                pass.done += 1;
                 continue;
             }
         };
@@ -151,6 +175,7 @@ async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) 
             ntfy: job.ntfy.clone(),
             waited_secs: job.age_secs(),
         };
+        pass.done += 1;
         match app::analyse_and_deliver(&alert, settings, options).await {
             Ok(_) => {
                 if let Err(e) = claimed.done() {
@@ -166,6 +191,7 @@ async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) 
             }
         }
     }
+    pass
 }
 
 fn file_name(path: &Path) -> String {
@@ -178,6 +204,13 @@ fn file_name(path: &Path) -> String {
 pub fn send_digests(settings: &Settings, dirs: &Dirs) {
     let store = dedup::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
     let result = store.take_due(now_ms(), |key, tally| {
+        if !settings.ntfy.enabled() {
+            tracing::info!(
+                "digest for {key} ({} more alerts since the last report) not sent: ntfy is not configured",
+                tally.count
+            );
+            return Ok(());
+        }
         let push = digest_push(key, tally, settings.ntfy.max_chars);
         tracing::info!(
             "digest for {key}: {} more alerts since the last report",

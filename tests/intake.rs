@@ -219,14 +219,40 @@ async fn execd_handshake_continue_then_report() {
 #[tokio::test]
 async fn execd_abort_means_no_analysis() {
     let (llm, ntfy) = ok_fakes().await;
-    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "[dedup]\ncooldown_secs = 2");
     let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
-    let run = fake_execd(&env, &message, Some("abort"), Duration::from_secs(10));
-    assert_eq!(run.code, Some(0));
-    assert!(run.keys_line.is_some());
+    for _ in 0..2 {
+        let run = fake_execd(&env, &message, Some("abort"), Duration::from_secs(10));
+        assert_eq!(run.code, Some(0));
+        assert!(run.keys_line.is_some());
+    }
     assert!(llm.received_requests().await.unwrap().is_empty());
-    assert!(ntfy.received_requests().await.unwrap().is_empty());
     assert!(env.log().contains("answered abort"), "{}", env.log());
+    // Not analysed, but not lost either: both are counted and a digest goes out when the window
+    // (opened by the aborted alerts themselves, since ours had not been opened) closes.
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
+    assert_eq!(pushes.len(), 1, "{}", env.log());
+    let body = text(&pushes[0].body);
+    assert!(
+        body.starts_with("# 2 more alerts from 192.168.0.223"),
+        "{body}"
+    );
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
+}
+
+/// A skipped alert (below general.min_level) gets no check_keys line: execd then remembers no
+/// key, and cannot abort a later alert from the same address because of it.
+#[tokio::test]
+async fn skipped_alerts_do_not_register_a_key_with_execd() {
+    let (llm, ntfy) = ok_fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    env.general("min_level = 16");
+    let message = read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json");
+    let run = fake_execd(&env, &message, Some("continue"), Duration::from_secs(10));
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.keys_line, None, "EOF, no key line");
+    assert!(env.log().contains("below general.min_level 16"));
+    assert!(ntfy.received_requests().await.unwrap().is_empty());
 }
 
 /// execd that reads our line but never answers (and never closes stdin until we exit): we go on
