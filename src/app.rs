@@ -334,18 +334,17 @@ impl Run<'_> {
         }
         let origin = self.origin;
         let dry_run = self.options.dry_run;
-        let outcome = runtime()?.block_on(async {
-            let outcome = analyse_and_deliver(alert, settings, self.options).await;
-            if !dry_run {
-                // Any run delivers what is due: digests of closed windows, the outbox.
-                let dirs = worker::Dirs::new(settings);
-                worker::send_digests(settings, &dirs);
-                outbox::flush(&dirs.outbox, settings).await;
-            }
-            outcome
-        })?;
+        let rt = runtime()?;
+        let outcome = rt.block_on(analyse_and_deliver(alert, settings, self.options))?;
         if origin == Origin::Hand {
+            // The person waiting sees the report before older deliveries are retried.
             print_stdout(&outcome.report.markdown)?;
+        }
+        if !dry_run {
+            // Any run delivers what is due: digests of closed windows, the outbox.
+            let dirs = worker::Dirs::new(settings);
+            worker::send_digests(settings, &dirs);
+            rt.block_on(outbox::flush(&dirs.outbox, settings));
         }
         tracing::info!(
             "Ended in {} ms: {} report{}",

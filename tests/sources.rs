@@ -13,7 +13,7 @@ use ai_analyzer::config::{Secret, Settings};
 use ai_analyzer::enrich::{investigate_ip, Finding, Provider, SourceResult};
 use common::read_fixture;
 use serde_json::Value;
-use wiremock::matchers::any;
+use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const IP: &str = "185.220.101.33";
@@ -550,30 +550,50 @@ async fn greynoise_404_is_not_seen() {
 /// RDAP follows the redirector's 302 to the registry; only the address travels.
 #[tokio::test]
 async fn rdap_follows_redirects_to_the_registry() {
-    let registry = MockServer::start().await;
-    Mock::given(any())
+    // rdap.org answers with a redirect to the registry; here both live on one server.
+    let server = MockServer::start().await;
+    Mock::given(path(format!("/registry/ip/{IP}")))
         .respond_with(json_body(&read_fixture("ti/rdap_arin.json"), 200))
-        .mount(&registry)
+        .mount(&server)
         .await;
-    let redirector = MockServer::start().await;
-    Mock::given(any())
+    Mock::given(path(format!("/ip/{IP}")))
         .respond_with(ResponseTemplate::new(302).insert_header(
             "Location",
-            format!("{}/registry/ip/{IP}", registry.uri()).as_str(),
+            format!("{}/registry/ip/{IP}", server.uri()).as_str(),
         ))
-        .mount(&redirector)
+        .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
-    let run = ask_at(&spec(Provider::Rdap), &redirector, dir.path(), 5).await;
+    let run = ask_at(&spec(Provider::Rdap), &server, dir.path(), 5).await;
     assert_eq!(status_of(&run.result), "ok", "{}", run.result.line());
     assert!(run
         .result
         .line()
         .contains("abuse contact network-abuse@google.com"));
-    let hops = registry.received_requests().await.unwrap();
-    assert_eq!(hops.len(), 1);
-    assert_eq!(hops[0].url.path(), format!("/registry/ip/{IP}"));
-    assert!(hops[0].url.query().is_none());
+    let hops = server.received_requests().await.unwrap();
+    assert_eq!(hops.len(), 2);
+    assert_eq!(hops[1].url.path(), format!("/registry/ip/{IP}"));
+    assert!(hops[1].url.query().is_none());
+
+    // A redirect to another host over plain http (here: a loopback port) is not followed:
+    // an answer must never steer a request inside the network or down to http.
+    let inside = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(json_body(&read_fixture("ti/rdap_arin.json"), 200))
+        .mount(&inside)
+        .await;
+    let redirector = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("{}/registry/ip/{IP}", inside.uri()).as_str(),
+        ))
+        .mount(&redirector)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = ask_at(&spec(Provider::Rdap), &redirector, dir.path(), 5).await;
+    assert_eq!(status_of(&run.result), "failed", "{}", run.result.line());
+    assert!(inside.received_requests().await.unwrap().is_empty());
 }
 
 /// Shodan's key is in the query string: a transport error must not carry the URL.

@@ -185,12 +185,13 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
                 }
             }
             301 | 302 | 303 | 307 | 308 => {
+                let current = reqwest::Url::parse(&url).ok();
                 let next = reply.location.as_deref().and_then(|loc| {
-                    reqwest::Url::parse(&url)
-                        .ok()?
+                    current
+                        .as_ref()?
                         .join(loc)
                         .ok()
-                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .filter(|u| redirect_allowed(current.as_ref(), u))
                 });
                 match next {
                     Some(next) => url = next.to_string(),
@@ -213,9 +214,53 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
     Finding::failed(format!("more than {MAX_REDIRECTS} redirects"))
 }
 
+/// A redirect may stay on the same host (any scheme the base URL uses), or go to another host
+/// over https whose name is not an address outside the global Internet: an answer must never
+/// steer a request to a private, loopback or link-local address, nor down to plain http.
+fn redirect_allowed(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
+    let same_host = from.is_some_and(|f| {
+        f.host_str() == to.host_str() && f.port_or_known_default() == to.port_or_known_default()
+    });
+    if same_host {
+        return matches!(to.scheme(), "http" | "https");
+    }
+    if to.scheme() != "https" {
+        return false;
+    }
+    let Some(host) = to.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => crate::net::scope(ip).is_global(),
+        Err(_) => {
+            let host = host.to_ascii_lowercase();
+            host != "localhost" && !host.ends_with(".localhost")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_never_lead_inside() {
+        let from = reqwest::Url::parse("https://rdap.org/ip/203.0.113.5").ok();
+        let ok = |to: &str| redirect_allowed(from.as_ref(), &reqwest::Url::parse(to).unwrap());
+        assert!(ok("https://rdap.db.ripe.net/ip/203.0.113.5"));
+        assert!(ok("https://rdap.org/other"));
+        assert!(
+            !ok("http://rdap.arin.net/registry/ip/203.0.113.5"),
+            "no downgrade to http"
+        );
+        assert!(!ok("https://127.0.0.1/ip/x"));
+        assert!(!ok("https://169.254.169.254/latest/meta-data"));
+        assert!(!ok("https://[fd00::1]/x"));
+        assert!(!ok("https://10.0.0.5/x"));
+        assert!(!ok("https://localhost/x"));
+        assert!(ok("https://8.8.8.8/x"));
+    }
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
