@@ -344,7 +344,11 @@ impl Run<'_> {
             // Any run delivers what is due: digests of closed windows, the outbox.
             let dirs = worker::Dirs::new(settings);
             worker::send_digests(settings, &dirs);
-            rt.block_on(outbox::flush(&dirs.outbox, settings));
+            rt.block_on(outbox::flush(
+                &dirs.outbox,
+                settings,
+                &mut outbox::Down::default(),
+            ));
         }
         tracing::info!(
             "Ended in {} ms: {} report{}",

@@ -46,6 +46,17 @@ pub enum Message {
 }
 
 impl Message {
+    /// Where it goes: entries for the same server share its fate within one pass.
+    fn target(&self, settings: &Settings) -> String {
+        match self {
+            Message::Ntfy { target, .. } => {
+                let cfg = ntfy_for(settings, target.as_ref());
+                format!("ntfy {}", cfg.url)
+            }
+            Message::Email { .. } => format!("smtp {}", settings.email.smtp_url),
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Message::Ntfy { push, .. } => format!("push {:?}", push.title),
@@ -57,7 +68,8 @@ impl Message {
 /// The outcome of one delivery attempt.
 enum Attempt {
     Sent(String),
-    Retry(String),
+    /// The error, and whether the server itself is out of reach (not asked again this pass).
+    Retry(String, bool),
     Dead(String),
 }
 
@@ -129,6 +141,25 @@ fn write_new(dir: &Path, entry: &Entry) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Servers found out of reach, and until when they are left alone.
+#[derive(Debug, Default)]
+pub struct Down {
+    until_ms: std::collections::HashMap<String, i64>,
+}
+
+impl Down {
+    /// How long an unreachable server is left alone.
+    pub const PAUSE_MS: i64 = 30_000;
+
+    fn is_down(&self, target: &str) -> bool {
+        self.until_ms.get(target).is_some_and(|t| *t > now_ms())
+    }
+
+    fn mark(&mut self, target: String) {
+        self.until_ms.insert(target, now_ms() + Self::PAUSE_MS);
+    }
+}
+
 /// What one flush did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Flushed {
@@ -152,7 +183,7 @@ pub fn ntfy_for(settings: &Settings, target: Option<&NtfyOverride>) -> crate::co
 
 /// Sends every entry that is due. Entries are claimed with a lock, so two workers never send the
 /// same one.
-pub async fn flush(dir: &Path, settings: &Settings) -> Flushed {
+pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed {
     let mut done = Flushed::default();
     for path in spool::list_ext(dir, "out") {
         let claimed = match spool::claim::<Entry>(&path) {
@@ -172,9 +203,20 @@ pub async fn flush(dir: &Path, settings: &Settings) -> Flushed {
             done.retry_later += 1;
             continue;
         }
+        // A server found out of reach (or hanging) is left alone for a while: a backlog must not
+        // hold the worker for a timeout per entry, nor hammer a server that is down.
+        let target = entry.message.target(settings);
+        if down.is_down(&target) {
+            done.retry_later += 1;
+            continue;
+        }
         let what = entry.message.describe();
         entry.attempts += 1;
-        match attempt(settings, &entry.message).await {
+        let result = attempt(settings, &entry.message).await;
+        if let Attempt::Retry(_, true) = &result {
+            down.mark(target);
+        }
+        match result {
             Attempt::Sent(to) => {
                 tracing::info!(
                     "outbox: delivered {what} to {to} after {} attempt(s)",
@@ -188,7 +230,7 @@ pub async fn flush(dir: &Path, settings: &Settings) -> Flushed {
                 }
                 done.sent += 1;
             }
-            Attempt::Retry(e) => {
+            Attempt::Retry(e, _) => {
                 entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
                 tracing::warn!(
                     "outbox: {what} still failing ({e}); attempt {} failed, next in {} s",
@@ -222,6 +264,7 @@ async fn attempt(settings: &Settings, message: &Message) -> Attempt {
             if !cfg.enabled() {
                 return Attempt::Retry(
                     "ntfy is not configured (empty ntfy.url, or the placeholder topic)".into(),
+                    false,
                 );
             }
             let result = match notify::Client::new(&cfg) {
@@ -233,13 +276,16 @@ async fn attempt(settings: &Settings, message: &Message) -> Attempt {
             };
             match result {
                 Ok(p) => Attempt::Sent(format!("ntfy topic {} (message id {})", cfg.topic, p.id)),
-                Err(e) if e.is_retryable() => Attempt::Retry(e.to_string()),
+                Err(e) if e.is_retryable() => {
+                    let down = matches!(e, PushError::Unreachable { .. } | PushError::Timeout);
+                    Attempt::Retry(e.to_string(), down)
+                }
                 Err(e) => Attempt::Dead(e.to_string()),
             }
         }
         Message::Email { mail } => match email::send(&settings.email, mail).await {
             Ok(()) => Attempt::Sent(mail.to.join(", ")),
-            Err(e) if e.is_retryable() => Attempt::Retry(e.to_string()),
+            Err(e) if e.is_retryable() => Attempt::Retry(e.to_string(), true),
             Err(e) => Attempt::Dead(e.to_string()),
         },
     }

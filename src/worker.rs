@@ -92,10 +92,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .saturating_add(1)
         .saturating_mul(1000);
     let mut failed: HashSet<PathBuf> = HashSet::new();
+    let mut down = outbox::Down::default();
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
         send_digests(settings, &dirs);
-        outbox::flush(&dirs.outbox, settings).await;
+        outbox::flush(&dirs.outbox, settings, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
         let claimable = spool::list(&dirs.spool)
@@ -123,13 +124,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             }
         }
         if pass.done == 0 {
-            // Nothing moved: wait a little (until the next due item, at most POLL).
+            // Nothing moved: wait until the next item falls due, at most POLL; an item already
+            // due but held back (its server is down) waits a full POLL.
             let wait = next_due
-                .map(|t| {
-                    Duration::from_millis(
-                        t.saturating_sub(now).clamp(0, POLL.as_millis() as i64) as u64
-                    )
-                })
+                .filter(|t| *t > now)
+                .map(|t| Duration::from_millis((t - now).min(POLL.as_millis() as i64) as u64))
                 .unwrap_or(POLL);
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }

@@ -395,3 +395,43 @@ async fn unwritable_state_dir_runs_in_the_foreground() {
     assert!(env.log().contains("cannot spool the job"), "{}", env.log());
     assert_eq!(workers_running(&env.config), 0);
 }
+
+/// ntfy out of reach with a backlog: one attempt per pass, not one (timeout) per entry.
+#[tokio::test]
+async fn an_unreachable_ntfy_is_asked_once_per_pass() {
+    let env = Env::new(&dead_url(), &dead_url(), "");
+    for alert in [
+        "alerts/sshd_bruteforce_5712.json",
+        "alerts/web_shellshock_31168.json",
+        "alerts/sshd_bruteforce_5763.json",
+    ] {
+        let mut cmd = env.cmd();
+        cmd.arg("--alert-file").arg(fixture(alert));
+        let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(0));
+    }
+    assert_eq!(
+        std::fs::read_dir(env.state().join("outbox"))
+            .unwrap()
+            .count(),
+        3
+    );
+    std::thread::sleep(Duration::from_millis(5500));
+    let before = env.log().matches("still failing").count();
+    // The worker stays for the next retry (10 s later): look at its first pass, then stop it.
+    let mut cmd = env.cmd();
+    cmd.arg("work").stdout(Stdio::null()).stderr(Stdio::null());
+    let mut worker = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let after = env.log().matches("still failing").count();
+    assert_eq!(after - before, 1, "{}", env.log());
+    assert_eq!(
+        std::fs::read_dir(env.state().join("outbox"))
+            .unwrap()
+            .count(),
+        3,
+        "all kept"
+    );
+}
