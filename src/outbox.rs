@@ -108,10 +108,20 @@ pub fn store_mail(dir: &Path, mail: &Outgoing, failure: &MailError) -> std::io::
 
 fn store_message(
     dir: &Path,
-    message: Message,
+    mut message: Message,
     failure: Option<(String, bool)>,
 ) -> std::io::Result<PathBuf> {
     let now = now_ms();
+    if let (
+        Some((_, false)),
+        Message::Ntfy {
+            target: Some(t), ..
+        },
+    ) = (&failure, &mut message)
+    {
+        // Refused for good, never retried: its own token need not be kept.
+        t.token = None;
+    }
     let (attempts, next_ms, dead) = match &failure {
         None => (0, now, None),
         Some((_, true)) => (1, now + backoff_secs(1) * 1000, None),
@@ -248,6 +258,13 @@ pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed 
                 );
                 entry.dead = Some(e.clone());
                 entry.last_error = Some(e);
+                // Never retried: a token of its own has no reason to stay on disk.
+                if let Message::Ntfy {
+                    target: Some(t), ..
+                } = &mut entry.message
+                {
+                    t.token = None;
+                }
                 rewrite(&path, &entry);
                 done.dead += 1;
             }

@@ -133,6 +133,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }
     }
+    prune(settings);
     tracing::debug!("worker done");
     Ok(())
 }
@@ -222,6 +223,66 @@ pub fn send_digests(settings: &Settings, dirs: &Dirs) {
     }
 }
 
+/// Removes what has outlived its use under `state_dir`: cached answers past `cache.ttl_hours`,
+/// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days.
+/// Reports are the admin's and are kept.
+pub fn prune(settings: &Settings) {
+    let state = &settings.general.state_dir;
+    let now = std::time::SystemTime::now();
+    let older_than = |path: &Path, age: Duration| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|a| a > age)
+    };
+    let ttl = Duration::from_secs(settings.cache.ttl_hours.max(1).saturating_mul(3600));
+    let month = Duration::from_secs(30 * 86_400);
+    let mut removed = 0usize;
+    let mut stack = vec![state.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !path.ends_with("reports") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !kind.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let in_cache = path.starts_with(state.join("cache"));
+            let stale = (name.ends_with(".tmp") && older_than(&path, Duration::from_secs(3600)))
+                || (in_cache
+                    && name.ends_with(".json")
+                    && older_than(&path, ttl.max(Duration::from_secs(86_400))))
+                || (name.ends_with(".bad") && older_than(&path, month))
+                || (name.ends_with(".out") && older_than(&path, month) && is_dead(&path));
+            if stale && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::debug!("pruned {removed} stale file(s) under {}", state.display());
+    }
+}
+
+fn is_dead(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<outbox::Entry>(&b).ok())
+        .is_some_and(|e| e.dead.is_some())
+}
+
 /// The push that tells of alerts counted in a closed window.
 pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
     let body = report::fit(&tally.digest_markdown(key), max_chars);
@@ -231,5 +292,44 @@ pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
         tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
         body,
         click: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn aged(path: &Path, secs: u64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"{}").unwrap();
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn prune_removes_only_what_has_outlived_its_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.general.state_dir = dir.path().to_path_buf();
+        settings.cache.ttl_hours = 24;
+        let s = dir.path();
+        let day = 86_400;
+        aged(&s.join("cache/ti/abuseipdb/203.0.113.5.json"), 2 * day); // past the TTL
+        aged(&s.join("cache/ti/abuseipdb/203.0.113.6.json"), 3600); // fresh
+        aged(&s.join("spool/.x.job.1.2.tmp"), 2 * 3600); // crash leftover
+        aged(&s.join("spool/0001.job"), 40 * day); // a job is never pruned
+        aged(&s.join("spool/0002.bad"), 40 * day);
+        aged(&s.join("reports/old.md"), 400 * day); // the admin's
+        aged(&s.join("cooldown/203.0.113.5.json"), 40 * day); // not a cache file
+        prune(&settings);
+        assert!(!s.join("cache/ti/abuseipdb/203.0.113.5.json").exists());
+        assert!(s.join("cache/ti/abuseipdb/203.0.113.6.json").exists());
+        assert!(!s.join("spool/.x.job.1.2.tmp").exists());
+        assert!(s.join("spool/0001.job").exists());
+        assert!(!s.join("spool/0002.bad").exists());
+        assert!(s.join("reports/old.md").exists());
+        assert!(s.join("cooldown/203.0.113.5.json").exists());
     }
 }
