@@ -144,14 +144,7 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
-    }
+    use crate::enrich::fixture;
 
     #[test]
     fn samples_parse() {

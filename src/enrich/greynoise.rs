@@ -88,36 +88,14 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
     if keyed {
         req = req.header("key", cfg.api_key.expose());
     }
-    let reply = match ctx.send(req).await {
-        Ok(r) => r,
-        Err(f) => return f,
-    };
-    match reply.status {
-        200 => match parse(&reply.body) {
-            Ok(c) => Finding::Ok {
-                data: Data::Greynoise(c),
-            },
-            Err(e) => ctx.unreadable(&reply, e),
-        },
-        // The normal "never seen" answer; its body is JSON, but any body will do.
-        404 => Finding::NotFound {
-            detail: ctx.redact(&reply.message()),
-        },
-        _ => ctx.failure(&reply, keyed),
-    }
+    // Its 404 is the normal "never seen" answer (`not_found`), which `fetch` reads as such.
+    ctx.fetch(req, keyed, parse, Data::Greynoise).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
-    }
+    use crate::enrich::fixture;
 
     #[test]
     fn samples_parse() {

@@ -62,35 +62,13 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
         .get(join_url(&cfg.url, &ip.to_string()))
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(cfg.timeout());
-    let reply = match ctx.send(req).await {
-        Ok(r) => r,
-        Err(f) => return f,
-    };
-    match reply.status {
-        200 => match parse(&reply.body) {
-            Ok(h) => Finding::Ok {
-                data: Data::Internetdb(h),
-            },
-            Err(e) => ctx.unreadable(&reply, e),
-        },
-        404 => Finding::NotFound {
-            detail: ctx.redact(&reply.message()),
-        },
-        _ => ctx.failure(&reply, false),
-    }
+    ctx.fetch(req, false, parse, Data::Internetdb).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
-    }
+    use crate::enrich::fixture;
 
     #[test]
     fn samples_parse() {

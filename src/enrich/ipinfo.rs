@@ -131,35 +131,13 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
     if keyed {
         req = req.bearer_auth(cfg.token.expose());
     }
-    let reply = match ctx.send(req).await {
-        Ok(r) => r,
-        Err(f) => return f,
-    };
-    match reply.status {
-        200 => match parse(&reply.body) {
-            Ok(info) => Finding::Ok {
-                data: Data::Ipinfo(info),
-            },
-            Err(e) => ctx.unreadable(&reply, e),
-        },
-        404 => Finding::NotFound {
-            detail: ctx.redact(&reply.message()),
-        },
-        _ => ctx.failure(&reply, keyed),
-    }
+    ctx.fetch(req, keyed, parse, Data::Ipinfo).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
-    }
+    use crate::enrich::fixture;
 
     #[test]
     fn samples_parse() {

@@ -562,6 +562,41 @@ impl Ctx {
     pub(crate) fn unreadable(&self, reply: &Reply, err: impl std::fmt::Display) -> Finding {
         Finding::failed(self.redact(&format!("unreadable answer (HTTP {}: {err})", reply.status)))
     }
+
+    /// Sends a lookup and reads the answers most sources share: 200 parsed into data, 404 "not
+    /// found" in the service's own words, anything else through [`Ctx::failure`].
+    pub(crate) async fn fetch<T>(
+        &self,
+        req: reqwest::RequestBuilder,
+        keyed: bool,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        wrap: impl FnOnce(T) -> Data,
+    ) -> Finding {
+        let reply = match self.send(req).await {
+            Ok(r) => r,
+            Err(f) => return f,
+        };
+        match reply.status {
+            200 => match parse(&reply.body) {
+                Ok(v) => Finding::Ok { data: wrap(v) },
+                Err(e) => self.unreadable(&reply, e),
+            },
+            404 => Finding::NotFound {
+                detail: self.redact(&reply.message()),
+            },
+            _ => self.failure(&reply, keyed),
+        }
+    }
+}
+
+/// A recorded response body from `tests/fixtures/ti/`.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/ti/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
 }
 
 /// One HTTP answer, read in full.

@@ -243,6 +243,7 @@ fn redirect_allowed(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::fixture;
 
     #[test]
     fn redirects_never_lead_inside() {
@@ -260,14 +261,6 @@ mod tests {
         assert!(!ok("https://10.0.0.5/x"));
         assert!(!ok("https://localhost/x"));
         assert!(ok("https://8.8.8.8/x"));
-    }
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
     }
 
     #[test]

@@ -136,35 +136,13 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
         .query(&[("key", cfg.api_key.expose())])
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(cfg.timeout());
-    let reply = match ctx.send(req).await {
-        Ok(r) => r,
-        Err(f) => return f,
-    };
-    match reply.status {
-        200 => match parse(&reply.body) {
-            Ok(h) => Finding::Ok {
-                data: Data::Shodan(h),
-            },
-            Err(e) => ctx.unreadable(&reply, e),
-        },
-        404 => Finding::NotFound {
-            detail: ctx.redact(&reply.message()),
-        },
-        _ => ctx.failure(&reply, true),
-    }
+    ctx.fetch(req, true, parse, Data::Shodan).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/tests/fixtures/ti/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .expect("fixture")
-    }
+    use crate::enrich::fixture;
 
     #[test]
     fn samples_parse() {
