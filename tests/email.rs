@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// What the fake server received: the RCPT TO lines and the DATA of each message.
 type Received = Arc<Mutex<Vec<(Vec<String>, String)>>>;
@@ -116,14 +116,6 @@ fn email_config(port: u16, min_level: u32) -> String {
          to = [\"soc@example.org\", \"admin@example.org\"]\nmin_level = {min_level}\n\
          [report]\nbase_url = \"https://wazuh.example.org/reports/\""
     )
-}
-
-fn header(req: &Request, name: &str) -> String {
-    req.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test]

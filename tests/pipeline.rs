@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const AI_TEXT: &str = "Here is the report you asked for:\n```markdown\n# SSH brute force from 172.17.1.1 on localhost\n## Overview\nRepeated invalid users.\n## Risk assessment\n**High**\n```\n";
 
@@ -26,14 +26,6 @@ async fn fakes(ollama: ResponseTemplate) -> (MockServer, MockServer) {
         .mount(&ntfy)
         .await;
     (llm, ntfy)
-}
-
-fn header(req: &Request, name: &str) -> String {
-    req.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test]

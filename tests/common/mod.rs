@@ -218,6 +218,15 @@ pub fn ntfy_ok() -> serde_json::Value {
     serde_json::from_str(&read_fixture("llm_ntfy/ntfy_publish_response.json")).expect("sample")
 }
 
+/// A request header as text ("" when absent).
+pub fn header(req: &wiremock::Request, name: &str) -> String {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Waits until `server` has received at least `n` requests, or `limit` passes; returns them all.
 pub async fn wait_for_requests(
     server: &wiremock::MockServer,
