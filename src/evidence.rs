@@ -52,9 +52,8 @@ pub struct Agent {
     pub address: Option<Endpoint>,
 }
 
-/// Why the views without lookups (`ai-analyzer prompt`) carry no history.
-const HISTORY_NOT_LOOKED_UP: &str =
-    "the alert-log history is looked up by a full run and by `ai-analyzer enrich` only";
+/// Why a view built without lookups carries no history.
+const HISTORY_NOT_LOOKED_UP: &str = "no lookups were made for this view";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
