@@ -466,7 +466,7 @@ pub async fn analyse(
 ) -> Report {
     let max_chars = settings.ntfy.max_chars;
     let prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
-    let fallback_title = report::fallback(alert, evidence, "", max_chars).title;
+    let fallback_title = report::fallback_title(alert, evidence);
     let answer = if deadline.is_zero() {
         Err(format!(
             "the job waited past general.deadline_secs ({} s) before its turn",

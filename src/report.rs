@@ -93,21 +93,27 @@ pub fn with_appendix(markdown: &str, appendix: &str, max_chars: usize) -> String
     }
 }
 
-/// The deterministic report for when the model is unavailable. It has the same sections as the
-/// model's and says plainly that it was written without AI, and why.
-pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usize) -> Report {
-    let level = alert.rule_level();
+/// The title the tool writes itself: `<rule description> from <source> on <agent>`. Used by the
+/// no-AI report, and for a model's answer that has no title of its own.
+pub fn fallback_title(alert: &Alert, evidence: &Evidence) -> String {
     let source = evidence
         .source
         .as_ref()
         .map(|s| s.ip.to_string())
         .unwrap_or_else(|| "an unknown source".into());
-    let title = format!(
+    format!(
         "{} from {} on {}",
         one_line(alert.description().trim_end_matches('.'), 120),
         source,
         one_line(&evidence.agent.name, 60)
-    );
+    )
+}
+
+/// The deterministic report for when the model is unavailable. It has the same sections as the
+/// model's and says plainly that it was written without AI, and why.
+pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usize) -> Report {
+    let level = alert.rule_level();
+    let title = fallback_title(alert, evidence);
     let mut md = String::new();
     let _ = writeln!(md, "# {title}");
     let _ = writeln!(
