@@ -23,7 +23,8 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub alert_file: Option<PathBuf>,
 
-    /// Do everything up to delivery, print the report, send nothing and change no state.
+    /// Do everything up to delivery, print the report; send nothing, keep no report, open no
+    /// cooldown window (threat-intel answers are still cached).
     #[arg(long)]
     pub dry_run: bool,
 

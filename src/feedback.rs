@@ -66,14 +66,10 @@ pub struct AlertRef {
 /// Builds the event for one analysis.
 pub fn event(alert: &Alert, evidence: &Evidence, report: &Report, saved: Option<&Path>) -> Event {
     let risk = &evidence.intel.risk;
-    let verdict = serde_json::to_value(risk.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_else(|| "unknown".into());
     Event {
         integration: "ai-analyzer",
         ai_analyzer: Verdict {
-            verdict,
+            verdict: risk.verdict.key().to_string(),
             risk_score: risk.score,
             reasons: risk
                 .reasons

@@ -30,6 +30,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The JSON word: `malicious`, `suspicious`, `unknown`, `likely_benign`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::Malicious => "malicious",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Unknown => "unknown",
+            Verdict::LikelyBenign => "likely_benign",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Malicious => "malicious",
@@ -299,6 +309,18 @@ pub fn assess(sources: &[SourceResult], dnsbl: &[Listing]) -> Risk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdict_key_is_its_json_word() {
+        for v in [
+            Verdict::Malicious,
+            Verdict::Suspicious,
+            Verdict::Unknown,
+            Verdict::LikelyBenign,
+        ] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.key());
+        }
+    }
     use crate::dnsbl::classify;
     use crate::enrich::{
         abuseipdb, greynoise, internetdb, ipinfo, shodan, tor, virustotal, Finding,
