@@ -589,4 +589,392 @@ mod tests {
         assert_eq!(a.dest_ip().unwrap().0.to_string(), "10.9.0.255");
         assert_eq!(a.agent_ip().unwrap().to_string(), "10.0.0.40");
     }
+
+    /// The error text of a rejected input, or a panic when it was accepted.
+    fn not_alert(bytes: &[u8]) -> String {
+        match parse_input(bytes) {
+            Err(InputError::NotAlert(why)) => why,
+            other => panic!("expected NotAlert, got {other:?}"),
+        }
+    }
+
+    /// An object with `value` at the dotted `path` (nested objects created on the way).
+    fn at_path(path: &str, value: Value) -> Value {
+        path.rsplit('.')
+            .fold(value, |inner, key| json!({ key: inner }))
+    }
+
+    /// Merges `b` into `a`, object by object.
+    fn merge(a: &mut Value, b: Value) {
+        match (a, b) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in b {
+                    match a.get_mut(&k) {
+                        Some(existing) => merge(existing, v),
+                        None => {
+                            a.insert(k, v);
+                        }
+                    }
+                }
+            }
+            (a, b) => *a = b,
+        }
+    }
+
+    #[test]
+    fn every_command_word_of_both_message_forms() {
+        let cases = [
+            ("add", Command::Add),
+            ("enable", Command::Add),
+            ("delete", Command::Delete),
+            ("disable", Command::Delete),
+        ];
+        for (word, want) in cases {
+            // Wazuh 4.x: the alert under parameters.
+            let msg =
+                json!({"version":1,"command":word,"parameters":{"alert":{"rule":{"id":"1"}}}});
+            let inc = parse_input(msg.to_string().as_bytes()).unwrap();
+            assert_eq!(inc.command, want, "4.x {word}");
+            assert_eq!(inc.shape, Shape::ArMessage, "4.x {word}");
+            assert_eq!(inc.alert.rule_id(), "1", "4.x {word}");
+            assert_eq!(inc.message, Some(msg), "4.x {word}");
+            assert!(inc.is_ar_message());
+            // Wazuh 5.0: the alert at the top level; `command` is taken out of the alert only.
+            let msg = json!({"command":word,"rule":{"id":"2"}});
+            let inc = parse_input(msg.to_string().as_bytes()).unwrap();
+            assert_eq!(inc.command, want, "5.0 {word}");
+            assert_eq!(inc.shape, Shape::ArMessageV5, "5.0 {word}");
+            assert_eq!(inc.alert.json(), &json!({"rule":{"id":"2"}}), "5.0 {word}");
+            assert_eq!(inc.message, Some(msg), "5.0 {word}");
+            assert!(inc.is_ar_message());
+        }
+    }
+
+    #[test]
+    fn unknown_or_non_text_commands_are_rejected_with_the_word_cut_to_40_chars() {
+        let long = "x".repeat(50);
+        let msg = json!({"command":long,"parameters":{"alert":{"rule":{}}}});
+        assert_eq!(
+            not_alert(msg.to_string().as_bytes()),
+            format!("unknown active-response command {:?}", "x".repeat(40))
+        );
+        let msg = json!({"command":"ADD","rule":{"id":"1"}});
+        assert_eq!(
+            not_alert(msg.to_string().as_bytes()),
+            "unknown active-response command \"ADD\""
+        );
+        // A command that is not a string reads as "".
+        assert_eq!(
+            not_alert(br#"{"command":7,"rule":{"id":"1"}}"#),
+            "unknown active-response command \"\""
+        );
+    }
+
+    #[test]
+    fn raw_alert_is_an_add_without_message() {
+        let inc = parse_input(br#"{"rule":{"id":"5710"}}"#).unwrap();
+        assert_eq!(inc.shape, Shape::RawAlert);
+        assert_eq!(inc.command, Command::Add);
+        assert!(inc.message.is_none());
+        assert!(!inc.is_ar_message());
+        // A byte-order mark and surrounding blanks are ignored.
+        let inc = parse_input("\u{feff} {\"rule\":{\"id\":\"9\"}}\n".as_bytes()).unwrap();
+        assert_eq!(inc.alert.rule_id(), "9");
+        // `rule` must be an object.
+        assert_eq!(
+            not_alert(br#"{"rule":"5710"}"#),
+            "no \"rule\" object (expected one line of alerts.json or an active-response message)"
+        );
+    }
+
+    #[test]
+    fn ar_message_4x_alert_must_be_a_non_empty_object_for_add_only() {
+        assert_eq!(
+            not_alert(br#"{"version":1,"command":"add","parameters":{"alert":{}}}"#),
+            "the active-response message carries an empty alert"
+        );
+        for msg in [
+            r#"{"version":1,"command":"add","parameters":{}}"#,
+            r#"{"version":1,"command":"add","parameters":{"alert":[1]}}"#,
+            r#"{"version":1,"command":"add","parameters":{"alert":"x"}}"#,
+        ] {
+            assert_eq!(
+                not_alert(msg.as_bytes()),
+                "the active-response message has no parameters.alert object",
+                "{msg}"
+            );
+        }
+        // A delete takes whatever is there, even nothing.
+        let inc =
+            parse_input(br#"{"version":1,"command":"delete","parameters":{"alert":{}}}"#).unwrap();
+        assert_eq!(inc.command, Command::Delete);
+        assert_eq!(inc.alert.json(), &json!({}));
+        let inc = parse_input(br#"{"version":1,"command":"delete","parameters":{}}"#).unwrap();
+        assert_eq!(inc.alert.json(), &Value::Null);
+        // `parameters` that is not an object makes it a 5.0 message.
+        let inc = parse_input(br#"{"command":"add","parameters":"x","rule":{"id":"3"}}"#).unwrap();
+        assert_eq!(inc.shape, Shape::ArMessageV5);
+        assert_eq!(inc.alert.rule_id(), "3");
+    }
+
+    #[test]
+    fn v5_message_with_nothing_but_the_command() {
+        // An `enable` with no alert is refused ...
+        assert_eq!(
+            not_alert(br#"{"command":"enable"}"#),
+            "the active-response message carries an empty alert"
+        );
+        // ... a `disable` with no alert is accepted (nothing to analyse anyway).
+        let inc = parse_input(br#"{"command":"disable"}"#).unwrap();
+        assert_eq!(inc.command, Command::Delete);
+        assert_eq!(inc.shape, Shape::ArMessageV5);
+        assert_eq!(inc.alert.json(), &json!({}));
+        // An `enable` whose alert has any field at all is accepted, even without a rule.
+        let inc = parse_input(br#"{"command":"enable","x":1}"#).unwrap();
+        assert_eq!(inc.command, Command::Add);
+        assert_eq!(inc.alert.json(), &json!({"x":1}));
+    }
+
+    #[test]
+    fn lookup_walks_nested_objects_and_arrays() {
+        let a = alert(json!({"a":{"b":{"c":"deep"}},
+            "list":[{"k":1},{"other":2},{"k":[3,4]},"scalar",{"k":{"z":5}}],
+            "s":"text"}));
+        assert_eq!(a.lookup("a.b.c"), vec![&json!("deep")]);
+        assert_eq!(a.lookup("a.b"), vec![&json!({"c":"deep"})]);
+        assert_eq!(
+            a.lookup("list.k"),
+            vec![&json!(1), &json!(3), &json!(4), &json!({"z":5})]
+        );
+        assert_eq!(a.lookup("list.k.z"), vec![&json!(5)]);
+        // A leaf array counts as its elements.
+        assert_eq!(a.lookup("list").len(), 5);
+        assert!(a.lookup("s.x").is_empty());
+        assert!(a.lookup("a.missing").is_empty());
+        assert!(a.lookup("missing.b").is_empty());
+        assert_eq!(a.json()["s"], json!("text"));
+        assert_eq!(a.fields().map(|m| m.len()), Some(3));
+        assert!(alert(json!([1])).fields().is_none());
+    }
+
+    #[test]
+    fn text_prints_scalars_and_skips_the_rest() {
+        let a = alert(
+            json!({"s":"x y","n":42,"f":3.5,"t":true,"no":false,"z":null,
+            "o":{"k":1},"arr":[null,{"k":1},7,"later"],"empty":""}),
+        );
+        assert_eq!(a.text("s").as_deref(), Some("x y"));
+        assert_eq!(a.text("n").as_deref(), Some("42"));
+        assert_eq!(a.text("f").as_deref(), Some("3.5"));
+        assert_eq!(a.text("t").as_deref(), Some("true"));
+        assert_eq!(a.text("no").as_deref(), Some("false"));
+        assert_eq!(a.text("z"), None);
+        assert_eq!(a.text("o"), None);
+        assert_eq!(a.text("arr").as_deref(), Some("7"));
+        assert_eq!(a.text("empty").as_deref(), Some(""));
+        assert_eq!(a.text("missing"), None);
+        assert_eq!(scalar_text(&json!("a")).as_deref(), Some("a"));
+        assert_eq!(scalar_text(&json!(-1)).as_deref(), Some("-1"));
+        assert_eq!(scalar_text(&json!(true)).as_deref(), Some("true"));
+        assert_eq!(scalar_text(&json!([1])), None);
+    }
+
+    #[test]
+    fn rule_level_reads_numbers_strings_and_clamps() {
+        let cases = [
+            (json!(12), 12),
+            (json!(0), 0),
+            (json!(" 9 "), 9),
+            (json!("abc"), 0),
+            (json!("-4"), 0),
+            (json!(7.9), 7),
+            (json!(-3), 0),
+            (json!(-2.5), 0),
+            (json!(5_000_000_000u64), u32::MAX),
+            (json!(true), 0),
+            (json!(null), 0),
+            (json!({"x":3}), 0),
+            (json!(["bad", 4]), 4),
+        ];
+        for (level, want) in cases {
+            let a = alert(json!({"rule":{"level":level.clone()}}));
+            assert_eq!(a.rule_level(), want, "level {level}");
+        }
+        assert_eq!(alert(json!({})).rule_level(), 0);
+    }
+
+    #[test]
+    fn rule_fields_and_their_defaults() {
+        let a = alert(
+            json!({"rule":{"id":5712,"description":"Brute force","name":"n",
+            "groups":["sshd",1,true,null,{"x":1},"authentication_failed"]}}),
+        );
+        assert_eq!(a.rule_id(), "5712");
+        assert_eq!(a.description(), "Brute force");
+        assert_eq!(
+            a.groups(),
+            vec!["sshd", "1", "true", "authentication_failed"]
+        );
+        let a = alert(json!({"rule":{"name":"Only a name"}}));
+        assert_eq!(a.description(), "Only a name");
+        assert_eq!(a.rule_id(), "unknown");
+        assert!(a.groups().is_empty());
+    }
+
+    #[test]
+    fn agent_fields_prefer_agent_over_wazuh_agent() {
+        let both = alert(json!({
+            "agent":{"name":"a1","id":"001","ip":"10.0.0.1"},
+            "wazuh":{"agent":{"name":"w1","id":"002","ip":"10.0.0.2"}}}));
+        assert_eq!(both.agent_name(), "a1");
+        assert_eq!(both.agent_id().as_deref(), Some("001"));
+        assert_eq!(both.agent_ip(), Some("10.0.0.1".parse().unwrap()));
+        let v5 = alert(json!({"agent":{"ip":"-"},
+            "wazuh":{"agent":{"name":"w1","id":2,"ip":"::ffff:10.0.0.2"}}}));
+        assert_eq!(v5.agent_name(), "w1");
+        assert_eq!(v5.agent_id().as_deref(), Some("2"));
+        assert_eq!(v5.agent_ip(), Some("10.0.0.2".parse().unwrap()));
+        let none = alert(json!({"agent":{"ip":"garbage"}}));
+        assert_eq!(none.agent_name(), "unknown agent");
+        assert_eq!(none.agent_id(), None);
+        assert_eq!(none.agent_ip(), None);
+    }
+
+    #[test]
+    fn timestamp_and_full_log_fallbacks() {
+        let a = alert(json!({"timestamp":"t1","@timestamp":"t2","full_log":"l1",
+            "event":{"original":"l2"}}));
+        assert_eq!(a.timestamp().as_deref(), Some("t1"));
+        assert_eq!(a.full_log().as_deref(), Some("l1"));
+        let a = alert(json!({"@timestamp":"t2","event":{"original":"l2"}}));
+        assert_eq!(a.timestamp().as_deref(), Some("t2"));
+        assert_eq!(a.full_log().as_deref(), Some("l2"));
+        let a = alert(json!({}));
+        assert_eq!(a.timestamp(), None);
+        assert_eq!(a.full_log(), None);
+    }
+
+    #[test]
+    fn source_and_dest_fields_are_tried_in_the_documented_order() {
+        for (fields, get) in [
+            (SOURCE_IP_FIELDS, Alert::source_ip as fn(&Alert) -> _),
+            (DEST_IP_FIELDS, Alert::dest_ip as fn(&Alert) -> _),
+        ] {
+            for (i, field) in fields.iter().enumerate() {
+                // This field and every later one hold a valid address; earlier ones hold garbage.
+                let mut value = json!({});
+                for (j, other) in fields.iter().enumerate() {
+                    let text = if j < i {
+                        "-".to_string()
+                    } else {
+                        format!("10.0.{i}.{j}")
+                    };
+                    merge(&mut value, at_path(other, json!(text)));
+                }
+                let want: IpAddr = format!("10.0.{i}.{i}").parse().unwrap();
+                assert_eq!(get(&alert(value)), Some((want, *field)), "{field}");
+            }
+        }
+        assert_eq!(alert(json!({"data":{"dstip":"x"}})).dest_ip(), None);
+    }
+
+    #[test]
+    fn parse_ip_text_length_and_port_edges() {
+        // 64 characters (with a zone id) is still read; 65 is not.
+        let zone64 = format!("fe80::1%{}", "a".repeat(56));
+        assert_eq!(zone64.len(), 64);
+        assert_eq!(parse_ip_text(&zone64), Some("fe80::1".parse().unwrap()));
+        let zone65 = format!("fe80::1%{}", "a".repeat(57));
+        assert_eq!(parse_ip_text(&zone65), None);
+        // Trimming happens before the length check.
+        assert_eq!(
+            parse_ip_text(&format!("  {zone64}  ")),
+            Some("fe80::1".parse().unwrap())
+        );
+        // A port must be all digits and not empty.
+        assert_eq!(parse_ip_text("1.2.3.4:abc"), None);
+        assert_eq!(parse_ip_text("1.2.3.4:"), None);
+        assert_eq!(parse_ip_text("1.2.3.4:12a"), None);
+        assert_eq!(parse_ip_text("1.2.3.4:0"), Some("1.2.3.4".parse().unwrap()));
+        // Only an IPv4 host takes a port suffix this way.
+        assert_eq!(parse_ip_text("1:2:3:4:5:6:7:8:80"), None);
+        assert_eq!(
+            parse_ip_text("[::ffff:1.2.3.4]"),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            parse_ip_value(&json!(" 1.2.3.4 ")),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(parse_ip_value(&json!(["1.2.3.4"])), None);
+    }
+
+    #[test]
+    fn loop_guard_names_each_reason_in_order() {
+        let cases = [
+            (
+                json!({"rule":{"groups":["ossec","active_response"]}}),
+                Some("rule group active_response"),
+            ),
+            (
+                json!({"rule":{"groups":["ai_analyzer","active_response"]}}),
+                Some("rule group active_response"),
+            ),
+            (
+                json!({"rule":{"groups":["ai_analyzer"]},"data":{"integration":"ai-analyzer"}}),
+                Some("rule group ai_analyzer (this tool's own verdict)"),
+            ),
+            (
+                json!({"data":{"integration":"ai-analyzer"},
+                    "full_log":"x active-response/bin/ai-analyzer y"}),
+                Some("an ai-analyzer verdict event"),
+            ),
+            (
+                json!({"event":{"original":"2024/06/10 active-response/bin/ai-analyzer: Ended"}}),
+                Some("a line of this tool's own log"),
+            ),
+            (
+                json!({"rule":{"groups":["active_responses","ai"]},
+                    "data":{"integration":"virustotal"},
+                    "full_log":"active-response/bin/firewall-drop"}),
+                None,
+            ),
+            (json!({}), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(alert(value.clone()).loop_guard(), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn slug_is_rule_and_address_or_agent_made_file_safe() {
+        let a = alert(json!({"rule":{"id":"5712"},"data":{"srcip":"203.0.113.9"},
+            "agent":{"name":"web"}}));
+        assert_eq!(a.slug(), "5712-203.0.113.9");
+        let a = alert(json!({"rule":{"id":"5712"},"data":{"srcip":"2001:db8::1"}}));
+        assert_eq!(a.slug(), "5712-2001_db8__1");
+        let a = alert(json!({"rule":{"id":"554"},"agent":{"name":"Web Server/01.é"}}));
+        assert_eq!(a.slug(), "554-Web_Server_01._");
+        let a = alert(json!({"agent":{"name":"x".repeat(100)}}));
+        let slug = a.slug();
+        assert_eq!(slug.len(), 80);
+        assert_eq!(slug, format!("unknown-{}", "x".repeat(72)));
+    }
+
+    #[test]
+    fn truncate_chars_counts_characters_not_bytes() {
+        let s = "héllo€";
+        let cases = [
+            (0, ""),
+            (1, "h"),
+            (2, "hé"),
+            (5, "héllo"),
+            (6, "héllo€"),
+            (7, "héllo€"),
+        ];
+        for (max, want) in cases {
+            assert_eq!(truncate_chars(s, max), want, "max {max}");
+        }
+        assert_eq!(truncate_chars("", 3), "");
+    }
 }

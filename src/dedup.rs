@@ -547,4 +547,502 @@ mod tests {
         let no_ip = Alert::new(json!({"rule":{"id":"554"},"agent":{"name":"a/b"}}));
         assert_eq!(key_for(&no_ip), "rule-554-agent-a_b");
     }
+
+    /// An alert with its own time, level, agent and groups.
+    fn at(time: &str, ip: &str, rule: &str, level: u32, agent: &str, groups: &[&str]) -> Alert {
+        Alert::new(json!({"timestamp":time,"rule":{"id":rule,"level":level,
+            "description":format!("rule {rule}"),"groups":groups},
+            "agent":{"name":agent},"data":{"srcip":ip}}))
+    }
+
+    fn reason(d: &Decision) -> &'static str {
+        match d {
+            Decision::Analyse { reason, .. } => reason,
+            other => panic!("expected Analyse, got {other:?}"),
+        }
+    }
+
+    fn earlier_count(d: &Decision) -> Option<u64> {
+        match d {
+            Decision::Analyse { earlier, .. } => earlier.as_ref().map(|t| t.count),
+            other => panic!("expected Analyse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tally_add_keeps_first_last_rules_agents_and_listing() {
+        let mut t = Tally::default();
+        t.add(&at("t1", "1.2.3.4", "5710", 5, "web", &[]));
+        t.add(&at("t2", "1.2.3.4", "5712", 10, "db", &[]));
+        t.add(&at("t3", "1.2.3.4", "5710", 7, "web", &[]));
+        let counted = |time: &str, rule: &str, level, agent: &str| Counted {
+            time: time.into(),
+            rule: rule.into(),
+            level,
+            agent: agent.into(),
+        };
+        let want = Tally {
+            count: 3,
+            first: "t1".into(),
+            last: "t3".into(),
+            rules: BTreeMap::from([
+                (
+                    "5710".to_string(),
+                    RuleCount {
+                        level: 7,
+                        description: "rule 5710".into(),
+                        count: 2,
+                    },
+                ),
+                (
+                    "5712".to_string(),
+                    RuleCount {
+                        level: 10,
+                        description: "rule 5712".into(),
+                        count: 1,
+                    },
+                ),
+            ]),
+            agents: vec!["web".into(), "db".into()],
+            max_level: 10,
+            listed: vec![
+                counted("t1", "5710", 5, "web"),
+                counted("t2", "5712", 10, "db"),
+                counted("t3", "5710", 7, "web"),
+            ],
+        };
+        assert_eq!(t, want);
+    }
+
+    #[test]
+    fn tally_cuts_long_descriptions_to_120_characters() {
+        let mut t = Tally::default();
+        t.add(&Alert::new(
+            json!({"rule":{"id":"1","description":"é".repeat(130)}}),
+        ));
+        assert_eq!(t.rules["1"].description, "é".repeat(120));
+        // Without a timestamp the time of counting is used.
+        assert!(!t.first.is_empty());
+        assert_eq!(t.first, t.last);
+        assert_eq!(t.agents, vec!["unknown agent"]);
+    }
+
+    #[test]
+    fn tally_lists_and_names_at_most_20_but_counts_all() {
+        let mut t = Tally::default();
+        for i in 0..25 {
+            t.add(&at(
+                &format!("t{i}"),
+                "1.2.3.4",
+                "5710",
+                5,
+                &format!("agent{i}"),
+                &[],
+            ));
+        }
+        // A known agent is not named twice.
+        t.add(&at("t25", "1.2.3.4", "5710", 5, "agent0", &[]));
+        assert_eq!(t.count, 26);
+        assert_eq!(t.rules["5710"].count, 26);
+        assert_eq!(t.listed.len(), MAX_LISTED);
+        assert_eq!(t.listed[19].time, "t19");
+        assert_eq!(t.agents.len(), MAX_LISTED);
+        assert_eq!(t.agents[19], "agent19");
+        assert_eq!(t.first, "t0");
+        assert_eq!(t.last, "t25");
+        let mut t = Tally::default();
+        t.add(&at("t0", "1.2.3.4", "5710", 5, "web", &[]));
+        t.add(&at("t1", "1.2.3.4", "5710", 5, "web", &[]));
+        assert_eq!(t.agents, vec!["web"]);
+    }
+
+    #[test]
+    fn tally_sentence_section_and_digest_text() {
+        let mut t = Tally::default();
+        t.add(&at("t1", "1.2.3.4", "5710", 5, "web", &[]));
+        assert_eq!(
+            t.sentence("1.2.3.4"),
+            "1 more alerts from 1.2.3.4 since the last report (rules 5710 x1; first t1, last t1)"
+        );
+        let section = "## Since the last report\n\
+            1 more alerts from 1.2.3.4 since the last report (rules 5710 x1; first t1, last t1).\n\
+            - rule 5710 (level 5): rule 5710 x1\n\
+            - agents: web";
+        assert_eq!(t.section("1.2.3.4"), section);
+        // One alert: no list of alerts.
+        assert_eq!(
+            t.digest_markdown("1.2.3.4"),
+            format!("# 1 more alerts from 1.2.3.4\n\n{section}")
+        );
+        t.add(&at("t2", "1.2.3.4", "5712", 10, "db", &[]));
+        assert_eq!(
+            t.digest_markdown("1.2.3.4"),
+            "# 2 more alerts from 1.2.3.4\n\n\
+             ## Since the last report\n\
+             2 more alerts from 1.2.3.4 since the last report (rules 5710 x1, 5712 x1; first t1, last t2).\n\
+             - rule 5710 (level 5): rule 5710 x1\n\
+             - rule 5712 (level 10): rule 5712 x1\n\
+             - agents: web, db\n\n\
+             ## Alerts\n\
+             - t1 rule 5710 (level 5) on web\n\
+             - t2 rule 5712 (level 10) on db"
+        );
+        // Nothing counted: no agents line.
+        assert_eq!(
+            Tally::default().section("x"),
+            "## Since the last report\n0 more alerts from x since the last report (rules ; first , last )."
+        );
+    }
+
+    #[test]
+    fn digest_says_how_many_are_not_listed() {
+        let mut t = Tally::default();
+        for i in 0..25 {
+            t.add(&at(&format!("t{i}"), "1.2.3.4", "5710", 5, "web", &[]));
+        }
+        let md = t.digest_markdown("1.2.3.4");
+        assert!(
+            md.ends_with("- t19 rule 5710 (level 5) on web\n- ... and 5 more"),
+            "{md}"
+        );
+        assert_eq!(md.matches(" rule 5710 (level 5) on web").count(), 20);
+    }
+
+    #[test]
+    fn labels_and_keys_with_and_without_an_address() {
+        let v4 = at("t", "203.0.113.5", "5710", 5, "web", &[]);
+        assert_eq!(label_for(&v4), "203.0.113.5");
+        assert_eq!(key_for(&v4), "203.0.113.5");
+        let v6 = at("t", "2001:db8::1", "5710", 5, "web", &[]);
+        assert_eq!(label_for(&v6), "2001:db8::1");
+        assert_eq!(key_for(&v6), "2001_db8__1");
+        let no_ip = Alert::new(json!({"rule":{"id":"554"},"agent":{"name":"Ubuntu 22.04"}}));
+        assert_eq!(label_for(&no_ip), "rule 554 on Ubuntu 22.04");
+        assert_eq!(key_for(&no_ip), "rule-554-agent-Ubuntu_22.04");
+        let long = Alert::new(json!({"rule":{"id":"1"},"agent":{"name":"x".repeat(200)}}));
+        assert_eq!(key_for(&long), format!("rule-1-agent-{}", "x".repeat(107)));
+    }
+
+    #[test]
+    fn failure_and_success_groups() {
+        let groups = |g: &[&str]| at("t", "1.2.3.4", "1", 1, "a", g);
+        for (g, failure, success) in [
+            (&["authentication_failed"][..], true, false),
+            (&["syslog", "authentication_failures"][..], true, false),
+            (&["invalid_login"][..], true, false),
+            (&["authentication_success"][..], false, true),
+            (&["sshd", "authentication_success"][..], false, true),
+            (&["sshd"][..], false, false),
+            (
+                &["invalid_login_x", "authentication_successes"][..],
+                false,
+                false,
+            ),
+            (&[][..], false, false),
+        ] {
+            assert_eq!(is_failure(&groups(g)), failure, "{g:?}");
+            assert_eq!(is_success(&groups(g)), success, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn gate_window_closes_exactly_at_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        let d = store.gate(&a, 0).unwrap();
+        assert_eq!(reason(&d), "first alert for this address");
+        assert_eq!(earlier_count(&d), None);
+        assert_eq!(
+            store.gate(&a, 9_999).unwrap(),
+            Decision::Counted {
+                count: 1,
+                closes_in_secs: 0
+            }
+        );
+        let d = store.gate(&a, 10_000).unwrap();
+        assert_eq!(reason(&d), "cooldown window closed");
+        assert_eq!(earlier_count(&d), Some(1));
+        // The new window opened at 10 s; it closes at 20 s with nothing counted.
+        assert_eq!(
+            store.gate(&a, 11_500).unwrap(),
+            Decision::Counted {
+                count: 1,
+                closes_in_secs: 8
+            }
+        );
+        let d = store.gate(&a, 20_000).unwrap();
+        assert_eq!(reason(&d), "cooldown window closed");
+        assert_eq!(earlier_count(&d), Some(1));
+        let d = store.gate(&a, 30_000).unwrap();
+        assert_eq!(reason(&d), "cooldown window closed");
+        assert_eq!(earlier_count(&d), None);
+    }
+
+    #[test]
+    fn gate_level_must_rise_to_break_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 600);
+        store.gate(&alert("203.0.113.5", "1", 7, &[]), 0).unwrap();
+        // Same and lower levels are counted.
+        assert!(matches!(
+            store.gate(&alert("203.0.113.5", "2", 7, &[]), 1).unwrap(),
+            Decision::Counted { count: 1, .. }
+        ));
+        assert!(matches!(
+            store.gate(&alert("203.0.113.5", "3", 6, &[]), 2).unwrap(),
+            Decision::Counted { count: 2, .. }
+        ));
+        // A higher level is analysed and takes the pending tally.
+        let d = store.gate(&alert("203.0.113.5", "4", 8, &[]), 3).unwrap();
+        assert_eq!(reason(&d), "rule level higher than the last report's");
+        assert_eq!(earlier_count(&d), Some(2));
+        // The window now remembers level 8: another 8 is counted, a 9 breaks through with
+        // nothing pending to hand over.
+        assert!(matches!(
+            store.gate(&alert("203.0.113.5", "5", 8, &[]), 4).unwrap(),
+            Decision::Counted { count: 1, .. }
+        ));
+        let d = store.gate(&alert("203.0.113.5", "6", 9, &[]), 5).unwrap();
+        assert_eq!(earlier_count(&d), Some(1));
+        let d = store.gate(&alert("203.0.113.5", "7", 10, &[]), 6).unwrap();
+        assert_eq!(reason(&d), "rule level higher than the last report's");
+        assert_eq!(earlier_count(&d), None);
+    }
+
+    #[test]
+    fn gate_success_breaks_through_only_after_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 600);
+        let plain = alert("203.0.113.5", "1", 5, &["sshd"]);
+        let fail = alert("203.0.113.5", "5710", 5, &["authentication_failed"]);
+        let success = alert("203.0.113.5", "5715", 3, &["authentication_success"]);
+        store.gate(&plain, 0).unwrap();
+        // No failure seen yet: a success is only counted.
+        assert!(matches!(
+            store.gate(&success, 1).unwrap(),
+            Decision::Counted { count: 1, .. }
+        ));
+        // A counted failure is remembered, even after more counted alerts.
+        assert!(matches!(
+            store.gate(&fail, 2).unwrap(),
+            Decision::Counted { count: 2, .. }
+        ));
+        assert!(matches!(
+            store.gate(&fail, 3).unwrap(),
+            Decision::Counted { count: 3, .. }
+        ));
+        assert!(matches!(
+            store.gate(&plain, 4).unwrap(),
+            Decision::Counted { count: 4, .. }
+        ));
+        let d = store.gate(&success, 5).unwrap();
+        assert_eq!(reason(&d), "a success after failures");
+        assert_eq!(earlier_count(&d), Some(4));
+        // A success that also raises the level gives the level as the reason.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 600);
+        store.gate(&fail, 0).unwrap();
+        let d = store
+            .gate(
+                &alert("203.0.113.5", "5715", 9, &["authentication_success"]),
+                1,
+            )
+            .unwrap();
+        assert_eq!(reason(&d), "rule level higher than the last report's");
+    }
+
+    #[test]
+    fn count_only_joins_the_open_window_and_carries_a_closed_ones_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        // No window yet: one is opened, closing 10 s later.
+        assert_eq!(store.count_only(&a, 0).unwrap(), 1);
+        assert_eq!(store.next_due_ms(), Some(10_000));
+        assert_eq!(store.count_only(&a, 5_000).unwrap(), 2);
+        assert_eq!(store.next_due_ms(), Some(10_000));
+        assert_eq!(store.count_only(&a, 9_999).unwrap(), 3);
+        assert_eq!(store.next_due_ms(), Some(10_000));
+        // At the close a new window opens and the three counted alerts come along.
+        assert_eq!(store.count_only(&a, 10_000).unwrap(), 4);
+        assert_eq!(store.next_due_ms(), Some(20_000));
+        // gate sees the open window and counts too.
+        assert_eq!(
+            store.gate(&a, 12_000).unwrap(),
+            Decision::Counted {
+                count: 5,
+                closes_in_secs: 8
+            }
+        );
+        let mut got = Vec::new();
+        assert_eq!(
+            store
+                .take_due(20_000, |label, t| {
+                    got.push((label.to_string(), t.count));
+                    Ok(())
+                })
+                .unwrap(),
+            1
+        );
+        assert_eq!(got, vec![("203.0.113.5".to_string(), 5)]);
+    }
+
+    #[test]
+    fn take_due_hands_over_closed_windows_by_label_and_forgets_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        let no_ip = Alert::new(json!({"timestamp":"t","rule":{"id":"554","level":5},
+            "agent":{"name":"web"}}));
+        let quiet = alert("198.51.100.7", "5710", 5, &[]);
+        let late = alert("192.0.2.1", "5710", 5, &[]);
+        for alert in [&a, &no_ip] {
+            store.gate(alert, 0).unwrap();
+            store.gate(alert, 1).unwrap();
+        }
+        store.gate(&quiet, 0).unwrap();
+        store.gate(&late, 1).unwrap();
+        store.gate(&late, 2).unwrap();
+        // An older state file without a label: its key is shown.
+        let old = Window {
+            key: "old-key".into(),
+            label: String::new(),
+            opened_ms: 0,
+            closes_ms: 10_000,
+            level: 5,
+            saw_failure: false,
+            pending: {
+                let mut t = Tally::default();
+                t.add(&a);
+                t
+            },
+        };
+        store.save(&old).unwrap();
+        let cooldown = dir.path().join("cooldown");
+        fs::write(cooldown.join("notes.txt"), b"not a window").unwrap();
+        fs::write(cooldown.join("broken.json"), b"{").unwrap();
+        assert_eq!(store.next_due_ms(), Some(10_000));
+
+        let mut got = Vec::new();
+        let taken = store
+            .take_due(10_000, |label, t| {
+                got.push((label.to_string(), t.count));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(taken, 3);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("203.0.113.5".to_string(), 1),
+                ("old-key".to_string(), 1),
+                ("rule 554 on web".to_string(), 1),
+            ]
+        );
+        // Closed windows and the corrupt file are gone; the open one and other files stay.
+        let mut left: Vec<String> = fs::read_dir(&cooldown)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![".lock", "192.0.2.1.json", "notes.txt"]);
+        assert_eq!(
+            reason(&store.gate(&quiet, 10_001).unwrap()),
+            "first alert for this address"
+        );
+        assert_eq!(store.next_due_ms(), Some(10_001));
+    }
+
+    #[test]
+    fn take_due_keeps_a_window_whose_digest_could_not_be_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        let a = alert("203.0.113.5", "5710", 5, &[]);
+        store.gate(&a, 0).unwrap();
+        store.gate(&a, 1).unwrap();
+        assert!(store
+            .take_due(10_000, |_, _| Err(std::io::Error::other("disk full")))
+            .is_err());
+        assert_eq!(store.next_due_ms(), Some(10_000));
+        assert_eq!(store.take_due(10_000, |_, _| Ok(())).unwrap(), 1);
+        assert_eq!(store.next_due_ms(), None);
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_window_with_counted_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), 10);
+        // No state directory at all.
+        assert_eq!(store.next_due_ms(), None);
+        // A window with nothing counted is not due.
+        store
+            .gate(&alert("203.0.113.5", "1", 5, &[]), 1_000)
+            .unwrap();
+        assert_eq!(store.next_due_ms(), None);
+        let b = alert("198.51.100.7", "1", 5, &[]);
+        store.gate(&b, 3_000).unwrap();
+        store.gate(&b, 4_000).unwrap();
+        assert_eq!(store.next_due_ms(), Some(13_000));
+        let c = alert("192.0.2.1", "1", 5, &[]);
+        store.gate(&c, 2_000).unwrap();
+        store.gate(&c, 2_500).unwrap();
+        assert_eq!(store.next_due_ms(), Some(12_000));
+    }
+
+    /// Holds the store's lock as another intake process would.
+    fn hold_lock(dir: &Path) -> File {
+        let cooldown = dir.join("cooldown");
+        fs::create_dir_all(&cooldown).unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(cooldown.join(".lock"))
+            .unwrap();
+        file.lock().unwrap();
+        file
+    }
+
+    #[test]
+    fn intake_gives_up_on_a_held_lock_after_the_wait_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = hold_lock(dir.path());
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let store = Store::new(&path, 10);
+            let start = std::time::Instant::now();
+            let result = store.gate(&alert("203.0.113.5", "1", 5, &[]), 0);
+            let _ = tx.send((result.map_err(|e| e.to_string()), start.elapsed()));
+        });
+        // Never wait forever: execd is waiting for us.
+        let (result, waited) = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("gate kept waiting for the lock");
+        assert_eq!(
+            result.unwrap_err(),
+            "the cooldown state stayed locked for 200 ms"
+        );
+        // But it does wait the whole limit first.
+        assert!(waited >= LOCK_WAIT, "{waited:?}");
+        drop(held);
+    }
+
+    #[test]
+    fn intake_gets_a_lock_released_within_the_wait_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = hold_lock(dir.path());
+        let store = Store::new(dir.path(), 10);
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            drop(held);
+        });
+        let d = store
+            .gate(&alert("203.0.113.5", "1", 5, &[]), 0)
+            .expect("the lock came free in time");
+        assert_eq!(reason(&d), "first alert for this address");
+        releaser.join().unwrap();
+    }
 }

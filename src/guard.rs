@@ -192,4 +192,205 @@ mod tests {
         );
         assert_eq!(flag("# T\nbody", &[]), "# T\nbody");
     }
+
+    #[test]
+    fn tokens_split_on_punctuation_and_trim_it() {
+        let got: Vec<&str> =
+            tokens("Seen: 1.2.3.4., [2001:db8::1]:443; ::1 (-x-) _y_ /24/ .. rule-5712!").collect();
+        assert_eq!(
+            got,
+            vec![
+                "Seen",
+                "1.2.3.4",
+                "[2001:db8::1]:443",
+                "::1",
+                "x",
+                "y",
+                "24",
+                "rule-5712"
+            ]
+        );
+        assert_eq!(tokens(" ,;() ").count(), 0, "separators alone are no token");
+    }
+
+    #[test]
+    fn token_chars_are_alphanumerics_and_address_punctuation() {
+        for c in ['a', 'Z', '7', '.', ':', '-', '_', '%', '[', ']', '/'] {
+            assert!(is_token_char(c), "{c:?}");
+        }
+        for c in [' ', ',', ';', '(', ')', '"', '!', '\n', 'é'] {
+            assert!(!is_token_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn addresses_are_found_in_every_spelling() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        let cases = [
+            ("1.2.3.4", ip("1.2.3.4")),
+            ("1.2.3.4:22", ip("1.2.3.4")),
+            ("10.0.0.0/24", ip("10.0.0.0")),
+            ("::1", ip("::1")),
+            ("fe80::1", ip("fe80::1")),
+            ("fe80::1%eth0", ip("fe80::1")),
+            ("2001:db8::9", ip("2001:db8::9")),
+            ("2001:0db8:0000:0000:0000:0000:0000:0009", ip("2001:db8::9")),
+            ("2001:db8::/32", ip("2001:db8::")),
+            ("[2001:db8::1]:443", ip("2001:db8::1")),
+            ("::ffff:1.2.3.4", ip("1.2.3.4")),
+            ("[::ffff:1.2.3.4]:22", ip("1.2.3.4")),
+            // Not addresses: versions, times, numbers, words.
+            ("8.9", None),
+            ("1.2.3", None),
+            ("12:30:01", None),
+            ("a:b", None),
+            ("5712", None),
+            ("abc", None),
+        ];
+        for (token, want) in cases {
+            assert_eq!(ip_in(token), want, "{token}");
+        }
+    }
+
+    #[test]
+    fn cve_ids_need_a_four_digit_year_and_at_least_four_digits() {
+        let cases = [
+            ("CVE-2021-44228", Some("CVE-2021-44228")),
+            ("cve-2021-44228", Some("CVE-2021-44228")),
+            ("Cve-2014-6271", Some("CVE-2014-6271")),
+            ("CVE-2021-1234", Some("CVE-2021-1234")),
+            ("CVE-2021-44228abc", Some("CVE-2021-44228")),
+            ("CVE-2021-123", None),
+            ("CVE-21-44228", None),
+            ("CVE-12345-4422", None),
+            ("CVE-20x1-44228", None),
+            ("CVE-2021", None),
+            ("CVE-", None),
+            ("XCVE-2021-44228", None),
+            ("2021-44228", None),
+        ];
+        for (token, want) in cases {
+            assert_eq!(cve_in(token).as_deref(), want, "{token}");
+        }
+    }
+
+    #[test]
+    fn rule_words_are_rule_rules_and_sid_in_any_case() {
+        for w in ["rule", "RULE", "Rules", "rules", "sid", "SID"] {
+            assert!(is_rule_word(w), "{w}");
+        }
+        for w in ["rulez", "ruleset", "id", "port", "signature", ""] {
+            assert!(!is_rule_word(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn invented_ipv6_addresses_are_named_in_every_spelling() {
+        // The evidence holds 2001:db8::25 and ::ffff:203.0.113.5 (that is 203.0.113.5).
+        let text = "# Scan from 2001:db8::9\nAlso 2001:0db8:0000:0000:0000:0000:0000:0010, \
+                    ::ffff:198.51.100.7, [2001:db8::11]:443, 2001:db8:1::/48 and fe80::1.";
+        assert_eq!(
+            corpus().unverified(text),
+            vec![
+                "2001:db8::9",
+                "2001:db8::10",
+                "198.51.100.7",
+                "2001:db8::11",
+                "2001:db8:1::",
+                "fe80::1"
+            ]
+        );
+    }
+
+    #[test]
+    fn known_addresses_match_in_any_spelling() {
+        let text = "2001:0db8:0000:0000:0000:0000:0000:0025, [2001:db8::25]:25, 2001:db8::25/128, \
+                    203.0.113.5, ::ffff:203.0.113.5, [::ffff:203.0.113.5]:22, 203.0.113.5:2222, \
+                    ::ffff:10.0.0.11 and 192.168.111.0.";
+        assert_eq!(corpus().unverified(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn invented_cves_are_named_in_upper_case_and_malformed_ones_ignored() {
+        assert_eq!(
+            corpus().unverified("cve-2021-44228, CVE-2014-6271, CVE-2021-123, CVE-21-4422."),
+            vec!["CVE-2021-44228"]
+        );
+    }
+
+    #[test]
+    fn rule_ids_after_every_rule_word() {
+        let cases: [(&str, &[&str]); 12] = [
+            ("Rule 5712 and RULES 5712 and sid 5712", &[]),
+            ("rule 99999", &["rule 99999"]),
+            ("RULES 88888", &["rule 88888"]),
+            ("sid 77777", &["rule 77777"]),
+            ("SID 77777", &["rule 77777"]),
+            ("rule id 31151", &["rule 31151"]),
+            ("rule ids 31152", &["rule 31152"]),
+            ("rule ID 5712", &[]),
+            ("rules 5712 and 5710", &["rule 5710"]),
+            ("rules 5712, 5713", &["rule 5713"]),
+            // Numbers shorter than three digits are no rule ids.
+            ("rule 12 and rule 99; rule 100", &["rule 100"]),
+            // Numbers after other words are not rule ids.
+            ("port 4444, rulez 4444, 4444 rule", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(corpus().unverified(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn at_most_four_words_after_a_rule_word_are_read() {
+        // id, 5712, and, 66666: the fourth word is read.
+        assert_eq!(
+            corpus().unverified("rule id 5712 and 66666"),
+            vec!["rule 66666"]
+        );
+        // 5712, and, 5712, and: 66666 is the fifth word and is not read.
+        assert!(corpus()
+            .unverified("rules 5712 and 5712 and 66666")
+            .is_empty());
+        // A word that is neither a number nor "and" ends the list.
+        assert!(corpus().unverified("rule 5712 then 66666").is_empty());
+    }
+
+    #[test]
+    fn numbers_inside_evidence_tokens_count() {
+        let c = Corpus::new(["alert rule-5712 fired; see id=31151"]);
+        assert!(c.unverified("rule 5712 and rule 31151").is_empty());
+        assert_eq!(c.unverified("rule 5713"), vec!["rule 5713"]);
+    }
+
+    #[test]
+    fn with_no_evidence_everything_is_unverified() {
+        let c = Corpus::new([]);
+        assert_eq!(
+            c.unverified("1.2.3.4 2001:db8::1 CVE-2021-44228 rule 5712"),
+            vec!["1.2.3.4", "2001:db8::1", "CVE-2021-44228", "rule 5712"]
+        );
+    }
+
+    #[test]
+    fn flag_line_names_every_claim() {
+        assert_eq!(
+            flag_line(&["203.0.113.9".into(), "rule 99999".into()]),
+            "_⚠ Unverified: 203.0.113.9, rule 99999 not in the evidence; check before acting._"
+        );
+    }
+
+    #[test]
+    fn flag_without_a_newline_goes_after_the_text() {
+        assert_eq!(
+            flag("# Title only", &["CVE-2021-44228".into()]),
+            "# Title only\n_⚠ Unverified: CVE-2021-44228 not in the evidence; check before acting._"
+        );
+        assert_eq!(flag("# Title only", &[]), "# Title only");
+        // Only the first line is the title.
+        assert_eq!(
+            flag("# T\na\nb", &["x".into()]),
+            "# T\n_⚠ Unverified: x not in the evidence; check before acting._\na\nb"
+        );
+    }
 }

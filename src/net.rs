@@ -190,4 +190,26 @@ mod tests {
             Some("Servers")
         );
     }
+
+    #[test]
+    fn only_global_is_global_and_every_scope_has_its_words() {
+        // Pinned here so that this module does not rely on other modules' tests for it.
+        let all = [
+            (Scope::Global, "public (globally routable)"),
+            (Scope::Private, "private (RFC 1918)"),
+            (Scope::Loopback, "loopback"),
+            (Scope::LinkLocal, "link-local"),
+            (Scope::SharedCgnat, "shared address space (CGNAT, RFC 6598)"),
+            (Scope::Documentation, "documentation range"),
+            (Scope::Benchmarking, "benchmarking range (RFC 2544)"),
+            (Scope::Multicast, "multicast"),
+            (Scope::Reserved, "reserved"),
+            (Scope::Unspecified, "unspecified"),
+            (Scope::UniqueLocal, "IPv6 unique local (fc00::/7)"),
+        ];
+        for (scope, words) in all {
+            assert_eq!(scope.describe(), words);
+            assert_eq!(scope.is_global(), scope == Scope::Global, "{words}");
+        }
+    }
 }

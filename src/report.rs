@@ -584,4 +584,337 @@ mod tests {
         assert_eq!(severity_word(7), "Medium");
         assert_eq!(severity_word(3), "Low");
     }
+
+    #[test]
+    fn title_is_the_first_h1_line_trimmed() {
+        assert_eq!(title_of("# Brute force  \nbody"), "Brute force");
+        assert_eq!(title_of("intro\n## Sub\n# Real one\n# Second"), "Real one");
+        assert_eq!(title_of("#NoSpace\n## Sub"), "Wazuh alert");
+        assert_eq!(title_of(""), "Wazuh alert");
+        let r = Report::from_markdown("x\n# From the model\nbody".into(), true, None);
+        assert_eq!(r.title, "From the model");
+        assert_eq!(r.markdown, "x\n# From the model\nbody");
+        assert!(r.ai);
+        assert_eq!(r.ai_unavailable, None);
+        assert!(r.unverified.is_empty());
+        let r = Report::from_markdown("no title".into(), false, Some("down".into()));
+        assert_eq!(r.title, "Wazuh alert");
+        assert!(!r.ai);
+        assert_eq!(r.ai_unavailable.as_deref(), Some("down"));
+    }
+
+    #[test]
+    fn fit_character_limit_exactly_at_under_and_over() {
+        assert_eq!(TRUNCATED.chars().count(), 15);
+        assert_eq!(fit(&"a".repeat(299), 300), "a".repeat(299));
+        assert_eq!(fit(&"a".repeat(300), 300), "a".repeat(300));
+        // One over: cut so that text and mark together are exactly the limit.
+        let out = fit(&"a".repeat(301), 300);
+        assert_eq!(out, format!("{}{TRUNCATED}", "a".repeat(285)));
+        assert_eq!(out.chars().count(), 300);
+        // Multi-byte characters count as one each.
+        assert_eq!(fit(&"€".repeat(300), 300), "€".repeat(300));
+        assert_eq!(
+            fit(&"ü".repeat(5000), 300),
+            format!("{}{TRUNCATED}", "ü".repeat(285))
+        );
+    }
+
+    #[test]
+    fn fit_byte_limit_exactly_at_under_and_over() {
+        assert_eq!(NTFY_MAX_BYTES, 4096);
+        assert_eq!(fit(&"a".repeat(4095), 5000), "a".repeat(4095));
+        assert_eq!(fit(&"a".repeat(4096), 5000), "a".repeat(4096));
+        let out = fit(&"a".repeat(4097), 5000);
+        assert_eq!(out, format!("{}{TRUNCATED}", "a".repeat(4081)));
+        assert_eq!(out.len(), 4096);
+        // 3-byte characters after one ASCII byte: the last '€' ends exactly at the byte budget
+        // (1 + 3 x 1360 = 4081) and is kept; the next one would pass it.
+        let out = fit(&format!("a{}", "€".repeat(2000)), 3500);
+        assert_eq!(out, format!("a{}{TRUNCATED}", "€".repeat(1360)));
+        assert_eq!(out.len(), 4096);
+        // Under both limits in characters but over in bytes.
+        let out = fit(&"€".repeat(1366), 3500);
+        assert_eq!(out, format!("{}{TRUNCATED}", "€".repeat(1360)));
+        assert_eq!(out.len(), 4095);
+    }
+
+    #[test]
+    fn fit_cuts_at_the_last_whole_line_but_not_at_a_leading_newline() {
+        let text = format!("# T\n{}", "line\n".repeat(100));
+        // 285 characters fit: "# T\n", 56 lines and an "l"; the partial line goes.
+        assert_eq!(
+            fit(&text, 300),
+            format!("# T\n{}line{TRUNCATED}", "line\n".repeat(55))
+        );
+        // The only newline is the first character: the text is cut mid-line instead.
+        assert_eq!(
+            fit(&format!("\n{}", "a".repeat(400)), 300),
+            format!("\n{}{TRUNCATED}", "a".repeat(284))
+        );
+        // Trailing blanks before the mark are dropped.
+        assert_eq!(
+            fit(&format!("{}\n{}", "a  ".repeat(10), "b".repeat(400)), 300),
+            format!("{}{TRUNCATED}", "a  ".repeat(10).trim_end())
+        );
+    }
+
+    #[test]
+    fn with_appendix_joins_short_texts_unchanged() {
+        assert_eq!(
+            with_appendix("# T\nbody\n\n", "## Since the last report\nx", 3500),
+            "# T\nbody\n\n## Since the last report\nx"
+        );
+    }
+
+    #[test]
+    fn with_appendix_cuts_the_report_to_make_room() {
+        // The appendix gets at most half; the report the rest, less the blank line between.
+        let out = with_appendix(&"a".repeat(400), &"b".repeat(200), 300);
+        assert_eq!(
+            out,
+            format!(
+                "{}{TRUNCATED}\n\n{}{TRUNCATED}",
+                "a".repeat(133),
+                "b".repeat(135)
+            )
+        );
+        assert_eq!(out.chars().count(), 300);
+        // A short appendix is kept whole and the report fills the remaining room exactly.
+        let appendix = "## Since the last report\nx";
+        let out = with_appendix(&"a".repeat(400), appendix, 300);
+        assert_eq!(out, format!("{}{TRUNCATED}\n\n{appendix}", "a".repeat(257)));
+        assert_eq!(out.chars().count(), 300);
+    }
+
+    #[test]
+    fn with_appendix_byte_limit_exactly_and_over() {
+        // 4,084 + 2 + 10 bytes: exactly the limit, nothing is cut.
+        let appendix = "## Since\nx";
+        let out = with_appendix(&"a".repeat(4084), appendix, 4096);
+        assert_eq!(out, format!("{}\n\n{appendix}", "a".repeat(4084)));
+        assert_eq!(out.len(), 4096);
+        // 3-byte characters fit the character room but not the bytes: 4,080 + 2 + 40 is 26
+        // over, so the report is cut again to 1,360 - 26 - 16 characters including the mark.
+        let appendix = format!("## Since the last report\n{}", "x".repeat(15));
+        assert_eq!(appendix.len(), 40);
+        let out = with_appendix(&"€".repeat(1360), &appendix, 3500);
+        assert_eq!(
+            out,
+            format!("{}{TRUNCATED}\n\n{appendix}", "€".repeat(1303))
+        );
+        assert_eq!(out.len(), 3966);
+    }
+
+    fn evidence(alert: &Alert) -> Evidence {
+        Evidence::local(alert, &Settings::default())
+    }
+
+    #[test]
+    fn fallback_title_names_description_source_and_agent() {
+        let alert = sample("sshd_bruteforce_5712.json");
+        assert_eq!(
+            fallback_title(&alert, &evidence(&alert)),
+            "sshd: brute force trying to get access to the system. Non existent user from \
+             172.17.1.1 on localhost.localdomain"
+        );
+        let alert = sample("fim_file_added_554_no_ip.json");
+        assert_eq!(
+            fallback_title(&alert, &evidence(&alert)),
+            "File added to the system from an unknown source on Ubuntu"
+        );
+        let alert = Alert::new(serde_json::json!({"rule":{"description":"Many\n  words..."}}));
+        assert_eq!(
+            fallback_title(&alert, &evidence(&alert)),
+            "Many words from an unknown source on unknown agent"
+        );
+        let r = fallback(&alert, &evidence(&alert), "off", 3500);
+        assert_eq!(
+            r.title,
+            "Many words from an unknown source on unknown agent"
+        );
+        assert_eq!(r.ai_unavailable.as_deref(), Some("off"));
+    }
+
+    #[test]
+    fn fallback_skips_dash_and_empty_fields() {
+        let alert = Alert::new(serde_json::json!({"rule":{"id":"1","level":3,
+            "description":"d","groups":[]},
+            "data":{"srcuser":"-","dstuser":"","url":"/login","srcport":"-"}}));
+        let md = fallback(&alert, &evidence(&alert), "off", 3500).markdown;
+        assert!(md.contains("- URL: /login\n"), "{md}");
+        assert!(md.contains("- URL `/login`\n"), "{md}");
+        assert!(!md.contains("User"), "{md}");
+        assert!(!md.contains("Source port"), "{md}");
+        assert!(!md.contains("Rule groups"), "{md}");
+        let bare = Alert::new(serde_json::json!({"rule":{"id":"1"}}));
+        let md = fallback(&bare, &evidence(&bare), "off", 3500).markdown;
+        assert!(
+            md.contains("## Indicators of compromise\n- None in the alert.\n"),
+            "{md}"
+        );
+        assert!(md.contains("- No source address in the alert."), "{md}");
+    }
+
+    #[test]
+    fn fallback_actions_follow_the_groups_and_the_source() {
+        let actions = |alert: &Alert, ev: &Evidence| {
+            let md = fallback(alert, ev, "off", 3500).markdown;
+            md.split("## Recommended actions\n")
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        let web = sample("web_shellshock_31168.json");
+        assert_eq!(
+            actions(&web, &evidence(&web)),
+            "1. Find which internal machine holds 192.168.0.223 (private (RFC 1918)) and check it \
+             for compromise.\n\
+             2. Check the web server on ubuntu-bionic for signs that the request succeeded.\n\
+             3. Review the alert in the Wazuh dashboard for related events."
+        );
+        let fim = sample("fim_file_added_554_no_ip.json");
+        assert_eq!(
+            actions(&fim, &evidence(&fim)),
+            "1. Inspect the changed file on Ubuntu and who wrote it.\n\
+             2. Review the alert in the Wazuh dashboard for related events."
+        );
+        let attack = Alert::new(serde_json::json!({"rule":{"groups":["attack"]},
+            "agent":{"name":"h"},"data":{"srcip":"8.8.8.8"}}));
+        assert_eq!(
+            actions(&attack, &evidence(&attack)),
+            "1. Block 8.8.8.8 at the firewall if it has no business reaching h.\n\
+             2. Check the web server on h for signs that the request succeeded.\n\
+             3. Review the alert in the Wazuh dashboard for related events."
+        );
+    }
+
+    #[test]
+    fn fallback_names_the_rdap_abuse_contact() {
+        let alert = sample("windows_logon_failure_4625_60122.json");
+        let mut ev = evidence(&alert);
+        ev.intel = crate::enrich::sample_intel();
+        let body = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/ti/rdap_ripe.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let network = crate::enrich::rdap::parse(&body).unwrap();
+        let rdap = ev
+            .intel
+            .sources
+            .iter_mut()
+            .find(|s| s.provider == crate::enrich::Provider::Rdap)
+            .unwrap();
+        rdap.finding = crate::enrich::Finding::Ok {
+            data: crate::enrich::Data::Rdap(network),
+        };
+        let md = fallback(&alert, &ev, "off", 3500).markdown;
+        assert!(
+            md.contains(
+                "\n2. Report the abuse to the network's abuse contact, abuse@whalebone.io.\n"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn one_line_folds_whitespace_and_marks_a_cut() {
+        assert_eq!(one_line("a  b\n\tc ", 10), "a b c");
+        assert_eq!(one_line("abc", 3), "abc");
+        assert_eq!(one_line("abcd", 3), "abc…");
+        assert_eq!(one_line("éé é", 3), "éé …");
+        assert_eq!(one_line("", 3), "");
+    }
+
+    #[test]
+    fn severity_band_edges() {
+        for (level, want) in [
+            (0, "Low"),
+            (6, "Low"),
+            (7, "Medium"),
+            (9, "Medium"),
+            (10, "High"),
+            (11, "High"),
+            (12, "Critical"),
+            (u32::MAX, "Critical"),
+        ] {
+            assert_eq!(severity_word(level), want, "level {level}");
+        }
+    }
+
+    #[test]
+    fn full_report_has_origin_flag_body_and_appendix() {
+        let alert = Alert::new(serde_json::json!({"rule":{"id":"1"},"full_log":"x ``` y"}));
+        let ev = evidence(&alert);
+        let mut report = Report::from_markdown(
+            "# My title\n_⚠ Unverified: 9.9.9.9 not in the evidence; check before acting._\n\
+             Body line\n## Part"
+                .into(),
+            true,
+            None,
+        );
+        report.unverified = vec!["1.2.3.4".into()];
+        let md = full(&alert, &ev, &report, "2026-01-01T00:00:00Z");
+        assert!(
+            md.starts_with(
+                "# My title\n\
+                 _Report of 2026-01-01T00:00:00Z, analysis written by the local LLM._\n\n\
+                 _⚠ Unverified: 1.2.3.4 not in the evidence; check before acting._\n\n\
+                 Body line\n## Part\n\n## Evidence appendix\n\n### Investigation\n\n```text\n"
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("9.9.9.9"), "{md}");
+        assert!(
+            md.contains("\n```\n\n### Raw alert\n\n```json\n{\n"),
+            "{md}"
+        );
+        assert!(md.contains("\"full_log\": \"x ` ` ` y\""), "{md}");
+        assert!(md.ends_with("}\n```\n"), "{md}");
+
+        let mut report = Report::from_markdown("# T\nBody".into(), false, Some("down".into()));
+        let md = full(&alert, &ev, &report, "c");
+        assert!(
+            md.starts_with("# T\n_Report of c, written without AI (down)._\n\nBody\n\n## Evidence"),
+            "{md}"
+        );
+        report.ai_unavailable = None;
+        let md = full(&alert, &ev, &report, "c");
+        assert!(
+            md.starts_with("# T\n_Report of c, written without AI (no reason given)._\n\nBody\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn archive_writes_markdown_and_json_with_a_final_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let alert = sample("sshd_bruteforce_5712.json");
+        let ev = evidence(&alert);
+        let report = Report::from_markdown("# T\nshort".into(), false, Some("down".into()));
+        let reports = dir.path().join("reports");
+        let archived = |full| Archived {
+            report: &report,
+            alert: alert.json(),
+            evidence: &ev,
+            created: "2026-01-01T00:00:00Z".into(),
+            full,
+        };
+        // Without a long form the short report is stored, with a newline added.
+        let path = archive(&reports, "s1", &archived("")).unwrap();
+        assert_eq!(path, reports.join("s1.md"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# T\nshort\n");
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(reports.join("s1.json")).unwrap()).unwrap();
+        assert_eq!(json["report"]["title"], "T");
+        assert_eq!(json["report"]["ai_unavailable"], "down");
+        assert_eq!(json["created"], "2026-01-01T00:00:00Z");
+        assert_eq!(json["alert"]["rule"]["id"], "5712");
+        assert!(json.get("full").is_none());
+        // The long form is stored as it is when it already ends with a newline.
+        let path = archive(&reports, "s2", &archived("# T\nlong\n")).unwrap();
+        assert_eq!(path, reports.join("s2.md"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# T\nlong\n");
+    }
 }

@@ -518,4 +518,822 @@ mod tests {
         assert_eq!(texts(&r), vec!["+43 AbuseIPDB 87% (412 reports)"]);
         assert_eq!(r.verdict, Verdict::Suspicious);
     }
+
+    // ---- Builders: one source at a time, only the fields a rule reads. ----
+
+    fn abuse(score: u64, total_reports: u64) -> abuseipdb::Check {
+        abuseipdb::Check {
+            score,
+            total_reports,
+            ..Default::default()
+        }
+    }
+
+    fn abuse_src(c: abuseipdb::Check) -> SourceResult {
+        ok(Provider::Abuseipdb, Data::Abuseipdb(c))
+    }
+
+    fn vt(malicious: u64, suspicious: u64, harmless: u64, reputation: Option<i64>) -> SourceResult {
+        ok(
+            Provider::Virustotal,
+            Data::Virustotal(virustotal::Report {
+                malicious,
+                suspicious,
+                harmless,
+                reputation,
+                ..Default::default()
+            }),
+        )
+    }
+
+    fn gn(
+        classification: Option<&str>,
+        riot: bool,
+        noise: bool,
+        name: Option<&str>,
+    ) -> SourceResult {
+        ok(
+            Provider::Greynoise,
+            Data::Greynoise(greynoise::Community {
+                classification: classification.map(String::from),
+                riot,
+                noise,
+                name: name.map(String::from),
+                last_seen: None,
+            }),
+        )
+    }
+
+    fn host(tags: &[&str], vulns: &[&str]) -> shodan::Host {
+        shodan::Host {
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            vulns: vulns.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn shodan_src(tags: &[&str], vulns: &[&str]) -> SourceResult {
+        ok(Provider::Shodan, Data::Shodan(host(tags, vulns)))
+    }
+
+    fn idb_src(tags: &[&str], vulns: &[&str]) -> SourceResult {
+        ok(Provider::Internetdb, Data::Internetdb(host(tags, vulns)))
+    }
+
+    fn ipinfo_src(privacy: &[&str], asn_type: Option<&str>) -> SourceResult {
+        ok(
+            Provider::Ipinfo,
+            Data::Ipinfo(ipinfo::Info {
+                privacy: privacy.iter().map(|p| p.to_string()).collect(),
+                asn_type: asn_type.map(String::from),
+                ..Default::default()
+            }),
+        )
+    }
+
+    fn tor_src(exit: bool) -> SourceResult {
+        ok(
+            Provider::Tor,
+            Data::Tor(tor::Membership {
+                exit,
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// One zone's answer, from the last octets of its 127.0.0.x codes.
+    fn zone(name: &str, codes: &[u8]) -> Listing {
+        let answers: Vec<std::net::Ipv4Addr> = codes
+            .iter()
+            .map(|c| std::net::Ipv4Addr::new(127, 0, 0, *c))
+            .collect();
+        classify(name, &answers)
+    }
+
+    /// Asserts the exact reasons (in order), the score and the verdict.
+    fn check(
+        what: &str,
+        sources: &[SourceResult],
+        dnsbl: &[Listing],
+        reasons: &[&str],
+        score: u32,
+        verdict: Verdict,
+    ) {
+        let r = assess(sources, dnsbl);
+        assert_eq!(texts(&r), reasons, "reasons: {what}");
+        assert_eq!(r.score, score, "score: {what}");
+        assert_eq!(r.verdict, verdict, "verdict: {what}");
+    }
+
+    #[test]
+    fn abuseipdb_rules_add_half_the_score_or_take_ten_for_whitelisted() {
+        use Verdict::*;
+        let whitelisted = |score: u64, w: Option<bool>| abuseipdb::Check {
+            is_whitelisted: w,
+            ..abuse(score, 7)
+        };
+        let cases: Vec<(&str, abuseipdb::Check, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "never reported adds nothing",
+                abuse(0, 0),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "1% still adds a point (one report, singular)",
+                abuse(1, 1),
+                vec!["+1 AbuseIPDB 1% (1 report)"],
+                1,
+                LikelyBenign,
+            ),
+            (
+                "87% adds 43 (rounded down)",
+                abuse(87, 412),
+                vec!["+43 AbuseIPDB 87% (412 reports)"],
+                43,
+                Suspicious,
+            ),
+            (
+                "100% adds 50",
+                abuse(100, 3319),
+                vec!["+50 AbuseIPDB 100% (3319 reports)"],
+                50,
+                Suspicious,
+            ),
+            (
+                "an out-of-range score is read as 100%",
+                abuse(150, 2),
+                vec!["+50 AbuseIPDB 150% (2 reports)"],
+                50,
+                Suspicious,
+            ),
+            (
+                "whitelisted and never reported takes 10 away",
+                whitelisted(0, Some(true)),
+                vec!["-10 AbuseIPDB: whitelisted"],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "explicitly not whitelisted adds nothing",
+                whitelisted(0, Some(false)),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "a reported address is never credited for being whitelisted",
+                whitelisted(40, Some(true)),
+                vec!["+20 AbuseIPDB 40% (7 reports)"],
+                20,
+                Unknown,
+            ),
+            (
+                "AbuseIPDB's Tor flag is a Tor sighting",
+                abuseipdb::Check {
+                    is_tor: true,
+                    ..abuse(0, 0)
+                },
+                vec!["+15 Tor exit (AbuseIPDB)"],
+                15,
+                Unknown,
+            ),
+        ];
+        for (what, c, reasons, score, verdict) in cases {
+            check(what, &[abuse_src(c)], &[], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn hosting_is_read_from_abuseipdb_usage_type_and_ipinfo() {
+        let hosting = vec!["+5 hosting / data-centre network"];
+        let usage = |u: &str| {
+            abuse_src(abuseipdb::Check {
+                usage_type: Some(u.into()),
+                ..abuse(0, 0)
+            })
+        };
+        // AbuseIPDB answered, so a low score is likely benign.
+        for (u, hosted) in [
+            ("Data Center/Web Hosting/Transit", true),
+            ("Data Center", true),
+            ("Web Hosting", true),
+            ("Fixed Line ISP", false),
+        ] {
+            let want: &[&str] = if hosted { &hosting } else { &[] };
+            let score = if hosted { 5 } else { 0 };
+            check(u, &[usage(u)], &[], want, score, Verdict::LikelyBenign);
+        }
+        // ipinfo is no reputation source: a low score stays unknown.
+        for (what, src, hosted) in [
+            ("privacy flag hosting", ipinfo_src(&["hosting"], None), true),
+            ("ASN type hosting", ipinfo_src(&[], Some("hosting")), true),
+            ("ASN type isp", ipinfo_src(&[], Some("isp")), false),
+            ("nothing set", ipinfo_src(&[], None), false),
+        ] {
+            let want: &[&str] = if hosted { &hosting } else { &[] };
+            let score = if hosted { 5 } else { 0 };
+            check(what, &[src], &[], want, score, Verdict::Unknown);
+        }
+        // Seen by both: one reason, five points.
+        check(
+            "hosting seen twice counts once",
+            &[usage("Data Center"), ipinfo_src(&["hosting"], None)],
+            &[],
+            &hosting,
+            5,
+            Verdict::LikelyBenign,
+        );
+    }
+
+    #[test]
+    fn virustotal_engines_suspicious_and_reputation_rules() {
+        use Verdict::*;
+        let cases: Vec<(&str, SourceResult, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "no engine answered: not a reputation answer",
+                vt(0, 0, 0, None),
+                vec![],
+                0,
+                Unknown,
+            ),
+            (
+                "engines answered clean: a reputation answer",
+                vt(0, 0, 80, None),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "undetected engines also count as an answer",
+                ok(
+                    Provider::Virustotal,
+                    Data::Virustotal(virustotal::Report {
+                        undetected: 12,
+                        ..Default::default()
+                    }),
+                ),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "one malicious engine adds 5",
+                vt(1, 0, 80, None),
+                vec!["+5 VirusTotal 1 engine malicious"],
+                5,
+                LikelyBenign,
+            ),
+            (
+                "four malicious engines add 20",
+                vt(4, 0, 80, None),
+                vec!["+20 VirusTotal 4 engines malicious"],
+                20,
+                Unknown,
+            ),
+            (
+                "malicious engines add at most 30",
+                vt(7, 0, 80, None),
+                vec!["+30 VirusTotal 7 engines malicious"],
+                30,
+                Suspicious,
+            ),
+            (
+                "suspicious engines add 5 (singular)",
+                vt(0, 1, 80, None),
+                vec!["+5 VirusTotal 1 engine suspicious"],
+                5,
+                LikelyBenign,
+            ),
+            (
+                "suspicious engines add 5 however many",
+                vt(0, 3, 80, None),
+                vec!["+5 VirusTotal 3 engines suspicious"],
+                5,
+                LikelyBenign,
+            ),
+            (
+                "malicious wins over suspicious",
+                vt(2, 3, 80, None),
+                vec!["+10 VirusTotal 2 engines malicious"],
+                10,
+                Unknown,
+            ),
+            (
+                "a negative community reputation adds 5",
+                vt(0, 0, 80, Some(-1)),
+                vec!["+5 VirusTotal community reputation -1"],
+                5,
+                LikelyBenign,
+            ),
+            (
+                "a zero reputation adds nothing",
+                vt(0, 0, 80, Some(0)),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "a positive reputation adds nothing",
+                vt(0, 0, 80, Some(12)),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+        ];
+        for (what, src, reasons, score, verdict) in cases {
+            check(what, &[src], &[], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn greynoise_rules_in_priority_order() {
+        use Verdict::*;
+        let cases: Vec<(&str, SourceResult, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "malicious wins over RIOT and noise; the name unknown is not shown",
+                gn(Some("malicious"), true, true, Some("unknown")),
+                vec!["+25 GreyNoise: malicious"],
+                25,
+                Suspicious,
+            ),
+            (
+                "malicious with its actor's name",
+                gn(Some("malicious"), false, true, Some("Mirai")),
+                vec!["+25 GreyNoise: malicious (Mirai)"],
+                25,
+                Suspicious,
+            ),
+            (
+                "RIOT wins over benign",
+                gn(Some("benign"), true, false, Some("Cloudflare Public DNS")),
+                vec!["-25 GreyNoise RIOT: known business service (Cloudflare Public DNS)"],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "RIOT without a classification",
+                gn(None, true, false, None),
+                vec!["-25 GreyNoise RIOT: known business service"],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "benign wins over noise",
+                gn(Some("benign"), false, true, Some("Shodan.io")),
+                vec!["-20 GreyNoise: benign (Shodan.io)"],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "noise alone adds 5",
+                gn(Some("unknown"), false, true, Some("unknown")),
+                vec!["+5 GreyNoise: mass Internet scanner"],
+                5,
+                LikelyBenign,
+            ),
+            (
+                "seen but nothing said: adds nothing, still a reputation answer",
+                gn(Some("unknown"), false, false, None),
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+        ];
+        for (what, src, reasons, score, verdict) in cases {
+            check(what, &[src], &[], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn shodan_and_internetdb_bad_tags_and_vulns() {
+        use Verdict::*;
+        let cases: Vec<(&str, SourceResult, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "every bad Shodan tag is named, harmless ones are not",
+                shodan_src(&["cloud", "compromised", "malware", "doublepulsar"], &[]),
+                vec!["+20 Shodan tags: compromised, malware, doublepulsar"],
+                20,
+                Unknown,
+            ),
+            (
+                "InternetDB bad tag",
+                idb_src(&["malware"], &[]),
+                vec!["+20 InternetDB tags: malware"],
+                20,
+                Unknown,
+            ),
+            (
+                "harmless tags add nothing",
+                shodan_src(&["cloud", "vpn", "self-signed"], &[]),
+                vec![],
+                0,
+                Unknown,
+            ),
+            (
+                "one CVE adds 5 (singular)",
+                shodan_src(&[], &["CVE-2014-6271"]),
+                vec!["+5 1 known CVE on its exposed services (Shodan)"],
+                5,
+                Unknown,
+            ),
+            (
+                "several CVEs add 5",
+                idb_src(&[], &["CVE-2014-6271", "CVE-2021-44228", "CVE-2017-0144"]),
+                vec!["+5 3 known CVEs on its exposed services (InternetDB)"],
+                5,
+                Unknown,
+            ),
+            (
+                "Shodan tor tag is a Tor sighting",
+                shodan_src(&["tor"], &[]),
+                vec!["+15 Tor exit (Shodan)"],
+                15,
+                Unknown,
+            ),
+            (
+                "InternetDB tor tag is a Tor sighting",
+                idb_src(&["tor"], &[]),
+                vec!["+15 Tor exit (InternetDB)"],
+                15,
+                Unknown,
+            ),
+        ];
+        for (what, src, reasons, score, verdict) in cases {
+            check(what, &[src], &[], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn ipinfo_privacy_flags_tor_and_anonymisers() {
+        use Verdict::*;
+        let cases: Vec<(&str, SourceResult, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "tor flag is a Tor sighting",
+                ipinfo_src(&["tor"], None),
+                vec!["+15 Tor exit (ipinfo)"],
+                15,
+                Unknown,
+            ),
+            (
+                "a VPN is an anonymiser (and neither Tor nor hosting)",
+                ipinfo_src(&["vpn"], None),
+                vec!["+5 anonymiser: vpn (ipinfo)"],
+                5,
+                Unknown,
+            ),
+            (
+                "every anonymiser flag is named, 5 points in all",
+                ipinfo_src(&["vpn", "proxy", "relay"], Some("isp")),
+                vec!["+5 anonymiser: vpn, proxy, relay (ipinfo)"],
+                5,
+                Unknown,
+            ),
+        ];
+        for (what, src, reasons, score, verdict) in cases {
+            check(what, &[src], &[], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn tor_is_one_reason_naming_every_source_list_first() {
+        check(
+            "Tor exit list",
+            &[tor_src(true)],
+            &[],
+            &["+15 Tor exit (Tor exit list)"],
+            15,
+            Verdict::Unknown,
+        );
+        check(
+            "not on the Tor exit list",
+            &[tor_src(false)],
+            &[],
+            &[],
+            0,
+            Verdict::Unknown,
+        );
+        check(
+            "every Tor source at once",
+            &[
+                abuse_src(abuseipdb::Check {
+                    is_tor: true,
+                    ..abuse(0, 0)
+                }),
+                shodan_src(&["tor"], &[]),
+                idb_src(&["tor"], &[]),
+                ipinfo_src(&["tor"], None),
+                tor_src(true),
+            ],
+            &[],
+            &["+15 Tor exit (Tor exit list, AbuseIPDB, Shodan, InternetDB, ipinfo)"],
+            15,
+            Verdict::Unknown,
+        );
+    }
+
+    #[test]
+    fn only_each_providers_own_data_is_read() {
+        // A GreyNoise answer must not be read as AbuseIPDB's and so on; equal points keep the
+        // order the rules run in (AbuseIPDB, VirusTotal, GreyNoise, ...), not the sources' order.
+        check(
+            "several sources, each scored once",
+            &[
+                gn(Some("unknown"), false, true, None),
+                abuse_src(abuse(20, 3)),
+                vt(1, 0, 80, None),
+            ],
+            &[],
+            &[
+                "+10 AbuseIPDB 20% (3 reports)",
+                "+5 VirusTotal 1 engine malicious",
+                "+5 GreyNoise: mass Internet scanner",
+            ],
+            20,
+            Verdict::Unknown,
+        );
+    }
+
+    #[test]
+    fn spamhaus_codes_and_other_blocklists() {
+        use Verdict::*;
+        let cases: Vec<(&str, Listing, Vec<&str>, u32, Verdict)> = vec![
+            (
+                "Spamhaus XBL adds 25",
+                zone("zen.spamhaus.org", &[4]),
+                vec!["+25 listed in Spamhaus XBL (exploited or infected host)"],
+                25,
+                Suspicious,
+            ),
+            (
+                "Spamhaus SBL adds 20",
+                zone("zen.spamhaus.org", &[2]),
+                vec!["+20 listed in Spamhaus SBL"],
+                20,
+                Unknown,
+            ),
+            (
+                "Spamhaus CSS adds 20",
+                zone("zen.spamhaus.org", &[3]),
+                vec!["+20 listed in Spamhaus CSS"],
+                20,
+                Unknown,
+            ),
+            (
+                "Spamhaus DROP adds 20",
+                zone("zen.spamhaus.org", &[9]),
+                vec!["+20 listed in Spamhaus DROP"],
+                20,
+                Unknown,
+            ),
+            (
+                "Spamhaus BCL adds 20",
+                zone("zen.spamhaus.org", &[30]),
+                vec!["+20 listed in Spamhaus BCL"],
+                20,
+                Unknown,
+            ),
+            (
+                "PBL next to a listing adds nothing",
+                zone("zen.spamhaus.org", &[2, 10]),
+                vec![
+                    "+20 listed in Spamhaus SBL",
+                    "+0 Spamhaus PBL: end-user range (policy only)",
+                ],
+                20,
+                Unknown,
+            ),
+            (
+                "PBL alone is policy and adds nothing",
+                zone("zen.spamhaus.org", &[10]),
+                vec!["+0 zen.spamhaus.org: end-user range, policy only"],
+                0,
+                Unknown,
+            ),
+            (
+                "an undecoded Spamhaus code adds 10",
+                zone("zen.spamhaus.org", &[50]),
+                vec!["+10 listed in zen.spamhaus.org (code 127.0.0.50)"],
+                10,
+                Unknown,
+            ),
+            (
+                "another list without decoded names adds 10",
+                zone("bl.spamcop.net", &[2]),
+                vec!["+10 listed in bl.spamcop.net"],
+                10,
+                Unknown,
+            ),
+            (
+                "another list with a decoded name names it",
+                zone("dnsbl.dronebl.org", &[13]),
+                vec!["+10 listed in dnsbl.dronebl.org (brute-force attacker)"],
+                10,
+                Unknown,
+            ),
+            (
+                "not listed adds nothing",
+                zone("zen.spamhaus.org", &[]),
+                vec![],
+                0,
+                Unknown,
+            ),
+            (
+                "an error answer adds nothing",
+                classify("bl.spamcop.net", &["127.255.255.254".parse().unwrap()]),
+                vec![],
+                0,
+                Unknown,
+            ),
+        ];
+        for (what, l, reasons, score, verdict) in cases {
+            check(what, &[], &[l], &reasons, score, verdict);
+        }
+    }
+
+    #[test]
+    fn blocklists_are_capped_strongest_first() {
+        // Exactly at the cap: nothing is cut, nothing says so.
+        check(
+            "25 + 10 is exactly the cap",
+            &[],
+            &[zone("zen.spamhaus.org", &[4]), zone("bl.spamcop.net", &[2])],
+            &[
+                "+25 listed in Spamhaus XBL (exploited or infected host)",
+                "+10 listed in bl.spamcop.net",
+            ],
+            35,
+            Verdict::Suspicious,
+        );
+        // SBL answered first, but XBL is stronger and is granted in full; the rest is cut.
+        check(
+            "over the cap",
+            &[],
+            &[
+                zone("zen.spamhaus.org", &[2, 4]),
+                zone("bl.spamcop.net", &[2]),
+                zone("dnsbl.dronebl.org", &[13]),
+            ],
+            &[
+                "+25 listed in Spamhaus XBL (exploited or infected host)",
+                "+10 listed in Spamhaus SBL (blocklists add at most 35)",
+                "+0 listed in bl.spamcop.net (blocklists add at most 35)",
+                "+0 listed in dnsbl.dronebl.org (brute-force attacker) (blocklists add at most 35)",
+            ],
+            35,
+            Verdict::Suspicious,
+        );
+        // The cap is on blocklists only, not on the score.
+        check(
+            "cap is for blocklists only",
+            &[abuse_src(abuse(100, 3319))],
+            &[zone("zen.spamhaus.org", &[2, 4])],
+            &[
+                "+50 AbuseIPDB 100% (3319 reports)",
+                "+25 listed in Spamhaus XBL (exploited or infected host)",
+                "+10 listed in Spamhaus SBL (blocklists add at most 35)",
+            ],
+            85,
+            Verdict::Malicious,
+        );
+    }
+
+    #[test]
+    fn verdict_thresholds_on_both_sides() {
+        use Verdict::*;
+        let spamcop = || vec![zone("bl.spamcop.net", &[2])];
+        // What, sources, blocklists, expected score, expected verdict.
+        type Row = (&'static str, Vec<SourceResult>, Vec<Listing>, u32, Verdict);
+        let cases: Vec<Row> = vec![
+            (
+                "60 is malicious",
+                vec![abuse_src(abuse(100, 9))],
+                spamcop(),
+                60,
+                Malicious,
+            ),
+            (
+                "59 is suspicious",
+                vec![abuse_src(abuse(98, 9))],
+                spamcop(),
+                59,
+                Suspicious,
+            ),
+            (
+                "25 is suspicious",
+                vec![abuse_src(abuse(50, 9))],
+                vec![],
+                25,
+                Suspicious,
+            ),
+            (
+                "24 is unknown",
+                vec![abuse_src(abuse(48, 9))],
+                vec![],
+                24,
+                Unknown,
+            ),
+            (
+                "10 with an answer is unknown",
+                vec![abuse_src(abuse(20, 9))],
+                vec![],
+                10,
+                Unknown,
+            ),
+            (
+                "9 with an answer is likely benign",
+                vec![abuse_src(abuse(18, 9))],
+                vec![],
+                9,
+                LikelyBenign,
+            ),
+            (
+                "5 without a reputation answer is unknown",
+                vec![ipinfo_src(&[], Some("hosting"))],
+                vec![],
+                5,
+                Unknown,
+            ),
+            (
+                "below zero is clamped to 0",
+                vec![
+                    abuse_src(abuseipdb::Check {
+                        is_whitelisted: Some(true),
+                        ..abuse(0, 0)
+                    }),
+                    gn(Some("benign"), true, false, None),
+                ],
+                vec![],
+                0,
+                LikelyBenign,
+            ),
+            (
+                "above 100 is clamped to 100",
+                vec![
+                    abuse_src(abuse(100, 9)),
+                    vt(9, 0, 0, None),
+                    gn(Some("malicious"), false, false, None),
+                ],
+                vec![],
+                100,
+                Malicious,
+            ),
+        ];
+        for (what, sources, dnsbl, score, verdict) in cases {
+            let r = assess(&sources, &dnsbl);
+            assert_eq!(
+                (r.score, r.verdict),
+                (score, verdict),
+                "{what}: {:?}",
+                r.reasons
+            );
+        }
+    }
+
+    #[test]
+    fn verdict_labels_and_keys() {
+        let all = [
+            (Verdict::Malicious, "malicious", "malicious"),
+            (Verdict::Suspicious, "suspicious", "suspicious"),
+            (Verdict::Unknown, "unknown", "unknown"),
+            (Verdict::LikelyBenign, "likely_benign", "likely benign"),
+        ];
+        for (v, key, label) in all {
+            assert_eq!(v.key(), key);
+            assert_eq!(v.label(), label);
+        }
+    }
+
+    #[test]
+    fn summary_and_reasons_line_read_as_documented() {
+        let r = assess(
+            &[abuse_src(abuse(100, 3319))],
+            &[zone("zen.spamhaus.org", &[4])],
+        );
+        assert_eq!(r.summary(), "75/100 (malicious)");
+        assert_eq!(
+            r.reasons_line(),
+            "+50 AbuseIPDB 100% (3319 reports); +25 listed in Spamhaus XBL (exploited or infected host)"
+        );
+        let r = assess(
+            &[abuse_src(abuseipdb::Check {
+                is_whitelisted: Some(true),
+                ..abuse(0, 0)
+            })],
+            &[],
+        );
+        assert_eq!(r.summary(), "0/100 (likely benign)");
+        assert_eq!(r.reasons_line(), "-10 AbuseIPDB: whitelisted");
+        let r = assess(&[], &[]);
+        assert_eq!(r.summary(), "0/100 (unknown)");
+        assert_eq!(r.reasons_line(), "no rule fired");
+    }
+
+    #[test]
+    fn plural_picks_the_word_by_count() {
+        assert_eq!(plural(0, "report", "reports"), "0 reports");
+        assert_eq!(plural(1, "report", "reports"), "1 report");
+        assert_eq!(plural(2, "report", "reports"), "2 reports");
+    }
 }
