@@ -124,8 +124,11 @@ fn main() {
     let alert: serde_json::Value =
         serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5712.json")).expect("alert");
     for _ in 0..50 {
-        let job = ai_analyzer::spool::Job::new(ai_analyzer::spool::Origin::Execd, alert.clone());
-        ai_analyzer::spool::put(&env.state().join("spool"), &job).expect("spool");
+        let job = ai_analyzer::queue::spool::Job::new(
+            ai_analyzer::queue::spool::Origin::Execd,
+            alert.clone(),
+        );
+        ai_analyzer::queue::spool::put(&env.state().join("spool"), &job).expect("spool");
     }
     let mut cmd = env.cmd();
     cmd.arg("work").stdout(Stdio::null()).stderr(Stdio::null());

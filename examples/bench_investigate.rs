@@ -12,7 +12,7 @@ mod intel;
 use std::time::{Duration, Instant};
 
 use ai_analyzer::config::Settings;
-use ai_analyzer::enrich::{investigate_ip, Intel, Provider};
+use ai_analyzer::investigate::sources::{investigate_ip, Intel, Provider};
 use intel::{IntelFakes, IP};
 
 /// Settings with only `keep` on (and the DNSBLs only when `dnsbl`).
@@ -132,7 +132,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = base.clone();
     s.general.state_dir = dir.path().to_path_buf();
-    let ev = ai_analyzer::evidence::investigate_ip(IP.parse().expect("ip"), &s).await;
+    let ev = ai_analyzer::investigate::investigate_ip(IP.parse().expect("ip"), &s).await;
     println!(
         "\n`ai-analyzer enrich {IP}` against these fakes:\n{}",
         ev.table()
@@ -156,6 +156,6 @@ async fn main() {
     println!(
         "\nVirusTotal hanging forever (timeout_secs = 2): whole run {:.1} ms; {vt}; {ok} other sources ok; DNSBL: {}",
         ms(t),
-        ai_analyzer::enrich::dnsbl_line(&intel.dnsbl)
+        ai_analyzer::investigate::sources::dnsbl_line(&intel.dnsbl)
     );
 }

@@ -2,8 +2,9 @@
 
 use std::process::ExitCode;
 
-use ai_analyzer::cli::{self, Cli};
-use ai_analyzer::{app, error};
+use ai_analyzer::cmd::cli::{self, Cli};
+use ai_analyzer::cmd::run as app;
+use ai_analyzer::util::error;
 use clap::Parser;
 
 fn main() -> ExitCode {

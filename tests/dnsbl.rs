@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use ai_analyzer::config::Dnsbl;
-use ai_analyzer::dnsbl::{check, ListingStatus};
+use ai_analyzer::investigate::dnsbl::{check, ListingStatus};
 use dns::{Answer, FakeDns};
 
 const ZONES: [&str; 6] = [

@@ -259,20 +259,22 @@ fn shipped_decoder_and_rules_parse_and_match_our_events() {
 
     // The events the tool writes, one per verdict.
     let settings = ai_analyzer::config::Settings::default();
-    let alert = ai_analyzer::alert::Alert::new(
+    let alert = ai_analyzer::intake::alert::Alert::new(
         serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5712.json")).unwrap(),
     );
-    let evidence = ai_analyzer::evidence::Evidence::local(&alert, &settings);
-    let report = ai_analyzer::report::Report::from_markdown("# Title\nx".into(), true, None);
+    let evidence = ai_analyzer::investigate::Evidence::local(&alert, &settings);
+    let report =
+        ai_analyzer::analyze::report::Report::from_markdown("# Title\nx".into(), true, None);
     for (verdict, want_level) in [
         ("malicious", 12),
         ("suspicious", 8),
         ("unknown", 3),
         ("likely_benign", 3),
     ] {
-        let mut event = ai_analyzer::feedback::event(&alert, &evidence, &report, None);
+        let mut event = ai_analyzer::deliver::feedback::event(&alert, &evidence, &report, None);
         event.ai_analyzer.verdict = verdict.to_string();
-        let datagram = String::from_utf8(ai_analyzer::feedback::frame(&event, &alert)).unwrap();
+        let datagram =
+            String::from_utf8(ai_analyzer::deliver::feedback::frame(&event, &alert)).unwrap();
         let (_, json) = split(&datagram);
         let log = &datagram[datagram.find(":{").unwrap() + 1..];
         assert!(

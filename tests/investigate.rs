@@ -8,11 +8,11 @@ mod intel;
 
 use std::time::{Duration, Instant};
 
-use ai_analyzer::alert::Alert;
-use ai_analyzer::dnsbl::ListingStatus;
-use ai_analyzer::enrich::{investigate_ip, IntelStatus, Provider};
-use ai_analyzer::evidence;
-use ai_analyzer::risk::Verdict;
+use ai_analyzer::intake::alert::Alert;
+use ai_analyzer::investigate;
+use ai_analyzer::investigate::dnsbl::ListingStatus;
+use ai_analyzer::investigate::risk::Verdict;
+use ai_analyzer::investigate::sources::{investigate_ip, IntelStatus, Provider};
 use intel::{IntelFakes, IP, KEYS};
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn a_private_source_address_sends_nothing_anywhere() {
             "agent": {"name": "web-01", "ip": "172.18.1.10"},
             "data": {"srcip": ip}
         }));
-        let ev = evidence::investigate(&alert, &settings).await;
+        let ev = investigate::investigate(&alert, &settings).await;
         assert_eq!(ev.intel.status, IntelStatus::NotSent, "{ip}");
         let note = ev.intel.note.clone().unwrap_or_default();
         assert!(note.contains("never sent"), "{note}");

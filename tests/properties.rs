@@ -1,8 +1,8 @@
 //! Property tests: whatever arrives on stdin, intake and IP extraction never panic, and what they
 //! return is consistent. (The same entry points have a cargo-fuzz target in fuzz/.)
 
-use ai_analyzer::alert::{self, parse_input, parse_ip_text, Alert};
-use ai_analyzer::net;
+use ai_analyzer::intake::alert::{self, parse_input, parse_ip_text, Alert};
+use ai_analyzer::investigate::scope;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -66,7 +66,7 @@ proptest! {
                 prop_assert!(alert::SOURCE_IP_FIELDS.contains(&field));
                 // What we extract is canonical: no IPv4-mapped IPv6 left.
                 prop_assert_eq!(ip, ip.to_canonical());
-                let _ = net::scope(ip);
+                let _ = scope::scope(ip);
             }
         }
     }

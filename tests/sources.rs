@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ai_analyzer::config::{Secret, Settings};
-use ai_analyzer::enrich::{investigate_ip, Finding, Provider, SourceResult};
+use ai_analyzer::investigate::sources::{investigate_ip, Finding, Provider, SourceResult};
 use common::read_fixture;
 use serde_json::Value;
 use wiremock::matchers::{any, path};

@@ -358,9 +358,10 @@ async fn an_old_job_still_gets_a_report() {
     env.general("deadline_secs = 60");
     let alert: serde_json::Value =
         serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5763.json")).unwrap();
-    let mut job = ai_analyzer::spool::Job::new(ai_analyzer::spool::Origin::Execd, alert);
+    let mut job =
+        ai_analyzer::queue::spool::Job::new(ai_analyzer::queue::spool::Origin::Execd, alert);
     job.received_ms -= 120_000;
-    ai_analyzer::spool::put(&env.state().join("spool"), &job).unwrap();
+    ai_analyzer::queue::spool::put(&env.state().join("spool"), &job).unwrap();
     let mut cmd = env.cmd();
     cmd.arg("work");
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));

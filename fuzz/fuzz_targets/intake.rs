@@ -2,7 +2,8 @@
 //! panic.
 #![no_main]
 
-use ai_analyzer::{alert, net};
+use ai_analyzer::intake::alert;
+use ai_analyzer::investigate::scope as net;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

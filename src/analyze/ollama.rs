@@ -1,0 +1,382 @@
+//! The Ollama client (`POST /api/chat`, one non-streamed answer) and the clean-up of what the model
+//! says, so that what reaches the phone is always a Markdown report that starts with `# ` and fits.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::analyze::prompt::Prompt;
+use crate::analyze::report::fit;
+use crate::config::{join_url, Ollama};
+
+/// How long to wait for the TCP connection to Ollama.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the model gave no report. Each variant says what the admin can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("Ollama is unreachable at {url} ({reason})")]
+    Unreachable { url: String, reason: String },
+    #[error("Ollama did not answer within {0} s (ollama.timeout_secs)")]
+    Timeout(u64),
+    #[error("model {model:?} is not installed in Ollama (run: ollama pull {model})")]
+    ModelNotFound { model: String },
+    #[error("Ollama answered HTTP {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("Ollama sent a body that is not a chat answer: {0}")]
+    BadBody(String),
+    #[error("the model returned an empty answer")]
+    Empty,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub content: String,
+    pub done_reason: Option<String>,
+    pub prompt_eval_count: Option<u64>,
+    pub eval_count: Option<u64>,
+    /// Set when `prompt_eval_count` shows Ollama dropped part of the prompt.
+    pub truncated_prompt: bool,
+}
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: [Message<'a>; 2],
+    stream: bool,
+    think: bool,
+    options: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    message: Option<ResponseMessage>,
+    #[serde(default)]
+    done_reason: Option<String>,
+    #[serde(default)]
+    prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    eval_count: Option<u64>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResponseMessage {
+    #[serde(default)]
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// A token is at most this many bytes on average, for any text we send; fewer evaluated tokens than
+/// `bytes / this` means Ollama cut the prompt.
+const MAX_BYTES_PER_TOKEN: u64 = 6;
+
+pub struct Client {
+    http: reqwest::Client,
+    cfg: Ollama,
+}
+
+impl Client {
+    pub fn new(cfg: &Ollama) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(cfg.timeout_secs))
+            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// One chat call with the prompt; no retries (the fallback report is the retry).
+    pub async fn chat(&self, prompt: &Prompt) -> Result<Answer, LlmError> {
+        let url = join_url(&self.cfg.url, "api/chat");
+        let body = ChatRequest {
+            model: &self.cfg.model,
+            messages: [
+                Message {
+                    role: "system",
+                    content: &prompt.system,
+                },
+                Message {
+                    role: "user",
+                    content: &prompt.user,
+                },
+            ],
+            stream: false,
+            think: false,
+            options: json!({
+                "num_ctx": self.cfg.num_ctx,
+                "temperature": self.cfg.temperature,
+            }),
+        };
+        let estimated_tokens = prompt.len() as u64 / 4;
+        if estimated_tokens > u64::from(self.cfg.num_ctx) {
+            tracing::warn!(
+                "prompt is about {estimated_tokens} tokens, more than ollama.num_ctx = {}; \
+                 Ollama will drop its start",
+                self.cfg.num_ctx
+            );
+        }
+        let response = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(LlmError::ModelNotFound {
+                model: self.cfg.model.clone(),
+            });
+        }
+        if !status.is_success() {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|b| b.error)
+                .unwrap_or_else(|_| snippet(&bytes));
+            return Err(LlmError::Http {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        let parsed: ChatResponse =
+            serde_json::from_slice(&bytes).map_err(|e| LlmError::BadBody(format!("{e}")))?;
+        if let Some(error) = parsed.error {
+            return Err(LlmError::Http {
+                status: status.as_u16(),
+                message: error,
+            });
+        }
+        let content = parsed
+            .message
+            .ok_or_else(|| LlmError::BadBody("no \"message\" field".into()))?
+            .content;
+        if content.trim().is_empty() {
+            return Err(LlmError::Empty);
+        }
+        let min_tokens = prompt.len() as u64 / MAX_BYTES_PER_TOKEN;
+        let truncated_prompt = parsed.prompt_eval_count.is_some_and(|n| n < min_tokens);
+        if truncated_prompt {
+            tracing::warn!(
+                "Ollama evaluated only {} prompt tokens for a prompt of {} bytes: the prompt was cut; \
+                 raise ollama.num_ctx",
+                parsed.prompt_eval_count.unwrap_or_default(),
+                prompt.len()
+            );
+        }
+        Ok(Answer {
+            content,
+            done_reason: parsed.done_reason,
+            prompt_eval_count: parsed.prompt_eval_count,
+            eval_count: parsed.eval_count,
+            truncated_prompt,
+        })
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout(self.cfg.timeout_secs)
+        } else if e.is_decode() || e.is_body() {
+            LlmError::BadBody(e.to_string())
+        } else {
+            LlmError::Unreachable {
+                url: self.cfg.url.clone(),
+                reason: root_cause(e),
+            }
+        }
+    }
+}
+
+/// The innermost cause of a transport error, in a few words ("Connection refused (os error 111)").
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::intake::alert::truncate_chars(&one_line, 200).to_string()
+}
+
+/// Makes the model's text fit for the phone: no preamble, no outer code fence, no control or ANSI
+/// escape characters, starts with `# ` (using `fallback_title` when the model gave none), and at most
+/// `max_chars` characters and 4,096 bytes, cut on a line (or at least UTF-8) boundary.
+pub fn clean_answer(text: &str, fallback_title: &str, max_chars: usize) -> String {
+    let text = strip_controls(text);
+    let text = drop_think_blocks(&text);
+    let text = unwrap_fence(text.trim());
+    let lines: Vec<&str> = text.lines().collect();
+    let body = match lines.iter().position(|l| l.starts_with("# ")) {
+        Some(i) => lines[i..].join("\n"),
+        None => {
+            // No title line: promote the first heading, or add one.
+            match lines.iter().position(|l| l.trim_start().starts_with('#')) {
+                Some(i) => {
+                    let heading = lines[i].trim_start().trim_start_matches('#').trim();
+                    let rest = lines[i + 1..].join("\n");
+                    format!("# {heading}\n{rest}")
+                }
+                None => format!("# {fallback_title}\n\n{}", lines.join("\n")),
+            }
+        }
+    };
+    fit(body.trim(), max_chars)
+}
+
+/// Removes ANSI escape sequences and control characters other than newline and tab.
+fn strip_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI: ESC [ params final-byte; OSC: ESC ] ... BEL or ESC \; else drop ESC + one char.
+                match chars.next() {
+                    Some('[') => {
+                        for c in chars.by_ref() {
+                            if ('@'..='~').contains(&c) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(']') => {
+                        while let Some(c) = chars.next() {
+                            if c == '\u{7}' {
+                                break;
+                            }
+                            if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                                chars.next();
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            '\n' => out.push('\n'),
+            '\t' => out.push_str("    "),
+            '\r' => {}
+            c if c.is_control() => {}
+            // Bidi overrides can disguise text on screen.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Some models think aloud in `<think>` tags even with `think:false`.
+fn drop_think_blocks(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(start) = out.find("<think>") {
+        match out[start..].find("</think>") {
+            Some(end) => out.replace_range(start..start + end + "</think>".len(), ""),
+            None => {
+                out.truncate(start);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// `Here is the report:\n```markdown\n# ...\n```` -> `# ...`. Inner fences are kept.
+fn unwrap_fence(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(open) = lines.iter().position(|l| l.trim_start().starts_with("```")) else {
+        return text.to_string();
+    };
+    // Only an outer fence: nothing but prose before it and no title before it.
+    if lines[..open].iter().any(|l| l.starts_with('#')) {
+        return text.to_string();
+    }
+    let Some(close) = lines.iter().rposition(|l| l.trim() == "```") else {
+        return lines[open + 1..].join("\n");
+    };
+    if close <= open {
+        return lines[open + 1..].join("\n");
+    }
+    lines[open + 1..close].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NTFY_MAX_BYTES;
+
+    #[test]
+    fn preamble_and_fence_are_dropped() {
+        let raw = "Sure! Here is the report:\n```markdown\n# SSH brute force\n## Overview\nBad.\n```\nHope it helps.";
+        assert_eq!(
+            clean_answer(raw, "t", 3500),
+            "# SSH brute force\n## Overview\nBad."
+        );
+    }
+
+    #[test]
+    fn inner_code_blocks_are_kept() {
+        let raw = "# Title\n## Details\n```\nFailed password for root\n```\nEnd.";
+        assert_eq!(clean_answer(raw, "t", 3500), raw);
+    }
+
+    #[test]
+    fn ansi_and_controls_are_stripped() {
+        let raw = "# T\u{1b}[31mred\u{1b}[0m\u{7}\u{0}\r\nok\u{1b}]0;title\u{7}!\u{202e}x";
+        assert_eq!(clean_answer(raw, "t", 3500), "# Tred\nok!x");
+    }
+
+    #[test]
+    fn missing_title_is_added_or_promoted() {
+        assert_eq!(
+            clean_answer("## Overview\nstuff", "Fallback", 3500),
+            "# Overview\nstuff"
+        );
+        assert_eq!(
+            clean_answer("Just text.", "Fallback title", 3500),
+            "# Fallback title\n\nJust text."
+        );
+        assert_eq!(clean_answer("intro\n# Real\nx", "F", 3500), "# Real\nx");
+    }
+
+    #[test]
+    fn think_blocks_are_removed() {
+        assert_eq!(
+            clean_answer("<think>hmm\nyes</think>\n# T\nbody", "F", 3500),
+            "# T\nbody"
+        );
+    }
+
+    #[test]
+    fn long_answers_fit_chars_and_bytes() {
+        let long = format!("# Title\n{}", "äöü line of text\n".repeat(400));
+        let out = clean_answer(&long, "F", 3500);
+        assert!(out.chars().count() <= 3500);
+        assert!(out.len() <= NTFY_MAX_BYTES);
+        assert!(out.starts_with("# Title"));
+        // Cut on a line boundary, then marked.
+        assert!(out.ends_with("_(truncated)_"), "{}", &out[out.len() - 40..]);
+    }
+}

@@ -1,0 +1,352 @@
+//! `ai-analyzer install` / `uninstall`: put the binary, the config, the state dir and the Wazuh
+//! decoder and rules in place under a Wazuh home, the way Wazuh's own installer lays out active
+//! responses (`root:wazuh`, binaries 0750), and print the `ossec.conf` blocks to add.
+//!
+//! Idempotent: running it again changes nothing that is already right, and never overwrites a
+//! config the admin has edited. The .deb's maintainer scripts call these same commands.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::util::fsutil;
+
+pub const CONFIG_TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/config/ai-analyzer.toml"
+));
+pub const DECODERS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/wazuh/ai-analyzer_decoders.xml"
+));
+pub const RULES: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/wazuh/ai-analyzer_rules.xml"
+));
+
+/// What one install step did, for the printed plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Created,
+    Updated,
+    Unchanged,
+    Kept,
+    Removed,
+    Absent,
+    WouldCreate,
+    WouldUpdate,
+    WouldRemove,
+}
+
+impl Done {
+    fn word(&self) -> &'static str {
+        match self {
+            Done::Created => "created",
+            Done::Updated => "updated",
+            Done::Unchanged => "unchanged",
+            Done::Kept => "kept (already there; not overwritten)",
+            Done::Removed => "removed",
+            Done::Absent => "not there",
+            Done::WouldCreate => "would create",
+            Done::WouldUpdate => "would update",
+            Done::WouldRemove => "would remove",
+        }
+    }
+}
+
+/// The paths under a Wazuh home.
+pub struct Layout {
+    pub home: PathBuf,
+}
+
+impl Layout {
+    pub fn binary(&self) -> PathBuf {
+        self.home.join("active-response/bin/ai-analyzer")
+    }
+    pub fn integration(&self) -> PathBuf {
+        self.home.join("integrations/custom-ai-analyzer")
+    }
+    pub fn config(&self) -> PathBuf {
+        self.home.join("etc/ai-analyzer.toml")
+    }
+    pub fn decoders(&self) -> PathBuf {
+        self.home.join("etc/decoders/ai-analyzer_decoders.xml")
+    }
+    pub fn rules(&self) -> PathBuf {
+        self.home.join("etc/rules/ai-analyzer_rules.xml")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.home.join("var/ai-analyzer")
+    }
+}
+
+/// The gid of the `wazuh` group, if it exists.
+fn wazuh_gid() -> Option<u32> {
+    let name = CString::new("wazuh").ok()?;
+    // SAFETY: getgrnam returns a pointer into static storage or null; we only read gr_gid.
+    let group = unsafe { libc::getgrnam(name.as_ptr()) };
+    if group.is_null() {
+        None
+    } else {
+        // SAFETY: checked non-null above.
+        Some(unsafe { (*group).gr_gid })
+    }
+}
+
+/// Owner root, group wazuh, when we can; otherwise leave ownership as it is.
+fn set_owner(path: &Path, gid: Option<u32>) -> io::Result<()> {
+    let Some(gid) = gid else { return Ok(()) };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(0), Some(gid))
+}
+
+/// Writes `data` at `path` with `mode` unless the same bytes are there already.
+fn put_file(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    overwrite: bool,
+    dry: bool,
+    gid: Option<u32>,
+) -> io::Result<Done> {
+    let existing = fs::read(path).ok();
+    let done = match (&existing, overwrite) {
+        (Some(_), false) => return Ok(Done::Kept),
+        (Some(old), true) if old.as_slice() == data => {
+            if !dry {
+                fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+                set_owner(path, gid)?;
+            }
+            return Ok(Done::Unchanged);
+        }
+        (Some(_), true) => Done::Updated,
+        (None, _) => Done::Created,
+    };
+    if dry {
+        return Ok(if done == Done::Created {
+            Done::WouldCreate
+        } else {
+            Done::WouldUpdate
+        });
+    }
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fsutil::write_atomic(path, data)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    set_owner(path, gid)?;
+    Ok(done)
+}
+
+/// The config template with every `/var/ossec` path moved to `home`.
+pub fn config_for(home: &Path) -> String {
+    let home = home.display().to_string();
+    let home = home.trim_end_matches('/');
+    CONFIG_TEMPLATE.replace("\"/var/ossec/", &format!("\"{home}/"))
+}
+
+/// The blocks to add to ossec.conf, and the restart command.
+pub fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
+    let mut s = format!(
+        "<!-- ai-analyzer: add inside <ossec_config> of ossec.conf -->
+<command>
+  <name>ai-analyzer</name>
+  <executable>ai-analyzer</executable>
+  <timeout_allowed>no</timeout_allowed>
+</command>
+
+<!-- No <timeout>: ai-analyzer's own cooldown ({cooldown_secs} s) deduplicates per address. -->
+<active-response>
+  <command>ai-analyzer</command>
+  <location>server</location>
+  <level>10</level>
+</active-response>
+"
+    );
+    if integration {
+        s.push_str(
+            "
+<!-- or, instead of the active response, the integratord hook -->
+<integration>
+  <name>custom-ai-analyzer</name>
+  <hook_url>https://ntfy.example.com/wazuh-alerts</hook_url>
+  <level>10</level>
+  <alert_format>json</alert_format>
+</integration>
+",
+        );
+    }
+    s
+}
+
+pub struct Options {
+    pub home: PathBuf,
+    pub dry_run: bool,
+    pub integration: bool,
+}
+
+/// Installs; returns the lines to print.
+pub fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
+    let layout = Layout {
+        home: opts.home.clone(),
+    };
+    if !layout.home.join("active-response/bin").is_dir() {
+        anyhow::bail!(
+            "{} does not look like a Wazuh home (no active-response/bin); use --wazuh-dir",
+            layout.home.display()
+        );
+    }
+    let mut lines = Vec::new();
+    let gid = wazuh_gid();
+    if gid.is_none() {
+        lines.push(
+            "warning: group wazuh does not exist; leaving the group of the files as it is".into(),
+        );
+    }
+    let exe = std::env::current_exe()?;
+    let binary = fs::read(&exe)?;
+    let dry = opts.dry_run;
+    let mut step = |what: &str, path: &Path, done: io::Result<Done>| -> anyhow::Result<()> {
+        let done = done.map_err(|e| anyhow::anyhow!("{what} {}: {e}", path.display()))?;
+        lines.push(format!("{what:<10} {} ({})", path.display(), done.word()));
+        Ok(())
+    };
+    step(
+        "binary",
+        &layout.binary(),
+        put_file(&layout.binary(), &binary, 0o750, true, dry, gid),
+    )?;
+    if opts.integration {
+        step(
+            "integration",
+            &layout.integration(),
+            put_file(&layout.integration(), &binary, 0o750, true, dry, gid),
+        )?;
+    }
+    let config = config_for(&layout.home);
+    step(
+        "config",
+        &layout.config(),
+        put_file(&layout.config(), config.as_bytes(), 0o640, false, dry, gid),
+    )?;
+    step(
+        "decoders",
+        &layout.decoders(),
+        put_file(
+            &layout.decoders(),
+            DECODERS.as_bytes(),
+            0o660,
+            true,
+            dry,
+            gid,
+        ),
+    )?;
+    step(
+        "rules",
+        &layout.rules(),
+        put_file(&layout.rules(), RULES.as_bytes(), 0o660, true, dry, gid),
+    )?;
+    let state = layout.state();
+    let state_done = if state.is_dir() {
+        Ok(Done::Unchanged)
+    } else if dry {
+        Ok(Done::WouldCreate)
+    } else {
+        fsutil::create_private_dir(&state)
+            .and_then(|()| set_owner(&state, gid))
+            .map(|()| Done::Created)
+    };
+    step("state dir", &state, state_done)?;
+    lines.push(String::new());
+    lines.push(ossec_snippet(900, opts.integration));
+    lines.push(format!(
+        "Then check and restart:\n  {} check\n  systemctl restart wazuh-manager",
+        layout.binary().display()
+    ));
+    Ok(lines)
+}
+
+/// Uninstalls; keeps the config, the reports and the state unless `purge`.
+pub fn uninstall(home: &Path, purge: bool, dry: bool) -> anyhow::Result<Vec<String>> {
+    let layout = Layout {
+        home: home.to_path_buf(),
+    };
+    let mut lines = Vec::new();
+    let mut remove = |what: &str, path: PathBuf, dir: bool| -> anyhow::Result<()> {
+        let done = if fs::symlink_metadata(&path).is_err() {
+            Done::Absent
+        } else if dry {
+            Done::WouldRemove
+        } else {
+            let r = if dir {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            r.map_err(|e| anyhow::anyhow!("{what} {}: {e}", path.display()))?;
+            Done::Removed
+        };
+        lines.push(format!("{what:<10} {} ({})", path.display(), done.word()));
+        Ok(())
+    };
+    remove("binary", layout.binary(), false)?;
+    remove("integration", layout.integration(), false)?;
+    remove("decoders", layout.decoders(), false)?;
+    remove("rules", layout.rules(), false)?;
+    if purge {
+        remove("config", layout.config(), false)?;
+        remove("state dir", layout.state(), true)?;
+    } else {
+        lines.push(format!(
+            "kept       {} and {} (use --purge to remove them)",
+            layout.config().display(),
+            layout.state().display()
+        ));
+    }
+    lines.push(
+        "Remove the ai-analyzer <command> and <active-response> blocks from ossec.conf, then: \
+         systemctl restart wazuh-manager"
+            .into(),
+    );
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_paths_follow_the_home() {
+        let text = config_for(Path::new("/opt/wazuh/"));
+        assert!(text.contains("state_dir = \"/opt/wazuh/var/ai-analyzer\""));
+        assert!(text.contains("log_file = \"/opt/wazuh/logs/active-responses.log\""));
+        assert!(!text.contains("\"/var/ossec/"));
+        crate::config::parse(&text, Path::new("t.toml")).expect("still parses");
+    }
+
+    #[test]
+    fn snippet_is_xml() {
+        for integration in [false, true] {
+            let xml = format!("<root>{}</root>", ossec_snippet(900, integration));
+            let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+            let names: Vec<_> = doc
+                .root_element()
+                .children()
+                .filter(|n| n.is_element())
+                .map(|n| n.tag_name().name())
+                .collect();
+            let want: &[&str] = if integration {
+                &["command", "active-response", "integration"]
+            } else {
+                &["command", "active-response"]
+            };
+            assert_eq!(names, want);
+            assert!(!xml.contains("<expect>"));
+        }
+    }
+}

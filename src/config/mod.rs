@@ -1,0 +1,1000 @@
+//! Settings: built-in defaults, then the TOML file, then secrets from the environment.
+//!
+//! Our own file is parsed strictly (an unknown key is exit 3, naming the key) so that a typo never
+//! silently turns a feature off. Every key has a default, so the tool runs with no file at all.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::util::error::ConfigError;
+
+/// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
+pub const DEFAULT_CONFIG_PATH: &str = "/var/ossec/etc/ai-analyzer.toml";
+/// Environment variable that names the config file.
+pub const CONFIG_ENV: &str = "AI_ANALYZER_CONFIG";
+/// ntfy refuses (or turns into an attachment) any message body over this many bytes.
+pub const NTFY_MAX_BYTES: usize = 4096;
+
+/// A secret (token, API key, password). Its `Debug` and `Display` never show the value.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_set(&self) -> bool {
+        !self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_set() {
+            "[redacted]"
+        } else {
+            "[unset]"
+        })
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.is_set() { "[redacted]" } else { "" })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub general: General,
+    pub intake: Intake,
+    pub wazuh: Wazuh,
+    pub ollama: Ollama,
+    pub ntfy: Ntfy,
+    pub providers: Providers,
+    pub dnsbl: Dnsbl,
+    pub history: History,
+    pub network: Network,
+    pub cache: Cache,
+    pub dedup: Dedup,
+    pub email: Email,
+    pub report: Report,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    pub state_dir: PathBuf,
+    /// `-` means stderr.
+    pub log_file: String,
+    pub min_level: u32,
+    pub deadline_secs: u64,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            state_dir: PathBuf::from("/var/ossec/var/ai-analyzer"),
+            log_file: "/var/ossec/logs/active-responses.log".into(),
+            min_level: 0,
+            deadline_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    pub stdin_timeout_ms: u64,
+    pub max_alert_bytes: usize,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            stdin_timeout_ms: 2000,
+            max_alert_bytes: 1_048_576,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Detach {
+    /// Detach runs started by wazuh-execd or wazuh-integratord; run by hand in the foreground.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Wazuh {
+    pub check_keys: bool,
+    pub detach: Detach,
+    pub feedback: bool,
+    pub queue_socket: PathBuf,
+}
+
+impl Default for Wazuh {
+    fn default() -> Self {
+        Wazuh {
+            check_keys: true,
+            detach: Detach::Auto,
+            feedback: true,
+            queue_socket: PathBuf::from("/var/ossec/queue/sockets/queue"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ollama {
+    pub url: String,
+    pub model: String,
+    pub timeout_secs: u64,
+    pub num_ctx: u32,
+    pub temperature: f32,
+    pub max_concurrent: u32,
+}
+
+impl Default for Ollama {
+    fn default() -> Self {
+        Ollama {
+            url: "http://127.0.0.1:11434".into(),
+            model: "qwen2.5-coder:7b".into(),
+            timeout_secs: 180,
+            num_ctx: 16384,
+            temperature: 0.2,
+            max_concurrent: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ntfy {
+    /// Empty disables ntfy.
+    pub url: String,
+    pub topic: String,
+    pub token: Secret,
+    pub max_chars: usize,
+}
+
+impl Default for Ntfy {
+    fn default() -> Self {
+        Ntfy {
+            url: "https://ntfy.sh".into(),
+            topic: "wazuh-alerts".into(),
+            token: Secret::default(),
+            max_chars: 3500,
+        }
+    }
+}
+
+/// The shipped topic on the public server: anyone can read it, so it is never published to.
+pub const PLACEHOLDER_TOPIC: &str = "wazuh-alerts";
+
+impl Ntfy {
+    /// True when pushes can go out: a URL, and not the placeholder topic on the public ntfy.sh.
+    pub fn enabled(&self) -> bool {
+        !self.url.trim().is_empty() && !self.is_placeholder()
+    }
+
+    /// The default `https://ntfy.sh` + `wazuh-alerts`: a public topic anyone may subscribe to.
+    /// Reports name internal hosts and users, so this is treated as "not configured".
+    pub fn is_placeholder(&self) -> bool {
+        let url = self.url.trim().trim_end_matches('/');
+        (url == "https://ntfy.sh" || url == "http://ntfy.sh") && self.topic == PLACEHOLDER_TOPIC
+    }
+}
+
+/// One struct per outside source, each with its own default URL and only the keys it takes.
+macro_rules! provider {
+    ($name:ident, $url:expr $(, $field:ident : $ty:ty = $default:expr)*) => {
+        #[derive(Debug, Clone, Deserialize, Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct $name {
+            pub enabled: bool,
+            pub url: String,
+            pub timeout_secs: u64,
+            $(pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name {
+                    enabled: true,
+                    url: $url.into(),
+                    timeout_secs: 5,
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        impl $name {
+            pub fn timeout(&self) -> Duration {
+                Duration::from_secs(self.timeout_secs)
+            }
+        }
+    };
+}
+
+provider!(Ipinfo, "https://ipinfo.io", token: Secret = Secret::default());
+provider!(Rdap, "https://rdap.org");
+provider!(AbuseIpdb, "https://api.abuseipdb.com", api_key: Secret = Secret::default(), max_age_days: u32 = 90);
+provider!(VirusTotal, "https://www.virustotal.com", api_key: Secret = Secret::default());
+provider!(GreyNoise, "https://api.greynoise.io", api_key: Secret = Secret::default());
+provider!(Shodan, "https://api.shodan.io", api_key: Secret = Secret::default());
+provider!(InternetDb, "https://internetdb.shodan.io");
+provider!(Tor, "https://check.torproject.org/torbulkexitlist");
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Providers {
+    pub ipinfo: Ipinfo,
+    pub rdap: Rdap,
+    pub abuseipdb: AbuseIpdb,
+    pub virustotal: VirusTotal,
+    pub greynoise: GreyNoise,
+    pub shodan: Shodan,
+    pub internetdb: InternetDb,
+    pub tor: Tor,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dnsbl {
+    pub enabled: bool,
+    /// `host:port` pairs; empty means the system resolver.
+    pub nameservers: Vec<String>,
+    pub zones: Vec<String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for Dnsbl {
+    fn default() -> Self {
+        Dnsbl {
+            enabled: true,
+            nameservers: Vec::new(),
+            zones: [
+                "zen.spamhaus.org",
+                "bl.spamcop.net",
+                "b.barracudacentral.org",
+                "dnsbl.dronebl.org",
+            ]
+            .map(String::from)
+            .to_vec(),
+            timeout_secs: 3,
+        }
+    }
+}
+
+/// Where the earlier alerts for an address are looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryBackend {
+    /// The manager's own alert log: `alerts_file` and the rotated daily files beside it.
+    #[default]
+    File,
+    /// The Wazuh indexer (OpenSearch), for multi-node clusters.
+    Indexer,
+}
+
+impl HistoryBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryBackend::File => "file",
+            HistoryBackend::Indexer => "indexer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    pub backend: HistoryBackend,
+    pub alerts_file: PathBuf,
+    /// At most this many earlier events, the most recent first; 0 turns the lookup off.
+    pub max_events: usize,
+    pub lookback_hours: u64,
+    pub indexer: Indexer,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            backend: HistoryBackend::File,
+            alerts_file: PathBuf::from("/var/ossec/logs/alerts/alerts.json"),
+            max_events: 30,
+            lookback_hours: 72,
+            indexer: Indexer::default(),
+        }
+    }
+}
+
+impl History {
+    pub fn lookback(&self) -> Duration {
+        Duration::from_secs(self.lookback_hours.saturating_mul(3600))
+    }
+}
+
+/// The Wazuh indexer (`[history.indexer]`), asked with OpenSearch's `_search`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Indexer {
+    pub url: String,
+    /// Basic auth; "" sends no credentials.
+    pub username: String,
+    pub password: Secret,
+    /// PEM file with the CA that signed the indexer's certificate; "" = the system's roots.
+    pub ca_file: PathBuf,
+    pub index: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for Indexer {
+    fn default() -> Self {
+        Indexer {
+            url: "https://127.0.0.1:9200".into(),
+            username: String::new(),
+            password: Secret::default(),
+            ca_file: PathBuf::new(),
+            index: "wazuh-alerts-*".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl Indexer {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// Upper bound for `history.max_events`: every event is kept in memory until it is summarised.
+pub const MAX_HISTORY_EVENTS: usize = 1000;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Free text about the topology, given to the analyst as is.
+    pub context: String,
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    pub cidr: IpNet,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    pub ttl_hours: u64,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache { ttl_hours: 24 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dedup {
+    pub cooldown_secs: u64,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Dedup { cooldown_secs: 900 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    pub enabled: bool,
+    pub smtp_url: String,
+    pub username: Secret,
+    pub password: Secret,
+    pub from: String,
+    pub to: Vec<String>,
+    pub min_level: u32,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Email {
+            enabled: false,
+            smtp_url: "smtp://127.0.0.1:25".into(),
+            username: Secret::default(),
+            password: Secret::default(),
+            from: "wazuh@localhost".into(),
+            to: Vec::new(),
+            min_level: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Report {
+    /// Where `state_dir/reports` is served, for the push's Click link.
+    pub base_url: String,
+}
+
+/// Which file the settings came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Defaults,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Defaults => f.write_str("built-in defaults (no config file)"),
+        }
+    }
+}
+
+/// Picks the config file: `--config`, else `$AI_ANALYZER_CONFIG`, else the Wazuh path if it exists.
+pub fn resolve_path(flag: Option<&Path>, env: Option<&str>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    if let Some(e) = env.filter(|e| !e.is_empty()) {
+        return Some(PathBuf::from(e));
+    }
+    let default = Path::new(DEFAULT_CONFIG_PATH);
+    default.exists().then(|| default.to_path_buf())
+}
+
+/// Loads the settings the way every command does: path resolution, file, environment, validation.
+pub fn load(flag: Option<&Path>) -> Result<(Settings, Source), ConfigError> {
+    let env_path = std::env::var(CONFIG_ENV).ok();
+    let (mut settings, source) = match resolve_path(flag, env_path.as_deref()) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            (parse(&text, &path)?, Source::File(path))
+        }
+        None => (Settings::default(), Source::Defaults),
+    };
+    settings.apply_env(|name| std::env::var(name).ok());
+    settings.validate()?;
+    Ok((settings, source))
+}
+
+/// Parses TOML text; errors name the file, the line and the key.
+pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+    toml::from_str::<Settings>(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+        match line {
+            Some(l) => ConfigError(format!("{} line {l}: {message}", path.display())),
+            None => ConfigError(format!("{}: {message}", path.display())),
+        }
+    })
+}
+
+impl Settings {
+    /// Secrets from the environment win over the file.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        let set = |slot: &mut Secret, name: &str| {
+            if let Some(v) = get(name).filter(|v| !v.trim().is_empty()) {
+                *slot = Secret::new(v.trim());
+            }
+        };
+        set(&mut self.ntfy.token, "AI_ANALYZER_NTFY_TOKEN");
+        set(
+            &mut self.providers.ipinfo.token,
+            "AI_ANALYZER_IPINFO_API_KEY",
+        );
+        set(&mut self.providers.ipinfo.token, "AI_ANALYZER_IPINFO_TOKEN");
+        set(
+            &mut self.providers.abuseipdb.api_key,
+            "AI_ANALYZER_ABUSEIPDB_API_KEY",
+        );
+        set(
+            &mut self.providers.virustotal.api_key,
+            "AI_ANALYZER_VIRUSTOTAL_API_KEY",
+        );
+        set(
+            &mut self.providers.greynoise.api_key,
+            "AI_ANALYZER_GREYNOISE_API_KEY",
+        );
+        set(
+            &mut self.providers.shodan.api_key,
+            "AI_ANALYZER_SHODAN_API_KEY",
+        );
+        set(&mut self.email.username, "AI_ANALYZER_EMAIL_USERNAME");
+        set(&mut self.email.password, "AI_ANALYZER_EMAIL_PASSWORD");
+        set(
+            &mut self.history.indexer.password,
+            "AI_ANALYZER_INDEXER_PASSWORD",
+        );
+    }
+
+    /// Every secret that is set, so that output can be checked for leaks.
+    pub fn secrets(&self) -> Vec<&str> {
+        let p = &self.providers;
+        [
+            &self.ntfy.token,
+            &p.ipinfo.token,
+            &p.abuseipdb.api_key,
+            &p.virustotal.api_key,
+            &p.greynoise.api_key,
+            &p.shodan.api_key,
+            &self.email.username,
+            &self.email.password,
+            &self.history.indexer.password,
+        ]
+        .into_iter()
+        .filter(|s| s.is_set())
+        .map(Secret::expose)
+        .collect()
+    }
+
+    /// Checks values that parse but make no sense; the message names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        // Upper bounds: no time arithmetic on these may overflow, and none of them makes sense
+        // beyond a year.
+        const DAY: u64 = 86_400;
+        let p = &self.providers;
+        for (key, value, max) in [
+            ("general.deadline_secs", self.general.deadline_secs, DAY),
+            ("ollama.timeout_secs", self.ollama.timeout_secs, DAY),
+            ("dedup.cooldown_secs", self.dedup.cooldown_secs, 30 * DAY),
+            ("cache.ttl_hours", self.cache.ttl_hours, 24 * 365),
+            (
+                "history.lookback_hours",
+                self.history.lookback_hours,
+                24 * 365,
+            ),
+            (
+                "history.indexer.timeout_secs",
+                self.history.indexer.timeout_secs,
+                3600,
+            ),
+            ("dnsbl.timeout_secs", self.dnsbl.timeout_secs, 3600),
+            (
+                "intake.stdin_timeout_ms",
+                self.intake.stdin_timeout_ms,
+                3_600_000,
+            ),
+            ("providers.ipinfo.timeout_secs", p.ipinfo.timeout_secs, 3600),
+            ("providers.rdap.timeout_secs", p.rdap.timeout_secs, 3600),
+            (
+                "providers.abuseipdb.timeout_secs",
+                p.abuseipdb.timeout_secs,
+                3600,
+            ),
+            (
+                "providers.virustotal.timeout_secs",
+                p.virustotal.timeout_secs,
+                3600,
+            ),
+            (
+                "providers.greynoise.timeout_secs",
+                p.greynoise.timeout_secs,
+                3600,
+            ),
+            ("providers.shodan.timeout_secs", p.shodan.timeout_secs, 3600),
+            (
+                "providers.internetdb.timeout_secs",
+                p.internetdb.timeout_secs,
+                3600,
+            ),
+            ("providers.tor.timeout_secs", p.tor.timeout_secs, 3600),
+        ] {
+            if value > max {
+                return bad(key, format!("{value} is over the limit of {max}"));
+            }
+        }
+        if self.ollama.max_concurrent > 64 {
+            return bad(
+                "ollama.max_concurrent",
+                format!("{} is over the limit of 64", self.ollama.max_concurrent),
+            );
+        }
+        check_url("ollama.url", &self.ollama.url, false)?;
+        if self.ollama.model.trim().is_empty() {
+            return bad("ollama.model", "must not be empty".into());
+        }
+        if !(0.0..=2.0).contains(&self.ollama.temperature) {
+            return bad(
+                "ollama.temperature",
+                format!("{} is outside 0.0..=2.0", self.ollama.temperature),
+            );
+        }
+        if self.ollama.num_ctx < 512 {
+            return bad(
+                "ollama.num_ctx",
+                format!("{} is too small (at least 512)", self.ollama.num_ctx),
+            );
+        }
+        if self.ollama.max_concurrent == 0 {
+            return bad("ollama.max_concurrent", "must be at least 1".into());
+        }
+        if self.ollama.timeout_secs == 0 {
+            return bad("ollama.timeout_secs", "must be at least 1".into());
+        }
+        check_url("ntfy.url", &self.ntfy.url, true)?;
+        if self.ntfy.enabled() && !valid_topic(&self.ntfy.topic) {
+            return bad(
+                "ntfy.topic",
+                format!(
+                    "{:?} is not a valid ntfy topic (1-64 of A-Z a-z 0-9 _ -)",
+                    self.ntfy.topic
+                ),
+            );
+        }
+        if !(200..=NTFY_MAX_BYTES).contains(&self.ntfy.max_chars) {
+            return bad(
+                "ntfy.max_chars",
+                format!("{} is outside 200..=4096", self.ntfy.max_chars),
+            );
+        }
+        if self.intake.max_alert_bytes < 1024 {
+            return bad(
+                "intake.max_alert_bytes",
+                "must be at least 1024".to_string(),
+            );
+        }
+        if self.intake.stdin_timeout_ms == 0 {
+            return bad("intake.stdin_timeout_ms", "must be at least 1".into());
+        }
+        if self.general.deadline_secs == 0 {
+            return bad("general.deadline_secs", "must be at least 1".into());
+        }
+        let p = &self.providers;
+        for (key, url) in [
+            ("providers.ipinfo.url", &p.ipinfo.url),
+            ("providers.rdap.url", &p.rdap.url),
+            ("providers.abuseipdb.url", &p.abuseipdb.url),
+            ("providers.virustotal.url", &p.virustotal.url),
+            ("providers.greynoise.url", &p.greynoise.url),
+            ("providers.shodan.url", &p.shodan.url),
+            ("providers.internetdb.url", &p.internetdb.url),
+            ("providers.tor.url", &p.tor.url),
+            ("report.base_url", &self.report.base_url),
+        ] {
+            check_url(key, url, key == "report.base_url")?;
+        }
+        let h = &self.history;
+        if h.max_events > MAX_HISTORY_EVENTS {
+            return bad(
+                "history.max_events",
+                format!("{} is over {MAX_HISTORY_EVENTS}", h.max_events),
+            );
+        }
+        if h.lookback_hours == 0 {
+            return bad("history.lookback_hours", "must be at least 1".into());
+        }
+        if h.backend == HistoryBackend::Indexer {
+            check_url("history.indexer.url", &h.indexer.url, false)?;
+            if h.indexer.index.trim().is_empty() {
+                return bad("history.indexer.index", "must not be empty".into());
+            }
+            if h.indexer.timeout_secs == 0 {
+                return bad("history.indexer.timeout_secs", "must be at least 1".into());
+            }
+        }
+        for (i, ns) in self.dnsbl.nameservers.iter().enumerate() {
+            if ns.parse::<std::net::SocketAddr>().is_err()
+                && ns.parse::<std::net::IpAddr>().is_err()
+            {
+                return bad(
+                    &format!("dnsbl.nameservers[{i}]"),
+                    format!("{ns:?} is not an address (e.g. \"127.0.0.1:53\")"),
+                );
+            }
+        }
+        for (i, zone) in self.network.zones.iter().enumerate() {
+            if zone.name.trim().is_empty() {
+                return bad(
+                    &format!("network.zones[{i}].name"),
+                    "must not be empty".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(key: &str, url: &str, may_be_empty: bool) -> Result<(), ConfigError> {
+    if url.trim().is_empty() {
+        return if may_be_empty {
+            Ok(())
+        } else {
+            Err(ConfigError(format!("{key}: must not be empty")))
+        };
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(ConfigError(format!("{key}: {url:?} is not an http(s) URL"))),
+        Err(e) => Err(ConfigError(format!("{key}: {url:?} is not a URL ({e})"))),
+    }
+}
+
+/// ntfy's topic rule: `^[-_A-Za-z0-9]{1,64}$`.
+pub fn valid_topic(topic: &str) -> bool {
+    (1..=64).contains(&topic.len())
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Joins a base URL that may carry a path prefix with an API path: `{url}/{path}`.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Settings, ConfigError> {
+        parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let s = parse_str("").expect("empty config parses");
+        assert_eq!(s.ollama.model, "qwen2.5-coder:7b");
+        assert_eq!(s.ntfy.max_chars, 3500);
+        assert_eq!(s.intake.stdin_timeout_ms, 2000);
+        assert_eq!(s.providers.abuseipdb.max_age_days, 90);
+        assert_eq!(s.providers.rdap.url, "https://rdap.org");
+        assert_eq!(s.dnsbl.zones.len(), 4);
+        assert!(s.wazuh.check_keys);
+        s.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse_str("[ollama]\nurl = \"http://x:1\"\nmodle = \"m\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("modle"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_in_a_provider_is_an_error() {
+        let err = parse_str("[providers.virustotal]\ntoken = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("token"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut s = Settings::default();
+        s.ntfy.topic = "bad topic!".into();
+        assert!(s.validate().unwrap_err().to_string().contains("ntfy.topic"));
+        let mut s = Settings::default();
+        s.ollama.url = "not a url".into();
+        assert!(s.validate().unwrap_err().to_string().contains("ollama.url"));
+        let err =
+            parse_str("[[network.zones]]\nname = \"DMZ\"\ncidr = \"300.1.1.0/24\"\n").unwrap_err();
+        assert!(err.to_string().contains("line"), "{err}");
+        let mut s = Settings::default();
+        s.ntfy.max_chars = 5000;
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("ntfy.max_chars"));
+    }
+
+    #[test]
+    fn the_public_placeholder_topic_is_never_used() {
+        let s = Settings::default();
+        assert!(s.ntfy.is_placeholder());
+        assert!(!s.ntfy.enabled(), "the shipped default publishes nothing");
+        let own = Ntfy {
+            topic: "soc-7f3a9c1e".into(),
+            ..Ntfy::default()
+        };
+        assert!(own.enabled());
+        let self_hosted = Ntfy {
+            url: "https://ntfy.example.org".into(),
+            ..Ntfy::default()
+        };
+        assert!(
+            self_hosted.enabled(),
+            "wazuh-alerts is fine on your own server"
+        );
+    }
+
+    #[test]
+    fn huge_values_are_refused_by_name() {
+        for (text, key) in [
+            (
+                "[history]\nlookback_hours = 9999999999\n",
+                "history.lookback_hours",
+            ),
+            (
+                "[dedup]\ncooldown_secs = 18446744073709551615\n",
+                "dedup.cooldown_secs",
+            ),
+            (
+                "[general]\ndeadline_secs = 9223372036854775807\n",
+                "general.deadline_secs",
+            ),
+            (
+                "[providers.tor]\ntimeout_secs = 100000\n",
+                "providers.tor.timeout_secs",
+            ),
+        ] {
+            let err = parse_str(text).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn env_secrets_win_over_the_file() {
+        let mut s =
+            parse_str("[ntfy]\ntoken = \"tk_file\"\n[providers.abuseipdb]\napi_key = \"file\"\n")
+                .unwrap();
+        s.apply_env(|name| match name {
+            "AI_ANALYZER_NTFY_TOKEN" => Some("tk_env".into()),
+            "AI_ANALYZER_SHODAN_API_KEY" => Some("shodan-env".into()),
+            _ => None,
+        });
+        assert_eq!(s.ntfy.token.expose(), "tk_env");
+        assert_eq!(s.providers.abuseipdb.api_key.expose(), "file");
+        assert_eq!(s.providers.shodan.api_key.expose(), "shodan-env");
+        assert_eq!(s.secrets().len(), 3);
+    }
+
+    /// Issue #5: the indexer password comes from the environment too, is a secret, and the
+    /// history keys are validated by name.
+    #[test]
+    fn history_indexer_settings() {
+        let mut s = parse_str(
+            "[history]\nbackend = \"indexer\"\n[history.indexer]\nurl = \"https://idx:9200\"\n\
+             username = \"reader\"\npassword = \"file-pw\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.history.backend, HistoryBackend::Indexer);
+        assert_eq!(s.history.indexer.index, "wazuh-alerts-*");
+        s.apply_env(|name| {
+            (name == "AI_ANALYZER_INDEXER_PASSWORD").then(|| "env-pw-123".to_string())
+        });
+        assert_eq!(s.history.indexer.password.expose(), "env-pw-123");
+        assert!(s.secrets().contains(&"env-pw-123"));
+        assert!(!format!("{s:?}").contains("env-pw-123"));
+        s.validate().expect("valid");
+        s.history.indexer.url = "not a url".into();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("history.indexer.url"), "{err}");
+        let err = parse_str("[history]\nbackend = \"grep\"\n").unwrap_err();
+        assert!(err.to_string().contains("grep"), "{err}");
+        let err = parse_str("[history.indexer]\npasswd = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("passwd"), "{err}");
+        let mut s = Settings::default();
+        s.history.max_events = MAX_HISTORY_EVENTS + 1;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("history.max_events"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_display() {
+        let s = Secret::new("tk_supersecret");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert!(!format!(
+            "{:?}",
+            Settings {
+                ntfy: Ntfy {
+                    token: s.clone(),
+                    ..Ntfy::default()
+                },
+                ..Settings::default()
+            }
+        )
+        .contains("supersecret"));
+    }
+
+    #[test]
+    fn path_resolution_order() {
+        let flag = Path::new("/a.toml");
+        assert_eq!(
+            resolve_path(Some(flag), Some("/b.toml")),
+            Some(PathBuf::from("/a.toml"))
+        );
+        assert_eq!(
+            resolve_path(None, Some("/b.toml")),
+            Some(PathBuf::from("/b.toml"))
+        );
+    }
+
+    #[test]
+    fn url_join_keeps_prefix() {
+        assert_eq!(
+            join_url("http://h:1/ollama/", "/api/chat"),
+            "http://h:1/ollama/api/chat"
+        );
+        assert_eq!(
+            join_url("https://ntfy.sh", "topic"),
+            "https://ntfy.sh/topic"
+        );
+    }
+
+    /// Every key path in a TOML value, tables of arrays indexed as `[]`.
+    fn key_paths(value: &toml::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.insert(path.clone());
+                    key_paths(v, &path, out);
+                }
+            }
+            toml::Value::Array(items) => {
+                for item in items.iter().filter(|i| i.is_table()) {
+                    key_paths(item, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn shipped_config_parses_and_names_every_key() {
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/ai-analyzer.toml"
+        ));
+        let shipped =
+            parse(text, Path::new("config/ai-analyzer.toml")).expect("shipped config parses");
+        shipped.validate().expect("shipped config is valid");
+        let mut in_file = std::collections::BTreeSet::new();
+        key_paths(&toml::from_str(text).expect("toml"), "", &mut in_file);
+        let mut known = std::collections::BTreeSet::new();
+        let defaults = toml::Value::try_from(Settings::default()).expect("defaults serialize");
+        key_paths(&defaults, "", &mut known);
+        let missing: Vec<_> = known.difference(&in_file).collect();
+        assert!(
+            missing.is_empty(),
+            "keys missing from config/ai-analyzer.toml: {missing:?}"
+        );
+        for zone_key in ["network.zones[].name", "network.zones[].cidr"] {
+            assert!(in_file.contains(zone_key), "{zone_key}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The full report by e-mail: a multipart message with the Markdown as plain text, a safe HTML
+//! rendering of it, and the Markdown and the evidence JSON as attachments.
+//!
+//! The HTML comes from the Markdown through pulldown-cmark with every raw-HTML event turned into
+//! escaped text, images dropped and links kept only for http(s) and mailto: nothing the model (or
+//! an attacker quoted in a log line) writes can put markup or script into the admin's mail client.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Email;
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A message ready to send (and to keep in the outbox): envelope and the formatted bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The RFC 5322 message, base64 so the outbox file stays plain JSON.
+    pub raw_base64: String,
+}
+
+/// Why a message was not sent, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid e-mail settings: {0}")]
+    Settings(String),
+    #[error("SMTP server at {url} failed: {reason}")]
+    Smtp {
+        url: String,
+        reason: String,
+        retryable: bool,
+    },
+}
+
+impl MailError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            MailError::Smtp {
+                retryable: true,
+                ..
+            }
+        )
+    }
+}
+
+/// Markdown to HTML, with raw HTML escaped, images dropped and only safe links kept.
+pub fn to_html(markdown: &str) -> String {
+    let mut link_depth_dropped = Vec::new();
+    let events = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    )
+    .filter_map(|event| match event {
+        Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let safe = ["http://", "https://", "mailto:"]
+                .iter()
+                .any(|p| dest_url.to_ascii_lowercase().starts_with(p));
+            link_depth_dropped.push(!safe);
+            safe.then_some(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }))
+        }
+        Event::End(TagEnd::Link) => {
+            let dropped = link_depth_dropped.pop().unwrap_or(false);
+            (!dropped).then_some(Event::End(TagEnd::Link))
+        }
+        other => Some(other),
+    });
+    let mut body = String::new();
+    html::push_html(&mut body, events);
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head>\
+         <body style=\"font-family:sans-serif;max-width:50em\">\n{body}</body></html>\n"
+    )
+}
+
+/// Builds the message for one report.
+pub fn compose(
+    cfg: &Email,
+    subject: &str,
+    markdown: &str,
+    evidence_json: &str,
+) -> Result<Outgoing, MailError> {
+    let bad = |e: String| MailError::Settings(e);
+    let from: Mailbox = cfg
+        .from
+        .parse()
+        .map_err(|e| bad(format!("email.from {:?}: {e}", cfg.from)))?;
+    if cfg.to.is_empty() {
+        return Err(bad("email.to is empty".into()));
+    }
+    let mut builder = Message::builder().from(from.clone()).subject(
+        subject
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>(),
+    );
+    let mut to = Vec::new();
+    for (i, rcpt) in cfg.to.iter().enumerate() {
+        let mb: Mailbox = rcpt
+            .parse()
+            .map_err(|e| bad(format!("email.to[{i}] {rcpt:?}: {e}")))?;
+        to.push(mb.email.to_string());
+        builder = builder.to(mb);
+    }
+    let message = builder
+        .multipart(
+            MultiPart::mixed()
+                .multipart(MultiPart::alternative_plain_html(
+                    markdown.to_string(),
+                    to_html(markdown),
+                ))
+                .singlepart(
+                    Attachment::new("report.md".into()).body(
+                        markdown.to_string(),
+                        ContentType::parse("text/markdown; charset=utf-8")
+                            .map_err(|e| bad(e.to_string()))?,
+                    ),
+                )
+                .singlepart(Attachment::new("evidence.json".into()).body(
+                    evidence_json.to_string(),
+                    ContentType::parse("application/json").map_err(|e| bad(e.to_string()))?,
+                )),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Outgoing {
+        from: from.email.to_string(),
+        to,
+        subject: subject.to_string(),
+        raw_base64: base64::engine::general_purpose::STANDARD.encode(message.formatted()),
+    })
+}
+
+/// `smtp://host:port` (STARTTLS when offered) or `smtps://host:port` (implicit TLS).
+fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let url = reqwest::Url::parse(&cfg.smtp_url)
+        .map_err(|e| MailError::Settings(format!("email.smtp_url {:?}: {e}", cfg.smtp_url)))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| {
+            MailError::Settings(format!("email.smtp_url {:?} has no host", cfg.smtp_url))
+        })?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    let tls_params = |host: &str| {
+        TlsParameters::new(host.to_string()).map_err(|e| MailError::Settings(format!("TLS: {e}")))
+    };
+    let (tls, default_port) = match url.scheme() {
+        // With credentials, never fall back to plain text: a stripped STARTTLS must fail.
+        "smtp" if cfg.username.is_set() => (Tls::Required(tls_params(&host)?), 25),
+        "smtp" => (Tls::Opportunistic(tls_params(&host)?), 25),
+        "smtps" => (Tls::Wrapper(tls_params(&host)?), 465),
+        other => {
+            return Err(MailError::Settings(format!(
+                "email.smtp_url scheme {other:?}: use smtp:// or smtps://"
+            )))
+        }
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(url.port().unwrap_or(default_port))
+        .tls(tls)
+        .timeout(Some(TIMEOUT));
+    if cfg.username.is_set() {
+        builder = builder.credentials(Credentials::new(
+            cfg.username.expose().to_string(),
+            cfg.password.expose().to_string(),
+        ));
+    }
+    Ok(builder.build())
+}
+
+/// Connects to the SMTP server (and authenticates, when configured) without sending anything.
+pub async fn probe(cfg: &Email) -> Result<(), MailError> {
+    let transport = transport(cfg)?;
+    match transport.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: "the server did not accept the connection".into(),
+            retryable: true,
+        }),
+        Err(e) => Err(MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: crate::analyze::ollama::root_cause(&e),
+            retryable: !e.is_permanent(),
+        }),
+    }
+}
+
+/// Sends a composed message.
+pub async fn send(cfg: &Email, mail: &Outgoing) -> Result<(), MailError> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&mail.raw_base64)
+        .map_err(|e| MailError::Settings(format!("stored message is damaged: {e}")))?;
+    let from: Address = mail
+        .from
+        .parse()
+        .map_err(|e| MailError::Settings(format!("from {:?}: {e}", mail.from)))?;
+    let to = mail
+        .to
+        .iter()
+        .map(|t| t.parse::<Address>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MailError::Settings(format!("to: {e}")))?;
+    let envelope = lettre::address::Envelope::new(Some(from), to)
+        .map_err(|e| MailError::Settings(e.to_string()))?;
+    let transport = transport(cfg)?;
+    transport
+        .send_raw(&envelope, &raw)
+        .await
+        .map(|_| ())
+        .map_err(|e| MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: crate::analyze::ollama::root_cause(&e),
+            retryable: !e.is_permanent(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_safe() {
+        let md = "# Title\n<script>alert(1)</script>\n\nText <b>bold</b> [ok](https://example.org) \
+                  [bad](javascript:alert(1)) ![img](https://tracker.example/x.png)\n\n| a | b |\n|---|---|\n| 1 | 2 |";
+        let html = to_html(md);
+        assert!(html.contains("<h1>Title</h1>"));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<b>"));
+        assert!(html.contains("<a href=\"https://example.org\">ok</a>"));
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("bad"), "the link text stays");
+        assert!(!html.contains("<img"));
+        assert!(html.contains("<table>"));
+    }
+
+    #[test]
+    fn compose_checks_addresses() {
+        let mut cfg = Email {
+            enabled: true,
+            to: vec!["soc@example.org".into()],
+            ..Email::default()
+        };
+        let mail = compose(&cfg, "Title", "# T\nx", "{}").expect("composes");
+        assert_eq!(mail.to, vec!["soc@example.org"]);
+        cfg.to = vec!["not an address".into()];
+        let err = compose(&cfg, "Title", "# T", "{}").unwrap_err();
+        assert!(err.to_string().contains("email.to[0]"), "{err}");
+        cfg.to.clear();
+        assert!(compose(&cfg, "T", "x", "{}")
+            .unwrap_err()
+            .to_string()
+            .contains("email.to is empty"));
+    }
+}

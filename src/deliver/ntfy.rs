@@ -1,0 +1,248 @@
+//! ntfy: one push per report, `POST {url}/{topic}` with the Markdown as body and Title, Priority,
+//! Tags and `Markdown: yes` as headers. A title that is not ASCII goes as RFC 2047, which ntfy
+//! decodes, so no HTTP library ever mangles it.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{join_url, Ntfy, NTFY_MAX_BYTES};
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// Titles longer than this are cut (phones show one line anyway).
+pub const MAX_TITLE_CHARS: usize = 150;
+
+/// One notification, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    pub title: String,
+    pub priority: u8,
+    pub tags: Vec<String>,
+    pub body: String,
+    pub click: Option<String>,
+}
+
+/// ntfy priority from the Wazuh rule level: >=12 max (5), 10-11 high (4), 7-9 default (3),
+/// 4-6 low (2), else min (1).
+pub fn priority_for_level(level: u32) -> u8 {
+    match level {
+        12.. => 5,
+        10..=11 => 4,
+        7..=9 => 3,
+        4..=6 => 2,
+        _ => 1,
+    }
+}
+
+/// Tags: an emoji shortcode for the level band, then `wazuh`, `rule-<id>`, and `ai` or `no-ai`.
+pub fn tags_for(level: u32, rule_id: &str, ai: bool) -> Vec<String> {
+    let emoji = match level {
+        12.. => "rotating_light",
+        7..=11 => "warning",
+        _ => "information_source",
+    };
+    let rule: String = rule_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(16)
+        .collect();
+    vec![
+        emoji.to_string(),
+        "wazuh".to_string(),
+        format!("rule-{rule}"),
+        if ai { "ai" } else { "no-ai" }.to_string(),
+    ]
+}
+
+/// Why a push failed, and whether trying again later can help.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("ntfy is unreachable at {url} ({reason})")]
+    Unreachable { url: String, reason: String },
+    #[error("ntfy did not answer within {} s", TIMEOUT.as_secs())]
+    Timeout,
+    #[error("ntfy refused the message: HTTP {status}{}: {message}", code.map(|c| format!(" code {c}")).unwrap_or_default())]
+    Refused {
+        status: u16,
+        code: Option<u32>,
+        message: String,
+    },
+}
+
+impl PushError {
+    /// 5xx, 429 and network trouble pass; 400/401/403/404/413 never will by themselves.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PushError::Unreachable { .. } | PushError::Timeout => true,
+            PushError::Refused { status, .. } => *status == 429 || *status >= 500,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct NtfyError {
+    #[serde(default)]
+    code: Option<u32>,
+    #[serde(default)]
+    error: String,
+}
+
+/// The id ntfy gave the message.
+#[derive(Debug, Deserialize)]
+pub struct Published {
+    #[serde(default)]
+    pub id: String,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    cfg: Ntfy,
+}
+
+impl Client {
+    pub fn new(cfg: &Ntfy) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TIMEOUT)
+            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            cfg: cfg.clone(),
+        })
+    }
+
+    pub async fn publish(&self, push: &Push) -> Result<Published, PushError> {
+        let url = join_url(&self.cfg.url, &self.cfg.topic);
+        let mut body = push.body.clone();
+        if body.len() > NTFY_MAX_BYTES {
+            // Callers fit the text already; this only guards the wire limit.
+            body = crate::analyze::report::fit(&body, NTFY_MAX_BYTES);
+        }
+        let mut request = self
+            .http
+            .post(&url)
+            .header("Title", encode_header(&push.title))
+            .header("Priority", push.priority.to_string())
+            .header("Tags", push.tags.join(","))
+            .header("Markdown", "yes")
+            .header("Content-Type", "text/markdown; charset=utf-8")
+            .body(body);
+        if let Some(click) = &push.click {
+            request = request.header("Click", click);
+        }
+        if self.cfg.token.is_set() {
+            request = request.bearer_auth(self.cfg.token.expose());
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if !status.is_success() {
+            let (code, message) = match serde_json::from_slice::<NtfyError>(&bytes) {
+                Ok(e) => (e.code, e.error),
+                Err(_) => (
+                    None,
+                    String::from_utf8_lossy(&bytes)
+                        .trim()
+                        .chars()
+                        .take(200)
+                        .collect(),
+                ),
+            };
+            return Err(PushError::Refused {
+                status: status.as_u16(),
+                code,
+                message,
+            });
+        }
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Published { id: String::new() }))
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> PushError {
+        if e.is_timeout() {
+            PushError::Timeout
+        } else {
+            PushError::Unreachable {
+                url: self.cfg.url.clone(),
+                reason: crate::analyze::ollama::root_cause(e),
+            }
+        }
+    }
+}
+
+/// Header text: printable ASCII as is, anything else as RFC 2047 base64 (`=?UTF-8?B?...?=`).
+pub fn encode_header(text: &str) -> String {
+    let cut: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_TITLE_CHARS)
+        .collect();
+    if cut.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        cut
+    } else {
+        format!(
+            "=?UTF-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(cut.as_bytes())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_map() {
+        let cases = [
+            (15, 5),
+            (12, 5),
+            (11, 4),
+            (10, 4),
+            (9, 3),
+            (7, 3),
+            (6, 2),
+            (4, 2),
+            (3, 1),
+            (0, 1),
+        ];
+        for (level, want) in cases {
+            assert_eq!(priority_for_level(level), want, "level {level}");
+        }
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(
+            tags_for(10, "5712", true),
+            vec!["warning", "wazuh", "rule-5712", "ai"]
+        );
+        assert_eq!(tags_for(13, "a,b", false)[2], "rule-ab");
+    }
+
+    #[test]
+    fn header_encoding() {
+        assert_eq!(encode_header("SSH brute force"), "SSH brute force");
+        assert_eq!(encode_header("Größe"), "=?UTF-8?B?R3LDtsOfZQ==?=");
+        assert_eq!(encode_header("a\nb"), "ab");
+        assert_eq!(encode_header(&"x".repeat(500)).len(), MAX_TITLE_CHARS);
+    }
+
+    #[test]
+    fn retryable() {
+        let refused = |status| PushError::Refused {
+            status,
+            code: None,
+            message: String::new(),
+        };
+        assert!(refused(503).is_retryable());
+        assert!(refused(429).is_retryable());
+        assert!(!refused(401).is_retryable());
+        assert!(!refused(400).is_retryable());
+        assert!(PushError::Timeout.is_retryable());
+    }
+}

@@ -1,0 +1,1243 @@
+//! What has this address done here before? The analyst weighs one failed login very differently
+//! from the 400th in three days, so the investigation hands over a summary of the address's recent
+//! alerts on this manager: how many, since when, which rules, which hosts, ports and users, and the
+//! few log lines that tell the story.
+//!
+//! The answer must come fast and must not grow with the log: a busy manager's `alerts.json` holds
+//! gigabytes. The file backend ([`search_files`]) reads it backwards from the end in large blocks,
+//! finds candidates with a SIMD substring search and stops as soon as it has enough recent
+//! events; the indexer backend ([`indexer::search`]) asks the Wazuh indexer of a multi-node
+//! cluster instead. Either way, a candidate only counts when an address field of the alert really
+//! holds the address ([`ip_role`]): `10.0.0.1` never matches `10.0.0.11` or a log line that merely
+//! mentions it. [`summarise`] turns the events into a [`HistorySummary`] that fits a character
+//! budget, and [`lookup`] picks the backend and never fails the run.
+
+mod files;
+pub mod indexer;
+
+pub use files::search_files;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+
+use crate::config::{HistoryBackend, Settings};
+use crate::intake::alert::{self, truncate_chars, Alert};
+use crate::investigate::scope;
+
+/// How long the file backend may search before it returns what it has found.
+pub const FILE_TIME_LIMIT: Duration = Duration::from_secs(20);
+/// At most this many characters of one log line are kept per event.
+const EVENT_LOG_CHARS: usize = 2000;
+/// At most this many sample log lines go into the summary.
+const SAMPLE_LINES: usize = 5;
+
+/// Which kind of field of an alert held the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// One of [`alert::SOURCE_IP_FIELDS`].
+    Source,
+    /// One of [`alert::DEST_IP_FIELDS`].
+    Destination,
+    /// `agent.ip`: the address is the reporting agent itself.
+    Agent,
+}
+
+/// Where the address sits in `alert`, if an address field really holds it: the parsed value is
+/// compared, so `::ffff:` forms and IPv6 written in other forms match, and a look-alike such as
+/// `10.0.0.11` for `10.0.0.1` does not. Source fields first, then destination, then the agent.
+pub fn ip_role(alert: &Alert, ip: IpAddr) -> Option<(Role, &'static str)> {
+    let ip = ip.to_canonical();
+    let holds = |path: &str| {
+        alert
+            .lookup(path)
+            .into_iter()
+            .filter_map(alert::parse_ip_value)
+            .any(|v| v == ip)
+    };
+    let find =
+        |fields: &[&'static str], role: Role| fields.iter().find(|f| holds(f)).map(|f| (role, *f));
+    find(alert::SOURCE_IP_FIELDS, Role::Source)
+        .or_else(|| find(alert::DEST_IP_FIELDS, Role::Destination))
+        .or_else(|| find(&["agent.ip", "wazuh.agent.ip"], Role::Agent))
+}
+
+/// Parses an alert timestamp: Wazuh's `2020-03-24T15:38:42.512+0000`, or RFC 3339.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
+    let text = text.trim();
+    DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(text))
+        .ok()
+}
+
+/// What identifies one alert across the AR message and the alert log. The `id` suffix may differ
+/// between the two (see reference/wazuh-execd.md §5.1), so it is left out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    timestamp: Option<String>,
+    rule_id: String,
+    agent_id: Option<String>,
+    full_log: Option<String>,
+}
+
+impl Fingerprint {
+    pub fn of(alert: &Alert) -> Self {
+        Fingerprint {
+            timestamp: alert.timestamp(),
+            rule_id: alert.rule_id(),
+            agent_id: alert.agent_id(),
+            full_log: alert.full_log(),
+        }
+    }
+}
+
+/// One earlier alert for the address, reduced to what the summary needs.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub time: DateTime<FixedOffset>,
+    /// The timestamp as the alert wrote it.
+    pub timestamp: String,
+    /// The alert's `id`, when it has one.
+    pub id: Option<String>,
+    pub rule_id: String,
+    pub rule_level: u32,
+    pub description: String,
+    pub agent_name: String,
+    pub agent_id: Option<String>,
+    pub agent_ip: Option<IpAddr>,
+    pub role: Role,
+    /// The field that held the address (`data.srcip`, ...).
+    pub field: &'static str,
+    /// The other side: the destination address when the address is the source, else the source.
+    pub peer: Option<IpAddr>,
+    pub dest_ports: Vec<String>,
+    pub users: Vec<String>,
+    /// `full_log`, cut to 2,000 characters.
+    pub full_log: Option<String>,
+}
+
+/// Where a destination port can live.
+const PORT_FIELDS: &[&str] = &[
+    "data.dstport",
+    "data.dest_port",
+    "data.dst_port",
+    "data.win.eventdata.destinationPort",
+    "destination.port",
+];
+
+/// Where the user names an attacker tried can live.
+const USER_FIELDS: &[&str] = &[
+    "data.dstuser",
+    "data.srcuser",
+    "data.user",
+    "data.win.eventdata.targetUserName",
+    "data.office365.UserId",
+    "data.aws.userIdentity.userName",
+    "user.name",
+];
+
+impl Event {
+    /// The event for `alert` when an address field holds `ip` and it has a readable timestamp.
+    pub fn from_alert(alert: &Alert, ip: IpAddr) -> Option<Event> {
+        let (role, field) = ip_role(alert, ip)?;
+        let timestamp = alert.timestamp()?;
+        let time = parse_timestamp(&timestamp)?;
+        let ip = ip.to_canonical();
+        let peer = match role {
+            Role::Source => alert.dest_ip(),
+            Role::Destination | Role::Agent => alert.source_ip(),
+        }
+        .map(|(p, _)| p)
+        .filter(|p| *p != ip);
+        let values = |fields: &[&str]| {
+            let mut out: Vec<String> = Vec::new();
+            for f in fields {
+                for v in alert.lookup(f) {
+                    let text = match v {
+                        serde_json::Value::String(s) => s.trim().to_string(),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        _ => continue,
+                    };
+                    if !text.is_empty() && text != "-" && !out.contains(&text) {
+                        out.push(truncate_chars(&text, 80).to_string());
+                    }
+                }
+            }
+            out
+        };
+        Some(Event {
+            time,
+            timestamp,
+            id: alert.text("id"),
+            rule_id: alert.rule_id(),
+            rule_level: alert.rule_level(),
+            description: alert.description(),
+            agent_name: alert.agent_name(),
+            agent_id: alert.agent_id(),
+            agent_ip: alert.agent_ip(),
+            role,
+            field,
+            peer,
+            dest_ports: values(PORT_FIELDS),
+            users: values(USER_FIELDS),
+            full_log: alert
+                .full_log()
+                .map(|l| truncate_chars(l.trim(), EVENT_LOG_CHARS).to_string()),
+        })
+    }
+
+    fn key(&self) -> (String, Option<String>, String, Option<String>) {
+        (
+            self.timestamp.clone(),
+            self.id.clone(),
+            self.rule_id.clone(),
+            self.agent_id.clone(),
+        )
+    }
+}
+
+/// What to look for: the address, the window, how many events, and the alert to leave out.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub ip: IpAddr,
+    /// The alert under analysis: it is not history.
+    pub exclude: Option<Fingerprint>,
+    pub max_events: usize,
+    /// The window is `since..=until`.
+    pub since: DateTime<FixedOffset>,
+    pub until: DateTime<FixedOffset>,
+    /// The file backend stops here and returns what it has, saying so.
+    pub deadline: Option<Instant>,
+}
+
+impl Query {
+    /// The window ends at the current alert's time (history is what came before it), or at `now`
+    /// when there is no alert or its time is unreadable or in the future; it reaches `lookback`
+    /// further back.
+    pub fn new(
+        ip: IpAddr,
+        exclude: Option<&Alert>,
+        max_events: usize,
+        lookback: Duration,
+        now: DateTime<FixedOffset>,
+    ) -> Query {
+        let until = exclude
+            .and_then(Alert::timestamp)
+            .and_then(|t| parse_timestamp(&t))
+            .filter(|t| *t <= now)
+            .unwrap_or(now);
+        let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
+        let since = until
+            .checked_sub_signed(lookback)
+            .unwrap_or(DateTime::<FixedOffset>::MIN_UTC.fixed_offset());
+        Query {
+            ip: ip.to_canonical(),
+            exclude: exclude.map(Fingerprint::of),
+            max_events,
+            since,
+            until,
+            deadline: None,
+        }
+    }
+
+    pub fn with_deadline(mut self, deadline: Instant) -> Query {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub fn in_window(&self, time: &DateTime<FixedOffset>) -> bool {
+        *time >= self.since && *time <= self.until
+    }
+
+    /// The event for `alert` if it counts: it holds the address, falls in the window, and is not
+    /// the alert under analysis.
+    pub fn accept(&self, alert: &Alert) -> Option<Event> {
+        let event = Event::from_alert(alert, self.ip)?;
+        if !self.in_window(&event.time) {
+            return None;
+        }
+        if self
+            .exclude
+            .as_ref()
+            .is_some_and(|f| *f == Fingerprint::of(alert))
+        {
+            return None;
+        }
+        Some(event)
+    }
+
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// What a backend found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub query: Query,
+    /// The most recent first; at most `max_events`.
+    pub events: Vec<Event>,
+    /// `max_events` were found: there may be more in the window.
+    pub limit_reached: bool,
+    /// What could not be read, and other things the reader should know.
+    pub notes: Vec<String>,
+    /// "alert log" or "indexer".
+    pub source: &'static str,
+}
+
+/// Collects events newest first, without duplicates, up to the limit.
+pub(crate) struct Collector {
+    pub found: Found,
+    seen: HashSet<(String, Option<String>, String, Option<String>)>,
+}
+
+impl Collector {
+    pub fn new(query: Query, source: &'static str) -> Self {
+        Collector {
+            found: Found {
+                query,
+                events: Vec::new(),
+                limit_reached: false,
+                notes: Vec::new(),
+                source,
+            },
+            seen: HashSet::new(),
+        }
+    }
+
+    pub fn query(&self) -> &Query {
+        &self.found.query
+    }
+
+    pub fn full(&self) -> bool {
+        self.found.events.len() >= self.found.query.max_events
+    }
+
+    /// Adds an event found while going back in time; false once the limit is reached.
+    pub fn push(&mut self, event: Event) -> bool {
+        if self.full() {
+            return false;
+        }
+        if self.seen.insert(event.key()) {
+            self.found.events.push(event);
+        }
+        if self.full() {
+            self.found.limit_reached = true;
+        }
+        !self.full()
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.found.notes.push(note.into());
+    }
+
+    pub fn finish(mut self) -> Found {
+        // Blocks are read newest first, but lines within a log are only nearly in time order.
+        self.found.events.sort_by_key(|e| std::cmp::Reverse(e.time));
+        self.found
+    }
+}
+
+/// A value seen so many times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub value: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleCount {
+    pub id: String,
+    pub description: String,
+    pub level: u32,
+    pub count: usize,
+}
+
+/// A host the address touched: an agent that reported it, or the other address of the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostCount {
+    pub name: String,
+    pub ip: Option<IpAddr>,
+    /// The configured `[[network.zones]]` name, if any.
+    pub zone: Option<String>,
+    pub count: usize,
+}
+
+/// A raw log line that tells what the address did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub timestamp: String,
+    pub rule_id: String,
+    pub agent: String,
+    pub line: String,
+}
+
+/// The history of one address, as the prompt, the report and `enrich` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistorySummary {
+    pub ip: IpAddr,
+    /// Where the events came from: `file` (the alert log) or `indexer`.
+    pub backend: String,
+    pub lookback_hours: u64,
+    /// The window searched, RFC 3339.
+    pub since: String,
+    pub until: String,
+    /// How many earlier events were found (the current alert is not counted).
+    pub events: usize,
+    /// `history.max_events` was reached: there may be more in the window.
+    pub limit_reached: bool,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    /// In how many events the address was the source, the destination, the agent.
+    pub as_source: usize,
+    pub as_destination: usize,
+    pub as_agent: usize,
+    pub rules: Vec<RuleCount>,
+    pub agents: Vec<HostCount>,
+    /// The other side of the events: what the address attacked, or what attacked it.
+    pub peers: Vec<HostCount>,
+    pub dest_ports: Vec<Count>,
+    pub users: Vec<Count>,
+    pub log_lines: Vec<LogLine>,
+    /// How many entries of each list were left out to fit the budget (`rules`, `users`, ...).
+    pub omitted: std::collections::BTreeMap<String, usize>,
+    pub notes: Vec<String>,
+}
+
+/// How many entries of each list (and how long a log line) the summary keeps.
+#[derive(Debug, Clone, Copy)]
+struct Caps {
+    rules: usize,
+    agents: usize,
+    peers: usize,
+    ports: usize,
+    users: usize,
+    lines: usize,
+    line_chars: usize,
+}
+
+impl Caps {
+    const START: Caps = Caps {
+        rules: 10,
+        agents: 8,
+        peers: 8,
+        ports: 12,
+        users: 12,
+        lines: SAMPLE_LINES,
+        line_chars: 300,
+    };
+
+    /// One step smaller, or `None` at the floor: log lines go first, then the long lists.
+    fn shrink(self) -> Option<Caps> {
+        let mut c = self;
+        if c.line_chars > 160 {
+            c.line_chars = 160;
+        } else if c.lines > 2 {
+            c.lines -= 1;
+        } else if c.users > 3 || c.ports > 3 || c.peers > 3 || c.agents > 3 || c.rules > 3 {
+            c.users = (c.users / 2).max(3);
+            c.ports = (c.ports / 2).max(3);
+            c.peers = (c.peers / 2).max(3);
+            c.agents = (c.agents / 2).max(3);
+            c.rules = (c.rules / 2).max(3);
+        } else if c.lines > 0 {
+            c.lines -= 1;
+            c.line_chars = 120;
+        } else if c.users > 1 || c.ports > 1 || c.peers > 1 || c.agents > 1 || c.rules > 1 {
+            c.users = 1;
+            c.ports = 1;
+            c.peers = 1;
+            c.agents = 1;
+            c.rules = 1;
+        } else {
+            return None;
+        }
+        Some(c)
+    }
+}
+
+/// The character budget for the history in the prompt: an eighth of `ollama.num_ctx` at about
+/// four characters a token, between 600 and 6,000 characters.
+pub fn budget_chars(settings: &Settings) -> usize {
+    (settings.ollama.num_ctx as usize)
+        .saturating_mul(4)
+        .saturating_div(8)
+        .clamp(600, 6000)
+}
+
+/// Summarises what a backend found so that [`HistorySummary::text`] fits in `budget_chars`:
+/// lists and log lines are cut, the most frequent and most severe entries kept, and what was
+/// left out is counted in `omitted`.
+pub fn summarise(found: &Found, settings: &Settings, budget_chars: usize) -> HistorySummary {
+    let mut caps = Caps::START;
+    loop {
+        let summary = summarise_with(found, settings, caps);
+        if summary.text().chars().count() + summary.headline().chars().count() <= budget_chars {
+            return summary;
+        }
+        match caps.shrink() {
+            Some(c) => caps = c,
+            None => return summary,
+        }
+    }
+}
+
+fn summarise_with(found: &Found, settings: &Settings, caps: Caps) -> HistorySummary {
+    let events = &found.events;
+    let zones = &settings.network.zones;
+    let zone = |ip: Option<IpAddr>| ip.and_then(|ip| scope::zone_of(ip, zones).map(str::to_string));
+    let mut omitted = std::collections::BTreeMap::new();
+    let mut cap = |name: &str, len: usize, max: usize| {
+        if len > max {
+            omitted.insert(name.to_string(), len - max);
+        }
+        max
+    };
+
+    // Rules: most frequent first, then most severe.
+    let mut rules: Vec<RuleCount> = Vec::new();
+    let mut rule_index: HashMap<&str, usize> = HashMap::new();
+    for e in events {
+        match rule_index.get(e.rule_id.as_str()) {
+            Some(&i) => {
+                rules[i].count += 1;
+                rules[i].level = rules[i].level.max(e.rule_level);
+            }
+            None => {
+                rule_index.insert(&e.rule_id, rules.len());
+                rules.push(RuleCount {
+                    id: e.rule_id.clone(),
+                    description: truncate_chars(&one_line(&e.description), 120).to_string(),
+                    level: e.rule_level,
+                    count: 1,
+                });
+            }
+        }
+    }
+    rules.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(b.level.cmp(&a.level))
+            .then(a.id.cmp(&b.id))
+    });
+    let n = cap("rules", rules.len(), caps.rules);
+    rules.truncate(n);
+
+    let hosts = |items: Vec<(String, Option<IpAddr>)>| {
+        let mut out: Vec<HostCount> = Vec::new();
+        for (name, ip) in items {
+            match out.iter_mut().find(|h| h.name == name && h.ip == ip) {
+                Some(h) => h.count += 1,
+                None => out.push(HostCount {
+                    zone: zone(ip),
+                    name,
+                    ip,
+                    count: 1,
+                }),
+            }
+        }
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.name.cmp(&b.name)));
+        out
+    };
+    let mut agents = hosts(
+        events
+            .iter()
+            .map(|e| {
+                (
+                    truncate_chars(&one_line(&e.agent_name), 60).to_string(),
+                    e.agent_ip,
+                )
+            })
+            .collect(),
+    );
+    let n = cap("agents", agents.len(), caps.agents);
+    agents.truncate(n);
+    let mut peers = hosts(
+        events
+            .iter()
+            .filter_map(|e| e.peer.map(|p| (p.to_string(), Some(p))))
+            .collect(),
+    );
+    let n = cap("peers", peers.len(), caps.peers);
+    peers.truncate(n);
+
+    let counts = |values: &mut dyn Iterator<Item = &String>| {
+        let mut out: Vec<Count> = Vec::new();
+        for v in values {
+            let v = one_line(v);
+            match out.iter_mut().find(|c| c.value == v) {
+                Some(c) => c.count += 1,
+                None => out.push(Count { value: v, count: 1 }),
+            }
+        }
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        out
+    };
+    let mut dest_ports = counts(&mut events.iter().flat_map(|e| e.dest_ports.iter()));
+    let n = cap("dest_ports", dest_ports.len(), caps.ports);
+    dest_ports.truncate(n);
+    let mut users = counts(&mut events.iter().flat_map(|e| e.users.iter()));
+    let n = cap("users", users.len(), caps.users);
+    users.truncate(n);
+
+    let log_lines = telling_lines(events, caps.lines, caps.line_chars);
+    let with_log = events.iter().filter(|e| e.full_log.is_some()).count();
+    if with_log > log_lines.len() {
+        omitted.insert("log_lines".into(), with_log - log_lines.len());
+    }
+
+    let role_count = |r: Role| events.iter().filter(|e| e.role == r).count();
+    let q = &found.query;
+    HistorySummary {
+        ip: q.ip,
+        backend: match found.source {
+            "indexer" => "indexer",
+            _ => "file",
+        }
+        .to_string(),
+        lookback_hours: settings.history.lookback_hours,
+        since: rfc3339(&q.since),
+        until: rfc3339(&q.until),
+        events: events.len(),
+        limit_reached: found.limit_reached,
+        first_seen: events.iter().map(|e| e.time).min().map(|t| rfc3339(&t)),
+        last_seen: events.iter().map(|e| e.time).max().map(|t| rfc3339(&t)),
+        as_source: role_count(Role::Source),
+        as_destination: role_count(Role::Destination),
+        as_agent: role_count(Role::Agent),
+        rules,
+        agents,
+        peers,
+        dest_ports,
+        users,
+        log_lines,
+        omitted,
+        notes: found.notes.clone(),
+    }
+}
+
+/// The most telling log lines: the newest line of each rule, the most severe and frequent rules
+/// first, then further distinct lines, newest first.
+fn telling_lines(events: &[Event], max: usize, chars: usize) -> Vec<LogLine> {
+    if max == 0 {
+        return Vec::new();
+    }
+    let mut by_rule: Vec<(&str, u32, usize, &Event)> = Vec::new();
+    for e in events.iter().filter(|e| e.full_log.is_some()) {
+        // Events come newest first, so the first one seen per rule is its newest.
+        match by_rule.iter_mut().find(|(id, ..)| *id == e.rule_id) {
+            Some(entry) => {
+                entry.1 = entry.1.max(e.rule_level);
+                entry.2 += 1;
+            }
+            None => by_rule.push((&e.rule_id, e.rule_level, 1, e)),
+        }
+    }
+    by_rule.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)));
+    let mut picked: Vec<&Event> = by_rule.iter().map(|(.., e)| *e).take(max).collect();
+    for e in events.iter().filter(|e| e.full_log.is_some()) {
+        if picked.len() >= max {
+            break;
+        }
+        if !picked.iter().any(|p| p.full_log == e.full_log) {
+            picked.push(e);
+        }
+    }
+    picked.sort_by_key(|e| std::cmp::Reverse(e.time));
+    picked
+        .into_iter()
+        .map(|e| {
+            let folded = one_line(e.full_log.as_deref().unwrap_or_default());
+            let cut = truncate_chars(&folded, chars);
+            LogLine {
+                timestamp: e.timestamp.clone(),
+                rule_id: e.rule_id.clone(),
+                agent: truncate_chars(&one_line(&e.agent_name), 60).to_string(),
+                line: if cut.len() < folded.len() {
+                    format!("{cut}…")
+                } else {
+                    folded
+                },
+            }
+        })
+        .collect()
+}
+
+fn rfc3339(t: &DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn times(n: usize) -> String {
+    format!("×{n}")
+}
+
+fn host_text(h: &HostCount) -> String {
+    let mut s = h.name.clone();
+    match (&h.ip, &h.zone) {
+        (Some(ip), Some(z)) if ip.to_string() != h.name => {
+            let _ = write!(s, " ({ip}, zone {z})");
+        }
+        (Some(ip), None) if ip.to_string() != h.name => {
+            let _ = write!(s, " ({ip})");
+        }
+        (_, Some(z)) => {
+            let _ = write!(s, " (zone {z})");
+        }
+        _ => {}
+    }
+    let _ = write!(s, " {}", times(h.count));
+    s
+}
+
+impl HistorySummary {
+    /// One line of facts computed here (counts and times, no text from the log).
+    pub fn headline(&self) -> String {
+        let window = format!(
+            "in the {} h before {}",
+            self.lookback_hours,
+            short_time(&self.until)
+        );
+        if self.events == 0 {
+            return format!(
+                "No earlier alerts for {} on this manager {window} (searched: {}).",
+                self.ip,
+                self.searched()
+            );
+        }
+        let mut s = format!(
+            "{}{} earlier alert{} for {} {window} (searched: {})",
+            if self.limit_reached { "at least " } else { "" },
+            self.events,
+            if self.events == 1 { "" } else { "s" },
+            self.ip,
+            self.searched()
+        );
+        if let (Some(first), Some(last)) = (&self.first_seen, &self.last_seen) {
+            let _ = write!(
+                s,
+                ": first {}, last {}",
+                short_time(first),
+                short_time(last)
+            );
+        }
+        let roles: Vec<String> = [
+            ("as source", self.as_source),
+            ("as destination", self.as_destination),
+            ("as the agent's own address", self.as_agent),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+        let _ = write!(s, "; {}.", roles.join(", "));
+        if self.limit_reached {
+            s.push_str(" Only the most recent ones were read (history.max_events).");
+        }
+        s
+    }
+
+    /// The details, one item a line: rules, hosts, ports, users, log lines. This text comes from
+    /// the logs (user names and log lines are chosen by the attacker): it belongs in the fence.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let more = |name: &str| {
+            self.omitted
+                .get(name)
+                .map(|n| format!("; and {n} more"))
+                .unwrap_or_default()
+        };
+        if !self.rules.is_empty() {
+            let items: Vec<String> = self
+                .rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} \"{}\" (level {}) {}",
+                        r.id,
+                        r.description,
+                        r.level,
+                        times(r.count)
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "Rules: {}{}", items.join("; "), more("rules"));
+        }
+        if !self.agents.is_empty() {
+            let items: Vec<String> = self.agents.iter().map(host_text).collect();
+            let _ = writeln!(
+                out,
+                "Agents reporting: {}{}",
+                items.join("; "),
+                more("agents")
+            );
+        }
+        if !self.peers.is_empty() {
+            let items: Vec<String> = self.peers.iter().map(host_text).collect();
+            let _ = writeln!(out, "Other side: {}{}", items.join("; "), more("peers"));
+        }
+        let list = |items: &[Count]| {
+            items
+                .iter()
+                .map(|c| format!("{} {}", c.value, times(c.count)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.dest_ports.is_empty() {
+            let _ = writeln!(
+                out,
+                "Destination ports: {}{}",
+                list(&self.dest_ports),
+                more("dest_ports")
+            );
+        }
+        if !self.users.is_empty() {
+            let _ = writeln!(out, "Users: {}{}", list(&self.users), more("users"));
+        }
+        if !self.log_lines.is_empty() {
+            let _ = writeln!(out, "Log lines:");
+            for l in &self.log_lines {
+                let _ = writeln!(
+                    out,
+                    "- {} rule {} on {}: {}",
+                    short_time(&l.timestamp),
+                    l.rule_id,
+                    l.agent,
+                    l.line
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "Note: {n}");
+        }
+        out.trim_end().to_string()
+    }
+
+    fn searched(&self) -> &'static str {
+        if self.backend == "indexer" {
+            "the Wazuh indexer"
+        } else {
+            "the alert log"
+        }
+    }
+
+    /// A few hundred characters for the no-AI report and the `enrich` table.
+    pub fn brief(&self) -> String {
+        let mut s = self.headline();
+        if self.events == 0 {
+            return s;
+        }
+        let rules: Vec<String> = self
+            .rules
+            .iter()
+            .take(4)
+            .map(|r| format!("{} {}", r.id, times(r.count)))
+            .collect();
+        let _ = write!(s, " Rules: {}.", rules.join(", "));
+        if !self.users.is_empty() {
+            let users: Vec<&str> = self
+                .users
+                .iter()
+                .take(5)
+                .map(|c| c.value.as_str())
+                .collect();
+            let _ = write!(s, " Users: {}.", users.join(", "));
+        }
+        if !self.dest_ports.is_empty() {
+            let ports: Vec<&str> = self
+                .dest_ports
+                .iter()
+                .take(5)
+                .map(|c| c.value.as_str())
+                .collect();
+            let _ = write!(s, " Ports: {}.", ports.join(", "));
+        }
+        s
+    }
+}
+
+/// `2024-06-10T14:12:41.512+00:00` -> `2024-06-10 14:12:41 +00:00`; other text as it is.
+fn short_time(text: &str) -> String {
+    match parse_timestamp(text) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S %:z").to_string(),
+        None => text.to_string(),
+    }
+}
+
+/// The history section of the evidence: a summary, or why there is none.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum History {
+    Collected(Box<HistorySummary>),
+    NotCollected { reason: String },
+}
+
+impl History {
+    pub fn not_collected(reason: impl Into<String>) -> Self {
+        History::NotCollected {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn summary(&self) -> Option<&HistorySummary> {
+        match self {
+            History::Collected(s) => Some(s),
+            History::NotCollected { .. } => None,
+        }
+    }
+
+    /// One paragraph for the report and the `enrich` table.
+    pub fn brief(&self) -> String {
+        match self {
+            History::Collected(s) => s.brief(),
+            History::NotCollected { reason } => format!("Not collected: {reason}."),
+        }
+    }
+}
+
+/// Looks up the earlier alerts of `ip` with the configured backend and summarises them. `alert`
+/// is the alert under analysis (left out, and the end of the window), or `None` for
+/// `ai-analyzer enrich`. Never fails: a backend that fails gives [`History::NotCollected`] with
+/// the reason, secrets masked.
+pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, settings: &Settings) -> History {
+    let h = &settings.history;
+    if h.max_events == 0 {
+        return History::not_collected("history.max_events is 0");
+    }
+    let started = Instant::now();
+    let now = chrono::Local::now().fixed_offset();
+    let query = Query::new(ip, alert, h.max_events, h.lookback(), now);
+    let found = match h.backend {
+        HistoryBackend::File => {
+            let path = h.alerts_file.clone();
+            let query = query.with_deadline(started + FILE_TIME_LIMIT);
+            match tokio::task::spawn_blocking(move || search_files(&path, &query)).await {
+                Ok(Ok(found)) => Ok(found),
+                Ok(Err(e)) => Err(format!("{e:#}")),
+                Err(e) => Err(format!("the alert-log search stopped: {e}")),
+            }
+        }
+        HistoryBackend::Indexer => indexer::search(&h.indexer, &query).await,
+    };
+    let secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
+    match found {
+        Ok(found) => {
+            tracing::info!(
+                "history: {} earlier event(s) for {ip} from the {} in {} ms",
+                found.events.len(),
+                found.source,
+                started.elapsed().as_millis()
+            );
+            History::Collected(Box::new(summarise(
+                &found,
+                settings,
+                budget_chars(settings),
+            )))
+        }
+        Err(reason) => {
+            let reason = crate::investigate::sources::redact(&reason, &secrets);
+            tracing::warn!("history for {ip} not collected: {reason}");
+            History::not_collected(reason)
+        }
+    }
+}
+
+/// A history of 172.18.1.100 (the source of the sshd 5763 sample) built from synthetic alerts,
+/// for tests of the readers of `History` (prompt, fallback report, table).
+#[cfg(test)]
+pub(crate) fn sample_history(settings: &Settings) -> History {
+    let ip: IpAddr = "172.18.1.100".parse().expect("ip");
+    let now = parse_timestamp("2020-03-24T15:38:42.512+0000").expect("time");
+    let query = Query::new(ip, None, 30, Duration::from_secs(72 * 3600), now);
+    let mut collector = Collector::new(query, "alert log");
+    for i in 0..9u32 {
+        let (rule, level, description, user) = match i % 3 {
+            0 => ("5760", 5, "sshd: authentication failed.", "root"),
+            1 => (
+                "5710",
+                5,
+                "sshd: Attempt to login using a non-existent user",
+                "oracle",
+            ),
+            _ => ("5503", 5, "PAM: User login failed.", "admin"),
+        };
+        let (h, m) = (14 - i / 4, 50 - i * 5);
+        let ts = format!("2020-03-24T{h:02}:{m:02}:07.120+0000");
+        let alert = Alert::new(serde_json::json!({"timestamp": ts,
+            "rule":{"id":rule,"level":level,"description":description},
+            "agent":{"id":"003","name":"web-01","ip":"172.18.1.10"},
+            "id": format!("1585060000.{i}"),
+            "full_log": format!("Mar 24 {h:02}:{m:02}:07 web-01 sshd[{}]: Failed password for {user} from 172.18.1.100 port 43042 ssh2", 2500 + i),
+            "data":{"srcip":"172.18.1.100","dstuser":user,"dstport":"22"}}));
+        if let Some(e) = collector.query().accept(&alert) {
+            collector.push(e);
+        }
+    }
+    History::Collected(Box::new(summarise(&collector.finish(), settings, 6000)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(text: &str) -> DateTime<FixedOffset> {
+        parse_timestamp(text).expect("timestamp")
+    }
+
+    #[test]
+    fn timestamps_in_wazuh_and_rfc3339_form() {
+        let t = at("2020-03-24T15:38:42.512+0000");
+        assert_eq!(t.to_rfc3339(), "2020-03-24T15:38:42.512+00:00");
+        assert_eq!(
+            at("2020-03-24T17:38:42.512+0200"),
+            at("2020-03-24T15:38:42.512Z")
+        );
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+
+    #[test]
+    fn role_compares_addresses_not_text() {
+        let a = Alert::new(json!({"data":{"srcip":"10.0.0.11","dstip":"::ffff:10.0.0.1"}}));
+        assert_eq!(
+            ip_role(&a, "10.0.0.1".parse().unwrap()),
+            Some((Role::Destination, "data.dstip"))
+        );
+        assert_eq!(
+            ip_role(&a, "10.0.0.11".parse().unwrap()),
+            Some((Role::Source, "data.srcip"))
+        );
+        assert_eq!(ip_role(&a, "10.0.0.111".parse().unwrap()), None);
+        let v6 = Alert::new(json!({"data":{"src_ip":"2001:DB8:0:0::0:1"}}));
+        assert_eq!(
+            ip_role(&v6, "2001:db8::1".parse().unwrap()).map(|r| r.0),
+            Some(Role::Source)
+        );
+        let agent = Alert::new(json!({"agent":{"ip":"10.0.0.1"},
+            "full_log":"from 10.0.0.1 port 22"}));
+        assert_eq!(
+            ip_role(&agent, "10.0.0.1".parse().unwrap()),
+            Some((Role::Agent, "agent.ip"))
+        );
+        let only_log = Alert::new(json!({"full_log":"Failed password from 10.0.0.1"}));
+        assert_eq!(ip_role(&only_log, "10.0.0.1".parse().unwrap()), None);
+    }
+
+    fn event_alert(ts: &str, rule: &str, level: u32, user: &str) -> Alert {
+        Alert::new(json!({"timestamp": ts,
+            "rule":{"id":rule,"level":level,"description":format!("rule {rule}")},
+            "agent":{"id":"003","name":"web-01","ip":"172.18.1.10"},
+            "id": format!("{ts}-{rule}"),
+            "full_log": format!("sshd: Invalid user {user} from 198.51.100.7 port 4242"),
+            "data":{"srcip":"198.51.100.7","dstip":"172.18.1.10","dstport":"22","srcuser":user}}))
+    }
+
+    fn query(now: &str, exclude: Option<&Alert>, max: usize) -> Query {
+        Query::new(
+            "198.51.100.7".parse().unwrap(),
+            exclude,
+            max,
+            Duration::from_secs(72 * 3600),
+            at(now),
+        )
+    }
+
+    #[test]
+    fn the_window_ends_at_the_alert_and_the_alert_is_left_out() {
+        let current = event_alert("2024-06-10T12:00:00.000+0000", "5712", 10, "root");
+        let q = query("2024-06-10T12:05:00.000+0000", Some(&current), 30);
+        assert_eq!(q.until, at("2024-06-10T12:00:00.000+0000"));
+        assert_eq!(q.since, at("2024-06-07T12:00:00.000+0000"));
+        assert!(q.accept(&current).is_none(), "the current alert is history");
+        let earlier = event_alert("2024-06-10T11:59:59.000+0000", "5710", 5, "admin");
+        assert!(q.accept(&earlier).is_some());
+        let later = event_alert("2024-06-10T12:00:01.000+0000", "5710", 5, "admin");
+        assert!(q.accept(&later).is_none(), "after the alert");
+        let old = event_alert("2024-06-07T11:59:59.000+0000", "5710", 5, "admin");
+        assert!(q.accept(&old).is_none(), "before the window");
+        // No alert: the window ends now.
+        let q = query("2024-06-10T12:05:00.000+0000", None, 30);
+        assert!(q.accept(&later).is_some());
+    }
+
+    fn found(events: Vec<Event>, limit_reached: bool) -> Found {
+        Found {
+            query: query("2024-06-10T12:00:00.000+0000", None, 30),
+            events,
+            limit_reached,
+            notes: Vec::new(),
+            source: "alert log",
+        }
+    }
+
+    fn sample_events() -> Vec<Event> {
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let mut events = Vec::new();
+        for i in 0..12 {
+            let (rule, level, user) = match i % 4 {
+                0 => ("5712", 10, "root"),
+                1 | 2 => ("5710", 5, "admin"),
+                _ => ("5710", 5, "oracle"),
+            };
+            let ts = format!("2024-06-10T11:{:02}:00.000+0000", 59 - i);
+            events.push(Event::from_alert(&event_alert(&ts, rule, level, user), ip).unwrap());
+        }
+        events
+    }
+
+    #[test]
+    fn summary_counts_rules_hosts_ports_users_and_picks_lines() {
+        let mut settings = Settings::default();
+        settings.network.zones.push(crate::config::Zone {
+            name: "DMZ".into(),
+            cidr: "172.18.1.0/24".parse().unwrap(),
+        });
+        let s = summarise(&found(sample_events(), false), &settings, 6000);
+        assert_eq!(s.events, 12);
+        assert_eq!(s.as_source, 12);
+        assert_eq!(
+            s.first_seen.as_deref(),
+            Some("2024-06-10T11:48:00.000+00:00")
+        );
+        assert_eq!(
+            s.last_seen.as_deref(),
+            Some("2024-06-10T11:59:00.000+00:00")
+        );
+        assert_eq!(
+            s.rules
+                .iter()
+                .map(|r| (r.id.as_str(), r.count))
+                .collect::<Vec<_>>(),
+            vec![("5710", 9), ("5712", 3)]
+        );
+        assert_eq!(s.agents.len(), 1);
+        assert_eq!(s.agents[0].zone.as_deref(), Some("DMZ"));
+        assert_eq!(s.agents[0].count, 12);
+        assert_eq!(s.peers[0].name, "172.18.1.10");
+        assert_eq!(
+            s.dest_ports,
+            vec![Count {
+                value: "22".into(),
+                count: 12
+            }]
+        );
+        assert_eq!(
+            s.users.iter().map(|u| u.value.as_str()).collect::<Vec<_>>(),
+            vec!["admin", "oracle", "root"]
+        );
+        // One line per rule, then more distinct lines up to five: there are three distinct.
+        assert_eq!(s.log_lines.len(), 3);
+        let mut lines: Vec<&str> = s.log_lines.iter().map(|l| l.line.as_str()).collect();
+        lines.dedup();
+        assert_eq!(lines.len(), 3);
+        assert!(s.log_lines.iter().any(|l| l.rule_id == "5712"));
+        let text = s.text();
+        assert!(
+            text.contains("Rules: 5710 \"rule 5710\" (level 5) ×9; 5712"),
+            "{text}"
+        );
+        assert!(
+            text.contains("web-01 (172.18.1.10, zone DMZ) ×12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Users: admin ×6, oracle ×3, root ×3"),
+            "{text}"
+        );
+        let head = s.headline();
+        assert!(
+            head.starts_with("12 earlier alerts for 198.51.100.7"),
+            "{head}"
+        );
+        assert!(head.contains("first 2024-06-10 11:48:00 +00:00"), "{head}");
+    }
+
+    #[test]
+    fn summary_fits_the_budget_and_counts_what_it_left_out() {
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let events: Vec<Event> = (0..200)
+            .map(|i| {
+                let ts = format!(
+                    "2024-06-10T{:02}:{:02}:00.000+0000",
+                    11 - i / 60,
+                    59 - i % 60
+                );
+                let a = event_alert(&ts, &format!("{}", 5000 + i), 5, &format!("user{i}"));
+                Event::from_alert(&a, ip).unwrap()
+            })
+            .collect();
+        for budget in [600, 1500, 6000] {
+            let s = summarise(&found(events.clone(), true), &Settings::default(), budget);
+            let len = s.text().chars().count() + s.headline().chars().count();
+            assert!(len <= budget, "{len} > {budget}");
+            assert_eq!(s.events, 200);
+            assert!(s.omitted.get("users").copied().unwrap_or(0) > 0);
+            assert_eq!(
+                s.users.len() + s.omitted.get("users").copied().unwrap_or(0),
+                200
+            );
+        }
+        let s = summarise(&found(events, true), &Settings::default(), 6000);
+        assert!(s.headline().starts_with("at least 200 earlier alerts"));
+    }
+
+    #[test]
+    fn no_events_says_so() {
+        let s = summarise(&found(Vec::new(), false), &Settings::default(), 6000);
+        assert!(s
+            .headline()
+            .starts_with("No earlier alerts for 198.51.100.7 on this manager in the 72 h"));
+        assert_eq!(s.text(), "");
+    }
+
+    #[test]
+    fn history_serialises_with_a_status() {
+        let h = History::not_collected("no source address");
+        let v = serde_json::to_value(&h).unwrap();
+        assert_eq!(
+            v,
+            json!({"status":"not_collected","reason":"no source address"})
+        );
+        let s = summarise(&found(sample_events(), false), &Settings::default(), 6000);
+        let v = serde_json::to_value(History::Collected(Box::new(s))).unwrap();
+        assert_eq!(v["status"], "collected");
+        assert_eq!(v["events"], 12);
+        for key in [
+            "ip",
+            "backend",
+            "since",
+            "until",
+            "first_seen",
+            "last_seen",
+            "limit_reached",
+            "rules",
+            "agents",
+            "peers",
+            "dest_ports",
+            "users",
+            "log_lines",
+            "omitted",
+            "notes",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn budget_follows_num_ctx() {
+        let mut s = Settings::default();
+        assert_eq!(budget_chars(&s), 6000);
+        s.ollama.num_ctx = 2048;
+        assert_eq!(budget_chars(&s), 1024);
+        s.ollama.num_ctx = 512;
+        assert_eq!(budget_chars(&s), 600);
+    }
+}

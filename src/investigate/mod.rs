@@ -1,0 +1,288 @@
+//! The `Evidence` value: everything the investigation learned about one alert's addresses.
+//! The prompt, the fallback report and `enrich --json` all read this one value.
+//!
+//! [`investigate`] builds it for an alert (the pipeline) and [`investigate_ip`] for a bare address
+//! (`ai-analyzer enrich`); [`Evidence::local`] is the part that needs no outside source.
+
+pub mod cache;
+pub mod dnsbl;
+pub mod history;
+pub mod risk;
+pub mod scope;
+pub mod sources;
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::intake::alert::Alert;
+use history::History;
+use scope::Scope;
+use sources::{Intel, IntelStatus};
+
+/// An address seen in the alert, with what we know of it locally.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    /// The alert field it came from (`data.srcip`, ...), or `agent.ip`.
+    pub field: String,
+    pub scope: Scope,
+    /// The configured `[[network.zones]]` name, if any.
+    pub zone: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(ip: IpAddr, field: &str, settings: &Settings) -> Self {
+        Endpoint {
+            ip,
+            field: field.to_string(),
+            scope: scope::scope(ip),
+            zone: scope::zone_of(ip, &settings.network.zones).map(str::to_string),
+        }
+    }
+
+    /// `203.0.113.9 (public, zone DMZ)`.
+    pub fn describe(&self) -> String {
+        match &self.zone {
+            Some(z) => format!("{} ({}, zone {z})", self.ip, self.scope.describe()),
+            None => format!("{} ({})", self.ip, self.scope.describe()),
+        }
+    }
+}
+
+/// The agent that reported the alert: the target, most of the time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agent {
+    pub id: Option<String>,
+    pub name: String,
+    pub address: Option<Endpoint>,
+}
+
+/// Why a view built without lookups carries no history.
+const HISTORY_NOT_LOOKED_UP: &str = "no lookups were made for this view";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub source: Option<Endpoint>,
+    pub destination: Option<Endpoint>,
+    pub agent: Agent,
+    /// Threat intelligence on the source address: every source's finding, the DNS blocklists
+    /// and the risk score.
+    pub intel: Intel,
+    /// Earlier alerts for the source address on this manager.
+    pub history: History,
+}
+
+impl Evidence {
+    /// Evidence about one address alone (`ai-analyzer enrich IP`), without lookups.
+    pub fn for_address(source: Endpoint) -> Self {
+        let intel = local_intel(Some(&source));
+        Evidence {
+            source: Some(source),
+            destination: None,
+            agent: Agent {
+                id: None,
+                name: "unknown agent".into(),
+                address: None,
+            },
+            intel,
+            history: History::not_collected(HISTORY_NOT_LOOKED_UP),
+        }
+    }
+
+    /// Everything that can be known without asking anyone: addresses, their scope and zone.
+    pub fn local(alert: &Alert, settings: &Settings) -> Self {
+        let source = alert
+            .source_ip()
+            .map(|(ip, field)| Endpoint::new(ip, field, settings));
+        let destination = alert
+            .dest_ip()
+            .map(|(ip, field)| Endpoint::new(ip, field, settings));
+        let agent = Agent {
+            id: alert.agent_id(),
+            name: alert.agent_name(),
+            address: alert
+                .agent_ip()
+                .map(|ip| Endpoint::new(ip, "agent.ip", settings)),
+        };
+        let intel = local_intel(source.as_ref());
+        Evidence {
+            source,
+            destination,
+            agent,
+            intel,
+            history: History::not_collected(HISTORY_NOT_LOOKED_UP),
+        }
+    }
+}
+
+impl Evidence {
+    /// The `enrich` table: the address, the score and its reasons, one line per source and per
+    /// blocklist zone. Fits one screen.
+    pub fn table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let src = self
+            .source
+            .as_ref()
+            .map(Endpoint::describe)
+            .unwrap_or_else(|| "none".into());
+        let _ = writeln!(out, "{:<14}{src}", "address");
+        let intel = &self.intel;
+        if let Some(note) = &intel.note {
+            let _ = writeln!(out, "{:<14}{note}", "note");
+        }
+        let _ = writeln!(out, "{:<14}{}", "risk", intel.risk.summary());
+        for r in &intel.risk.reasons {
+            let _ = writeln!(out, "{:<14}{:+4}  {}", "", r.points, r.text);
+        }
+        if !intel.sources.is_empty() {
+            let _ = writeln!(out, "\n{:<14}{:<16}finding", "source", "status");
+        }
+        for s in &intel.sources {
+            let status = if s.cached {
+                format!("{} (cached)", s.finding.status())
+            } else {
+                s.finding.status().to_string()
+            };
+            let _ = writeln!(
+                out,
+                "{:<14}{status:<16}{}",
+                s.provider.label(),
+                s.finding.detail()
+            );
+        }
+        // Zones are longer than source names: their column is as wide as the longest.
+        let w = intel
+            .dnsbl
+            .iter()
+            .map(|l| l.zone.chars().count() + 2)
+            .max()
+            .unwrap_or(0)
+            .max(14);
+        if !intel.dnsbl.is_empty() {
+            let _ = writeln!(out, "\n{:<w$}{:<16}answer", "dnsbl zone", "status");
+        }
+        for l in &intel.dnsbl {
+            let status = if l.cached {
+                format!("{} (cached)", l.status.as_str())
+            } else {
+                l.status.as_str().to_string()
+            };
+            let decoded = l.lists.iter().any(|x| !x.starts_with("code "));
+            let answer = match (&l.detail, l.answers.is_empty()) {
+                (Some(d), _) => d.clone(),
+                (None, true) => "NXDOMAIN".into(),
+                (None, false) if decoded => {
+                    format!("{} [{}]", l.lists.join(", "), l.answers.join(", "))
+                }
+                (None, false) => l.answers.join(", "),
+            };
+            let _ = writeln!(out, "{:<w$}{status:<16}{answer}", l.zone);
+        }
+        let _ = writeln!(out, "\n{:<14}{}", "history", self.history.brief());
+        if let Some(h) = self.history.summary() {
+            for line in h.text().lines() {
+                let _ = writeln!(out, "{:<14}{line}", "");
+            }
+        }
+        if intel.status == IntelStatus::Investigated {
+            let _ = writeln!(out, "{:<14}{} ms", "took", intel.elapsed_ms);
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// The evidence for an alert: the local part, then every outside source asked about the source
+/// address (when it is globally routable) and, at the same time, the earlier alerts of the
+/// source address on this manager. Never fails; a source that fails says so inside.
+pub async fn investigate(alert: &Alert, settings: &Settings) -> Evidence {
+    let mut evidence = Evidence::local(alert, settings);
+    let source = evidence
+        .source
+        .as_ref()
+        .map(|s| (s.ip, s.scope.is_global()));
+    let intel = async {
+        match source {
+            Some((ip, true)) => Some(sources::investigate_ip(ip, settings).await),
+            _ => None,
+        }
+    };
+    let history = async {
+        match source {
+            Some((ip, _)) => history::lookup(ip, Some(alert), settings).await,
+            None => History::not_collected("the alert carries no source address"),
+        }
+    };
+    let (intel, history) = tokio::join!(intel, history);
+    if let Some(intel) = intel {
+        evidence.intel = intel;
+    }
+    evidence.history = history;
+    evidence
+}
+
+/// The evidence for one address alone (`ai-analyzer enrich IP`): threat intelligence when it is
+/// globally routable, and its history on this manager either way.
+pub async fn investigate_ip(ip: IpAddr, settings: &Settings) -> Evidence {
+    let mut evidence = Evidence::for_address(Endpoint::new(ip, "command line", settings));
+    let intel = async {
+        if scope::scope(ip).is_global() {
+            Some(sources::investigate_ip(ip, settings).await)
+        } else {
+            None
+        }
+    };
+    let (intel, history) = tokio::join!(intel, history::lookup(ip, None, settings));
+    if let Some(intel) = intel {
+        evidence.intel = intel;
+    }
+    evidence.history = history;
+    evidence
+}
+
+/// The intel that needs no lookup: why none is done (no address, not global), or that this view
+/// runs none.
+fn local_intel(source: Option<&Endpoint>) -> Intel {
+    match source {
+        None => Intel::without_lookups(
+            IntelStatus::NoAddress,
+            "the alert carries no source address",
+        ),
+        Some(s) if !s.scope.is_global() => Intel::not_sent(s.ip, s.scope, s.zone.as_deref()),
+        Some(_) => Intel::without_lookups(
+            IntelStatus::NotRun,
+            "threat-intelligence lookups were not run for this view",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn private_source_is_never_looked_up_and_zone_is_named() {
+        let mut settings = Settings::default();
+        settings.network.zones.push(crate::config::Zone {
+            name: "LAN".into(),
+            cidr: "172.16.0.0/12".parse().unwrap(),
+        });
+        let alert = Alert::new(json!({"agent":{"name":"web-01","ip":"172.18.1.10"},
+            "data":{"srcip":"172.18.1.100"}}));
+        let ev = Evidence::local(&alert, &settings);
+        let src = ev.source.as_ref().expect("source");
+        assert_eq!(src.scope, Scope::Private);
+        assert_eq!(src.zone.as_deref(), Some("LAN"));
+        assert_eq!(ev.intel.status, IntelStatus::NotSent);
+        let note = ev.intel.note.as_deref().unwrap_or_default();
+        assert!(note.contains("never sent"), "{note}");
+        assert!(note.contains("local zone LAN"), "{note}");
+        assert_eq!(
+            ev.agent.address.as_ref().and_then(|a| a.zone.as_deref()),
+            Some("LAN")
+        );
+    }
+}

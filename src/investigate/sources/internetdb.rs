@@ -1,0 +1,84 @@
+//! Shodan InternetDB, the keyless cousin of the host API: open ports, known CVEs, tags, hostnames
+//! and CPEs of an address, refreshed weekly. Asked only when Shodan itself has no key (or is
+//! paused).
+//!
+//! `GET {url}/{ip}`, no auth. 404 `{"detail":"No information available"}` is normal for
+//! residential and CGNAT addresses: "not indexed", not "clean".
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use super::shodan;
+use super::{lenient, Ctx, Data, Finding};
+use crate::config::join_url;
+
+/// InternetDB's answer, in the same shape as Shodan's.
+pub type Host = shodan::Host;
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default, deserialize_with = "lenient::ports")]
+    ports: Vec<u16>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    vulns: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    tags: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    hostnames: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    cpes: Vec<String>,
+}
+
+/// Parses a 200 body.
+pub fn parse(body: &str) -> Result<Host, String> {
+    let w: Wire = lenient::object(body)?;
+    let mut ports = w.ports;
+    ports.sort_unstable();
+    ports.dedup();
+    let mut vulns = w.vulns;
+    vulns.sort();
+    vulns.dedup();
+    // CPEs name the products; the OS one is the only part the summary has room for.
+    let os = w
+        .cpes
+        .iter()
+        .find(|c| c.starts_with("cpe:/o:"))
+        .map(|c| c.trim_start_matches("cpe:/o:").replace(':', " "));
+    Ok(Host {
+        ports,
+        vulns,
+        tags: w.tags,
+        hostnames: w.hostnames,
+        os,
+        ..Host::default()
+    })
+}
+
+pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
+    let cfg = &ctx.settings.providers.internetdb;
+    let req = ctx
+        .http
+        .get(join_url(&cfg.url, &ip.to_string()))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .timeout(cfg.timeout());
+    ctx.fetch(req, false, parse, Data::Internetdb).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::investigate::sources::fixture;
+
+    #[test]
+    fn samples_parse() {
+        let bad = parse(&fixture("internetdb_malicious.json")).unwrap();
+        assert_eq!(bad.ports, vec![22, 80, 443, 3389]);
+        assert_eq!(bad.vulns.len(), 2);
+        assert_eq!(bad.os.as_deref(), Some("canonical ubuntu_linux"));
+        let clean = parse(&fixture("internetdb_clean.json")).unwrap();
+        assert_eq!(clean.ports, vec![53, 443]);
+        assert!(clean.vulns.is_empty() && clean.tags.is_empty());
+        assert_eq!(clean.summary(), "open ports 53, 443; hostnames dns.google");
+    }
+}

@@ -1,0 +1,337 @@
+//! The detached worker (`ai-analyzer work`): drains the spool oldest first, sends the digests of
+//! closed cooldown windows and retries the outbox, then exits when nothing is due soon.
+//!
+//! wazuh-execd runs one active response at a time and waits for it to exit, so intake only
+//! spools the job and starts this worker in a new session with its stdio on /dev/null (execd's
+//! pipes must not stay open), then exits. At most `ollama.max_concurrent` workers run at a time
+//! on the host (a slot lock each), so an alert storm never becomes a process storm.
+
+use std::collections::HashSet;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::analyze::report;
+use crate::cmd::run::{self, RunOptions};
+use crate::config::{Settings, Source};
+use crate::deliver::ntfy::{self, Push};
+use crate::deliver::outbox;
+use crate::gate::cooldown::{self, Tally};
+use crate::intake::alert::Alert;
+use crate::queue::slots;
+use crate::queue::spool::{self, now_ms, Claim, Job};
+
+/// How often an idle worker looks at the spool again.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// The directories under `state_dir`.
+pub struct Dirs {
+    pub spool: PathBuf,
+    pub outbox: PathBuf,
+    pub slots: PathBuf,
+}
+
+impl Dirs {
+    pub fn new(settings: &Settings) -> Dirs {
+        let state = &settings.general.state_dir;
+        Dirs {
+            spool: state.join("spool"),
+            outbox: state.join("outbox"),
+            slots: state.join("slots"),
+        }
+    }
+}
+
+/// Starts `ai-analyzer work` detached: a new session, stdio on /dev/null, nothing inherited that
+/// keeps execd's pipes open (std opens every other descriptor close-on-exec).
+pub fn spawn(source: &Source) -> std::io::Result<u32> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("work")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Source::File(path) = source {
+        cmd.arg("--config").arg(path);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    Ok(child.id())
+}
+
+/// Starts a worker unless enough are running already.
+pub fn ensure_running(settings: &Settings, source: &Source) {
+    let dirs = Dirs::new(settings);
+    let n = settings.ollama.max_concurrent;
+    if slots::busy(&dirs.slots, "worker", n) >= n {
+        tracing::debug!("a worker is running; it will take the job");
+        return;
+    }
+    match spawn(source) {
+        Ok(pid) => tracing::debug!("worker started (pid {pid})"),
+        Err(e) => tracing::error!("cannot start the worker: {e}; the next run will take the job"),
+    }
+}
+
+/// `ai-analyzer work`.
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let dirs = Dirs::new(settings);
+    let n = settings.ollama.max_concurrent;
+    let Some(mut slot) = slots::try_acquire(&dirs.slots, "worker", n)? else {
+        tracing::debug!("{n} worker(s) already running; nothing to do");
+        return Ok(());
+    };
+    let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64)
+        .saturating_add(1)
+        .saturating_mul(1000);
+    let mut failed: HashSet<PathBuf> = HashSet::new();
+    let mut down = outbox::Down::default();
+    loop {
+        let pass = drain(settings, &dirs, &mut failed).await;
+        send_digests(settings, &dirs);
+        outbox::flush(&dirs.outbox, settings, &mut down).await;
+
+        // Jobs another worker holds are that worker's; only claimable ones keep us here.
+        let claimable = spool::list(&dirs.spool)
+            .iter()
+            .any(|p| !failed.contains(p) && !pass.busy.contains(p));
+        let next_due = [
+            cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
+                .next_due_ms(),
+            outbox::next_due_ms(&dirs.outbox),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let now = now_ms();
+        let due_soon = next_due.is_some_and(|t| t.saturating_sub(now) <= linger_ms);
+        if !claimable && !due_soon {
+            drop(slot);
+            // An intake that saw us running may have spooled a job just now: look once more.
+            if spool::list(&dirs.spool).iter().all(|p| failed.contains(p)) {
+                break;
+            }
+            match slots::try_acquire(&dirs.slots, "worker", n)? {
+                Some(s) => slot = s,
+                None => break,
+            }
+        }
+        if pass.done == 0 {
+            // Nothing moved: wait until the next item falls due, at most POLL; an item already
+            // due but held back (its server is down) waits a full POLL.
+            let wait = next_due
+                .filter(|t| *t > now)
+                .map(|t| Duration::from_millis((t - now).min(POLL.as_millis() as i64) as u64))
+                .unwrap_or(POLL);
+            tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
+        }
+    }
+    prune(settings);
+    tracing::debug!("worker done");
+    Ok(())
+}
+
+/// What one pass over the spool did.
+#[derive(Default)]
+struct Pass {
+    /// Jobs delivered (or failed and set aside) by this pass.
+    done: usize,
+    /// Jobs another worker holds right now.
+    busy: HashSet<PathBuf>,
+}
+
+/// Analyses and delivers every job in the spool, oldest first.
+async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) -> Pass {
+    let mut pass = Pass::default();
+    for path in spool::list(&dirs.spool) {
+        if failed.contains(&path) {
+            continue;
+        }
+        let claimed = match spool::claim::<Job>(&path) {
+            Claim::Got(c) => c,
+            Claim::Busy => {
+                pass.busy.insert(path);
+                continue;
+            }
+            Claim::Bad(why) => {
+                tracing::error!("spooled job unreadable, set aside: {why}");
+                failed.insert(path);
+                pass.done += 1;
+                continue;
+            }
+        };
+        let job = &claimed.value;
+        let alert = Alert::new(job.alert.clone());
+        let options = RunOptions {
+            dry_run: false,
+            earlier: job.earlier.clone(),
+            ntfy: job.ntfy.clone(),
+            waited_secs: job.age_secs(),
+        };
+        pass.done += 1;
+        match run::analyse_and_deliver(&alert, settings, options).await {
+            Ok(_) => {
+                if let Err(e) = claimed.done() {
+                    tracing::error!("job delivered but cannot remove {}: {e}", path.display());
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    "job {} failed: {e:#}; it stays in the spool for the next worker",
+                    file_name(&path)
+                );
+                failed.insert(path);
+            }
+        }
+    }
+    pass
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
+pub fn send_digests(settings: &Settings, dirs: &Dirs) {
+    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    let result = store.take_due(now_ms(), |key, tally| {
+        if !settings.ntfy.enabled() {
+            tracing::info!(
+                "digest for {key} ({} more alerts since the last report) not sent: ntfy is not configured",
+                tally.count
+            );
+            return Ok(());
+        }
+        let push = digest_push(key, tally, settings.ntfy.max_chars);
+        tracing::info!(
+            "digest for {key}: {} more alerts since the last report",
+            tally.count
+        );
+        outbox::store(&dirs.outbox, &push, None, None).map(|_| ())
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot write cooldown digests: {e}");
+    }
+}
+
+/// Removes what has outlived its use under `state_dir`: cached answers past `cache.ttl_hours`,
+/// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days.
+/// Reports are the admin's and are kept.
+pub fn prune(settings: &Settings) {
+    let state = &settings.general.state_dir;
+    let now = std::time::SystemTime::now();
+    let older_than = |path: &Path, age: Duration| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|a| a > age)
+    };
+    let ttl = Duration::from_secs(settings.cache.ttl_hours.max(1).saturating_mul(3600));
+    let month = Duration::from_secs(30 * 86_400);
+    let mut removed = 0usize;
+    let mut stack = vec![state.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if !path.ends_with("reports") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !kind.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let in_cache = path.starts_with(state.join("cache"));
+            let stale = (name.ends_with(".tmp") && older_than(&path, Duration::from_secs(3600)))
+                || (in_cache
+                    && name.ends_with(".json")
+                    && older_than(&path, ttl.max(Duration::from_secs(86_400))))
+                || (name.ends_with(".bad") && older_than(&path, month))
+                || (name.ends_with(".out") && older_than(&path, month) && is_dead(&path));
+            if stale && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::debug!("pruned {removed} stale file(s) under {}", state.display());
+    }
+}
+
+fn is_dead(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<outbox::Entry>(&b).ok())
+        .is_some_and(|e| e.dead.is_some())
+}
+
+/// The push that tells of alerts counted in a closed window.
+pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
+    let body = report::fit(&tally.digest_markdown(key), max_chars);
+    Push {
+        title: report::title_of(&body),
+        priority: ntfy::priority_for_level(tally.max_level),
+        tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
+        body,
+        click: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn aged(path: &Path, secs: u64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"{}").unwrap();
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn prune_removes_only_what_has_outlived_its_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.general.state_dir = dir.path().to_path_buf();
+        settings.cache.ttl_hours = 24;
+        let s = dir.path();
+        let day = 86_400;
+        aged(&s.join("cache/ti/abuseipdb/203.0.113.5.json"), 2 * day); // past the TTL
+        aged(&s.join("cache/ti/abuseipdb/203.0.113.6.json"), 3600); // fresh
+        aged(&s.join("spool/.x.job.1.2.tmp"), 2 * 3600); // crash leftover
+        aged(&s.join("spool/0001.job"), 40 * day); // a job is never pruned
+        aged(&s.join("spool/0002.bad"), 40 * day);
+        aged(&s.join("reports/old.md"), 400 * day); // the admin's
+        aged(&s.join("cooldown/203.0.113.5.json"), 40 * day); // not a cache file
+        prune(&settings);
+        assert!(!s.join("cache/ti/abuseipdb/203.0.113.5.json").exists());
+        assert!(s.join("cache/ti/abuseipdb/203.0.113.6.json").exists());
+        assert!(!s.join("spool/.x.job.1.2.tmp").exists());
+        assert!(s.join("spool/0001.job").exists());
+        assert!(!s.join("spool/0002.bad").exists());
+        assert!(s.join("reports/old.md").exists());
+        assert!(s.join("cooldown/203.0.113.5.json").exists());
+    }
+}
