@@ -13,5 +13,6 @@ pub mod deliver;
 pub mod gate;
 pub mod intake;
 pub mod investigate;
+pub mod pipeline;
 pub mod queue;
 pub mod util;

@@ -2,10 +2,7 @@
 
 use std::process::ExitCode;
 
-use ai_analyzer::cmd::cli::{self, Cli};
-use ai_analyzer::cmd::run as app;
-use ai_analyzer::util::error;
-use clap::Parser;
+use ai_analyzer::{cmd, util::error};
 
 fn main() -> ExitCode {
     // A bug must end as one line and exit 1, never as a panic dump on a user's screen. The hook
@@ -17,10 +14,7 @@ fn main() -> ExitCode {
         eprintln!("ai-analyzer: error: {line}");
     }));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let result = std::panic::catch_unwind(move || match cli::integration(&args) {
-        Some(integration) => app::run_integration(&integration),
-        None => app::run(Cli::parse_from(args)),
-    });
+    let result = std::panic::catch_unwind(move || cmd::main(args));
     match result {
         Ok(Ok(code)) => error::to_exit(code),
         Ok(Err(err)) => {

@@ -4,3 +4,109 @@ pub mod guard;
 pub mod ollama;
 pub mod prompt;
 pub mod report;
+
+use std::time::{Duration, Instant};
+
+use crate::config::Settings;
+use crate::intake::alert::Alert;
+use crate::investigate::Evidence;
+use crate::util::slots;
+use report::Report;
+
+/// The model's report, or the deterministic one with the reason the model's is missing.
+pub async fn analyse(
+    alert: &Alert,
+    evidence: &Evidence,
+    settings: &Settings,
+    deadline: Duration,
+    dry_run: bool,
+) -> Report {
+    let max_chars = settings.ntfy.max_chars;
+    let prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
+    let fallback_title = report::fallback_title(alert, evidence);
+    let answer = if deadline.is_zero() {
+        Err(format!(
+            "the job waited past general.deadline_secs ({} s) before its turn",
+            settings.general.deadline_secs
+        ))
+    } else {
+        match ollama::Client::new(&settings.ollama) {
+            Ok(client) => {
+                let call = async {
+                    // At most ollama.max_concurrent calls on this host, whoever makes them.
+                    let _slot = if dry_run {
+                        None
+                    } else {
+                        let dir = settings.state().slots();
+                        let n = settings.ollama.max_concurrent;
+                        match slots::acquire(&dir, "llm", n, Instant::now() + deadline).await {
+                            Ok(slot) => slot,
+                            Err(e) => {
+                                tracing::warn!("no LLM slot lock ({e}); calling without one");
+                                None
+                            }
+                        }
+                    };
+                    client.chat(&prompt).await.map_err(|e| e.to_string())
+                };
+                match tokio::time::timeout(deadline, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "the job ran past general.deadline_secs ({} s)",
+                        settings.general.deadline_secs
+                    )),
+                }
+            }
+            Err(e) => Err(format!("cannot build the HTTP client: {e}")),
+        }
+    };
+    match answer {
+        Ok(answer) => {
+            tracing::info!(
+                "model {} answered ({} prompt tokens, {} answer tokens, done_reason {})",
+                settings.ollama.model,
+                answer.prompt_eval_count.unwrap_or_default(),
+                answer.eval_count.unwrap_or_default(),
+                answer.done_reason.as_deref().unwrap_or("-")
+            );
+            let markdown = ollama::clean_answer(&answer.content, &fallback_title, max_chars);
+            // The quality guard: whatever the model names must be in the evidence.
+            let unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
+            if unverified.is_empty() {
+                Report::from_markdown(markdown, true, None)
+            } else {
+                tracing::warn!(
+                    "report names facts not in the evidence: {}",
+                    unverified.join(", ")
+                );
+                let flagged = report::fit(&guard::flag(&markdown, &unverified), max_chars);
+                let mut report = Report::from_markdown(flagged, true, None);
+                report.unverified = unverified;
+                report
+            }
+        }
+        Err(reason) => {
+            tracing::warn!("AI analysis unavailable: {reason}");
+            report::fallback(alert, evidence, &reason, max_chars)
+        }
+    }
+}
+
+/// Everything the model may cite: the alert, the investigation, the admin's network config.
+fn evidence_corpus(alert: &Alert, evidence: &Evidence, settings: &Settings) -> guard::Corpus {
+    let alert_json = alert.json().to_string();
+    let evidence_json = serde_json::to_string(evidence).unwrap_or_default();
+    let zones: Vec<String> = settings
+        .network
+        .zones
+        .iter()
+        .map(|z| z.cidr.to_string())
+        .collect();
+    let zones = zones.join(" ");
+    guard::Corpus::new([
+        alert_json.as_str(),
+        evidence_json.as_str(),
+        settings.network.context.as_str(),
+        zones.as_str(),
+    ])
+}

@@ -1,5 +1,111 @@
-//! The subcommands, one file each.
+//! The subcommands, one file each; this file picks one and holds what they share.
 
+pub mod check;
 pub mod cli;
+pub mod enrich;
 pub mod install;
+pub mod prompt;
 pub mod run;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::config;
+use crate::config::Settings;
+use crate::intake::alert::{self, Incoming};
+use crate::intake::read;
+use crate::queue::worker;
+use crate::util::error::{InputError, EXIT_OK};
+use crate::util::logging;
+use cli::{Cli, Command};
+
+/// Runs what the command line asks: integratord's call when its arguments say so, else the parsed
+/// command.
+pub fn main(args: Vec<std::ffi::OsString>) -> anyhow::Result<u8> {
+    use clap::Parser as _;
+    match cli::integration(&args) {
+        Some(integration) => run::run_integration(&integration),
+        None => dispatch(Cli::parse_from(args)),
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    // Installing needs no (valid) config: it may be what writes the config.
+    match &cli.command {
+        Some(Command::Install {
+            wazuh_dir,
+            dry_run,
+            integration,
+        }) => {
+            let lines = install::install(&install::Options {
+                home: wazuh_dir.clone(),
+                dry_run: *dry_run,
+                integration: *integration,
+            })?;
+            print_stdout(&lines.join("\n"))?;
+            return Ok(EXIT_OK);
+        }
+        Some(Command::Uninstall {
+            wazuh_dir,
+            purge,
+            dry_run,
+        }) => {
+            let lines = install::uninstall(wazuh_dir, *purge, *dry_run)?;
+            print_stdout(&lines.join("\n"))?;
+            return Ok(EXIT_OK);
+        }
+        _ => {}
+    }
+    let (settings, source) = config::load(cli.config.as_deref())?;
+    let hand_run = cli.command.is_some() || cli.alert_file.is_some();
+    let note = logging::init(
+        &settings.general.log_file,
+        cli.verbose,
+        hand_run || std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        settings.secrets().into_iter().map(String::from).collect(),
+    );
+    if let Some(note) = note {
+        tracing::debug!("{note}");
+    }
+    tracing::debug!("config: {source}");
+    match &cli.command {
+        Some(Command::Prompt { alert_file }) => prompt::run(&settings, alert_file.as_deref()),
+        Some(Command::Check) => runtime()?.block_on(check::run(&settings, &source)),
+        Some(Command::Enrich { ip, json }) => enrich::run(&settings, ip, *json),
+        Some(Command::Install { .. } | Command::Uninstall { .. }) => Ok(EXIT_OK),
+        Some(Command::Work) => {
+            runtime()?.block_on(worker::run(&settings))?;
+            Ok(EXIT_OK)
+        }
+        None => run::alert(&cli, &settings, &source),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Reads the input: the file when one is given, else stdin.
+fn read_input(settings: &Settings, file: Option<&std::path::Path>) -> Result<Incoming, InputError> {
+    let bytes = match file {
+        Some(path) => read::read_file(path, settings.intake.max_alert_bytes)?,
+        None => read::read_stdin(
+            settings.intake.max_alert_bytes,
+            Duration::from_millis(settings.intake.stdin_timeout_ms),
+        )?,
+    };
+    alert::parse_input(&bytes)
+}
+
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot write to stdout"),
+    }
+}

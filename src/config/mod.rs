@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::util::error::ConfigError;
+use crate::util::state::StateDir;
 
 /// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/var/ossec/etc/ai-analyzer.toml";
@@ -539,6 +540,11 @@ impl Settings {
             &mut self.history.indexer.password,
             "AI_ANALYZER_INDEXER_PASSWORD",
         );
+    }
+
+    /// The state directory and every folder in it.
+    pub fn state(&self) -> StateDir {
+        StateDir::new(&self.general.state_dir)
     }
 
     /// Every secret that is set, so that output can be checked for leaks.

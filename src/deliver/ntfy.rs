@@ -14,6 +14,15 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// Titles longer than this are cut (phones show one line anyway).
 pub const MAX_TITLE_CHARS: usize = 150;
 
+/// ntfy target for this job only (integratord's hook_url and api_key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NtfyOverride {
+    pub url: String,
+    pub topic: String,
+    /// Kept in the 0640 spool file only as long as the job lives.
+    pub token: Option<String>,
+}
+
 /// One notification, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Push {

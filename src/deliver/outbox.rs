@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Secret, Settings};
 use crate::deliver::email::{self, MailError, Outgoing};
+use crate::deliver::ntfy::NtfyOverride;
 use crate::deliver::ntfy::{self, Push, PushError};
-use crate::queue::spool::{self, now_ms, Claim, NtfyOverride};
+use crate::util::claim::{self, Claim};
 use crate::util::fsutil;
+use crate::util::now_ms;
 
 pub const FIRST_RETRY_SECS: i64 = 5;
 pub const MAX_RETRY_SECS: i64 = 3600;
@@ -195,8 +197,8 @@ pub fn ntfy_for(settings: &Settings, target: Option<&NtfyOverride>) -> crate::co
 /// same one.
 pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed {
     let mut done = Flushed::default();
-    for path in spool::list_ext(dir, "out") {
-        let claimed = match spool::claim::<Entry>(&path) {
+    for path in claim::list_ext(dir, "out") {
+        let claimed = match claim::claim::<Entry>(&path) {
             Claim::Got(c) => c,
             Claim::Busy => continue,
             Claim::Bad(why) => {
@@ -323,7 +325,7 @@ fn rewrite(path: &Path, entry: &Entry) {
 pub fn depth(dir: &Path) -> (usize, usize) {
     let mut pending = 0;
     let mut dead = 0;
-    for path in spool::list_ext(dir, "out") {
+    for path in claim::list_ext(dir, "out") {
         let is_dead = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
@@ -339,7 +341,7 @@ pub fn depth(dir: &Path) -> (usize, usize) {
 
 /// When the next pending entry is due, in ms since the epoch.
 pub fn next_due_ms(dir: &Path) -> Option<i64> {
-    spool::list_ext(dir, "out")
+    claim::list_ext(dir, "out")
         .iter()
         .filter_map(|p| std::fs::read(p).ok())
         .filter_map(|b| serde_json::from_slice::<Entry>(&b).ok())

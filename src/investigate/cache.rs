@@ -83,7 +83,7 @@ struct ListingEntry {
 impl Cache {
     pub fn new(settings: &Settings) -> Self {
         Cache {
-            dir: settings.general.state_dir.join("cache"),
+            dir: settings.state().cache(),
             ttl: Duration::from_secs(settings.cache.ttl_hours.saturating_mul(3600)),
         }
     }

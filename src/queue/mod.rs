@@ -1,5 +1,4 @@
 //! The queue: the durable spool, the detached worker, and the slot locks that bound them.
 
-pub mod slots;
 pub mod spool;
 pub mod worker;

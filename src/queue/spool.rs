@@ -5,14 +5,13 @@
 //! and removes it when the report is out; if the worker dies, the kernel drops the lock and the
 //! next worker takes the job over.
 
-use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::deliver::ntfy::NtfyOverride;
 use crate::gate::cooldown::Tally;
-use crate::util::fsutil;
+use crate::util::{claim, fsutil, now_ms};
 
 /// Who started the run that spooled the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,15 +20,6 @@ pub enum Origin {
     Execd,
     Integratord,
     Hand,
-}
-
-/// ntfy target for this job only (integratord's hook_url and api_key).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NtfyOverride {
-    pub url: String,
-    pub topic: String,
-    /// Kept in the 0640 spool file only as long as the job lives.
-    pub token: Option<String>,
 }
 
 /// One unit of work.
@@ -65,10 +55,6 @@ impl Job {
     }
 }
 
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// Writes a job into `dir`; the name sorts by arrival time.
 pub fn put(dir: &Path, job: &Job) -> std::io::Result<PathBuf> {
     fsutil::create_private_dir(dir)?;
@@ -86,83 +72,14 @@ pub fn put(dir: &Path, job: &Job) -> std::io::Result<PathBuf> {
 
 /// The job files in `dir`, oldest first.
 pub fn list(dir: &Path) -> Vec<PathBuf> {
-    list_ext(dir, "job")
-}
-
-/// The files with extension `ext` in `dir`, by name (oldest first for our names).
-pub fn list_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut jobs: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect();
-    jobs.sort();
-    jobs
-}
-
-/// A file (job or outbox entry) this process holds the lock on.
-pub struct Claimed<T> {
-    pub path: PathBuf,
-    pub value: T,
-    _lock: File,
-}
-
-pub enum Claim<T> {
-    Got(Box<Claimed<T>>),
-    /// Another worker holds it, or it is already done.
-    Busy,
-    /// The file is unreadable or not a job; it has been moved aside to `*.bad`.
-    Bad(String),
-}
-
-/// Tries to take the job (or outbox entry) at `path`.
-pub fn claim<T: serde::de::DeserializeOwned>(path: &Path) -> Claim<T> {
-    if fsutil::refuse_symlink(path).is_err() {
-        return Claim::Bad(format!("{} is a symlink", path.display()));
-    }
-    let Ok(file) = File::open(path) else {
-        return Claim::Busy;
-    };
-    if file.try_lock().is_err() {
-        return Claim::Busy;
-    }
-    // The previous holder may have finished and unlinked it between our open and our lock.
-    let same = match (fs::metadata(path), file.metadata()) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    };
-    if !same {
-        return Claim::Busy;
-    }
-    match fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice::<T>(&b).map_err(|e| e.to_string()))
-    {
-        Ok(value) => Claim::Got(Box::new(Claimed {
-            path: path.to_path_buf(),
-            value,
-            _lock: file,
-        })),
-        Err(e) => {
-            let _ = fs::rename(path, path.with_extension("bad"));
-            Claim::Bad(format!("{}: {e}", path.display()))
-        }
-    }
-}
-
-impl<T> Claimed<T> {
-    /// The work is done (the report is out, or safely in the outbox): remove the file.
-    pub fn done(self) -> std::io::Result<()> {
-        fs::remove_file(&self.path)
-    }
+    claim::list_ext(dir, "job")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::claim::{claim, Claim};
+    use std::fs;
 
     #[test]
     fn put_list_claim_done() {

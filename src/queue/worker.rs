@@ -13,35 +13,20 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::analyze::report;
-use crate::cmd::run::{self, RunOptions};
 use crate::config::{Settings, Source};
 use crate::deliver::ntfy::{self, Push};
 use crate::deliver::outbox;
 use crate::gate::cooldown::{self, Tally};
 use crate::intake::alert::Alert;
-use crate::queue::slots;
-use crate::queue::spool::{self, now_ms, Claim, Job};
+use crate::pipeline::{self, RunOptions};
+use crate::queue::spool::{self, Job};
+use crate::util::claim::{self, Claim};
+use crate::util::now_ms;
+use crate::util::slots;
+use crate::util::state::StateDir;
 
 /// How often an idle worker looks at the spool again.
 pub const POLL: Duration = Duration::from_millis(250);
-
-/// The directories under `state_dir`.
-pub struct Dirs {
-    pub spool: PathBuf,
-    pub outbox: PathBuf,
-    pub slots: PathBuf,
-}
-
-impl Dirs {
-    pub fn new(settings: &Settings) -> Dirs {
-        let state = &settings.general.state_dir;
-        Dirs {
-            spool: state.join("spool"),
-            outbox: state.join("outbox"),
-            slots: state.join("slots"),
-        }
-    }
-}
 
 /// Starts `ai-analyzer work` detached: a new session, stdio on /dev/null, nothing inherited that
 /// keeps execd's pipes open (std opens every other descriptor close-on-exec).
@@ -70,9 +55,9 @@ pub fn spawn(source: &Source) -> std::io::Result<u32> {
 
 /// Starts a worker unless enough are running already.
 pub fn ensure_running(settings: &Settings, source: &Source) {
-    let dirs = Dirs::new(settings);
+    let dirs = settings.state();
     let n = settings.ollama.max_concurrent;
-    if slots::busy(&dirs.slots, "worker", n) >= n {
+    if slots::busy(&dirs.slots(), "worker", n) >= n {
         tracing::debug!("a worker is running; it will take the job");
         return;
     }
@@ -84,9 +69,9 @@ pub fn ensure_running(settings: &Settings, source: &Source) {
 
 /// `ai-analyzer work`.
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let dirs = Dirs::new(settings);
+    let dirs = settings.state();
     let n = settings.ollama.max_concurrent;
-    let Some(mut slot) = slots::try_acquire(&dirs.slots, "worker", n)? else {
+    let Some(mut slot) = slots::try_acquire(&dirs.slots(), "worker", n)? else {
         tracing::debug!("{n} worker(s) already running; nothing to do");
         return Ok(());
     };
@@ -98,16 +83,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
         send_digests(settings, &dirs);
-        outbox::flush(&dirs.outbox, settings, &mut down).await;
+        outbox::flush(&dirs.outbox(), settings, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
-        let claimable = spool::list(&dirs.spool)
+        let claimable = spool::list(&dirs.spool())
             .iter()
             .any(|p| !failed.contains(p) && !pass.busy.contains(p));
         let next_due = [
             cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
                 .next_due_ms(),
-            outbox::next_due_ms(&dirs.outbox),
+            outbox::next_due_ms(&dirs.outbox()),
         ]
         .into_iter()
         .flatten()
@@ -117,10 +102,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         if !claimable && !due_soon {
             drop(slot);
             // An intake that saw us running may have spooled a job just now: look once more.
-            if spool::list(&dirs.spool).iter().all(|p| failed.contains(p)) {
+            if spool::list(&dirs.spool())
+                .iter()
+                .all(|p| failed.contains(p))
+            {
                 break;
             }
-            match slots::try_acquire(&dirs.slots, "worker", n)? {
+            match slots::try_acquire(&dirs.slots(), "worker", n)? {
                 Some(s) => slot = s,
                 None => break,
             }
@@ -150,13 +138,13 @@ struct Pass {
 }
 
 /// Analyses and delivers every job in the spool, oldest first.
-async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) -> Pass {
+async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBuf>) -> Pass {
     let mut pass = Pass::default();
-    for path in spool::list(&dirs.spool) {
+    for path in spool::list(&dirs.spool()) {
         if failed.contains(&path) {
             continue;
         }
-        let claimed = match spool::claim::<Job>(&path) {
+        let claimed = match claim::claim::<Job>(&path) {
             Claim::Got(c) => c,
             Claim::Busy => {
                 pass.busy.insert(path);
@@ -178,7 +166,7 @@ async fn drain(settings: &Settings, dirs: &Dirs, failed: &mut HashSet<PathBuf>) 
             waited_secs: job.age_secs(),
         };
         pass.done += 1;
-        match run::analyse_and_deliver(&alert, settings, options).await {
+        match pipeline::analyse_and_deliver(&alert, settings, options).await {
             Ok(_) => {
                 if let Err(e) = claimed.done() {
                     tracing::error!("job delivered but cannot remove {}: {e}", path.display());
@@ -203,7 +191,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
-pub fn send_digests(settings: &Settings, dirs: &Dirs) {
+pub fn send_digests(settings: &Settings, dirs: &StateDir) {
     let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
     let result = store.take_due(now_ms(), |key, tally| {
         if !settings.ntfy.enabled() {
@@ -218,7 +206,7 @@ pub fn send_digests(settings: &Settings, dirs: &Dirs) {
             "digest for {key}: {} more alerts since the last report",
             tally.count
         );
-        outbox::store(&dirs.outbox, &push, None, None).map(|_| ())
+        outbox::store(&dirs.outbox(), &push, None, None).map(|_| ())
     });
     if let Err(e) = result {
         tracing::error!("cannot write cooldown digests: {e}");

@@ -1,0 +1,83 @@
+//! The story of one analysis: investigate -> analyze -> deliver. The worker and a run by hand
+//! both call [`analyse_and_deliver`]; nothing here calls back up.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::analyze::{
+    self,
+    report::{self, Report},
+};
+use crate::config::Settings;
+use crate::deliver;
+use crate::deliver::ntfy::NtfyOverride;
+use crate::gate::cooldown::{self, Tally};
+use crate::intake::alert::Alert;
+use crate::investigate::Evidence;
+
+/// Options of one analysis.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Everything up to delivery; send nothing, write nothing.
+    pub dry_run: bool,
+    /// Alerts for the same address counted since its last report.
+    pub earlier: Option<Tally>,
+    /// An ntfy target for this run only (integratord's hook_url and api_key).
+    pub ntfy: Option<NtfyOverride>,
+    /// How long the job waited in the spool; it counts against `general.deadline_secs`.
+    pub waited_secs: u64,
+}
+
+/// What one analysis produced.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: Report,
+    pub evidence: Evidence,
+    pub archived: Option<PathBuf>,
+    pub pushed: bool,
+}
+
+/// Investigate, analyse with the LLM (or fall back), then archive and push unless dry-run.
+/// Fails only when the report could neither be pushed nor queued in the outbox.
+pub async fn analyse_and_deliver(
+    alert: &Alert,
+    settings: &Settings,
+    options: RunOptions,
+) -> anyhow::Result<Outcome> {
+    let deadline = Duration::from_secs(
+        settings
+            .general
+            .deadline_secs
+            .saturating_sub(options.waited_secs),
+    );
+    let investigation = Instant::now();
+    let evidence = crate::investigate::investigate(alert, settings).await;
+    // The job's deadline covers the lookups too.
+    let deadline = deadline.saturating_sub(investigation.elapsed());
+    let mut report = analyze::analyse(alert, &evidence, settings, deadline, options.dry_run).await;
+    if let Some(earlier) = &options.earlier {
+        let label = cooldown::label_for(alert);
+        report.markdown = report::with_appendix(
+            &report.markdown,
+            &earlier.section(&label),
+            settings.ntfy.max_chars,
+        );
+    }
+    if options.dry_run {
+        tracing::info!("dry run: nothing archived or sent");
+        return Ok(Outcome {
+            report,
+            evidence,
+            archived: None,
+            pushed: false,
+        });
+    }
+    let delivered =
+        deliver::deliver(alert, &evidence, &report, settings, options.ntfy.as_ref()).await?;
+    Ok(Outcome {
+        report,
+        evidence,
+        archived: delivered.archived,
+        pushed: delivered.pushed,
+    })
+}
