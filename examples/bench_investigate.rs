@@ -12,7 +12,8 @@ mod intel;
 use std::time::{Duration, Instant};
 
 use ai_analyzer::config::Settings;
-use ai_analyzer::investigate::sources::{investigate_ip, Intel, Provider};
+use ai_analyzer::investigate::investigate_intel as investigate_ip;
+use ai_analyzer::investigate::{sources::Provider, Intel};
 use intel::{IntelFakes, IP};
 
 /// Settings with only `keep` on (and the DNSBLs only when `dnsbl`).
@@ -38,7 +39,7 @@ async fn timed(settings: &Settings) -> (Duration, Intel) {
     let mut s = settings.clone();
     s.general.state_dir = dir.path().to_path_buf();
     let started = Instant::now();
-    let intel = investigate_ip(IP.parse().expect("ip"), &s).await;
+    let intel = investigate_ip(IP.parse().expect("ip"), &s.investigation()).await;
     (started.elapsed(), intel)
 }
 
@@ -132,7 +133,8 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = base.clone();
     s.general.state_dir = dir.path().to_path_buf();
-    let ev = ai_analyzer::investigate::investigate_ip(IP.parse().expect("ip"), &s).await;
+    let ev =
+        ai_analyzer::investigate::investigate_ip(IP.parse().expect("ip"), &s.investigation()).await;
     println!(
         "\n`ai-analyzer enrich {IP}` against these fakes:\n{}",
         ev.table()
@@ -156,6 +158,6 @@ async fn main() {
     println!(
         "\nVirusTotal hanging forever (timeout_secs = 2): whole run {:.1} ms; {vt}; {ok} other sources ok; DNSBL: {}",
         ms(t),
-        ai_analyzer::investigate::sources::dnsbl_line(&intel.dnsbl)
+        ai_analyzer::investigate::dnsbl_line(&intel.dnsbl)
     );
 }

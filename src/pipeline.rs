@@ -51,7 +51,7 @@ pub async fn analyse_and_deliver(
             .saturating_sub(options.waited_secs),
     );
     let investigation = Instant::now();
-    let evidence = crate::investigate::investigate(alert, settings).await;
+    let evidence = crate::investigate::investigate(alert, &settings.investigation()).await;
     // The job's deadline covers the lookups too.
     let deadline = deadline.saturating_sub(investigation.elapsed());
     let mut report = analyze::analyse(alert, &evidence, settings, deadline, options.dry_run).await;

@@ -262,7 +262,7 @@ fn shipped_decoder_and_rules_parse_and_match_our_events() {
     let alert = ai_analyzer::intake::alert::Alert::new(
         serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5712.json")).unwrap(),
     );
-    let evidence = ai_analyzer::investigate::Evidence::local(&alert, &settings);
+    let evidence = ai_analyzer::investigate::Evidence::local(&alert, &settings.investigation());
     let report =
         ai_analyzer::analyze::report::Report::from_markdown("# Title\nx".into(), true, None);
     for (verdict, want_level) in [

@@ -12,7 +12,8 @@ use ai_analyzer::intake::alert::Alert;
 use ai_analyzer::investigate;
 use ai_analyzer::investigate::dnsbl::ListingStatus;
 use ai_analyzer::investigate::risk::Verdict;
-use ai_analyzer::investigate::sources::{investigate_ip, IntelStatus, Provider};
+use ai_analyzer::investigate::sources::Provider;
+use ai_analyzer::investigate::{investigate_intel as investigate_ip, IntelStatus};
 use intel::{IntelFakes, IP, KEYS};
 
 #[tokio::test]
@@ -20,7 +21,7 @@ async fn every_source_at_once_then_all_from_the_cache() {
     let fakes = IntelFakes::start(Duration::ZERO, None).await;
     let dir = tempfile::tempdir().unwrap();
     let settings = fakes.settings(dir.path(), 5, true);
-    let first = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let first = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     assert_eq!(first.status, IntelStatus::Investigated);
     for s in &first.sources {
         let want = if s.provider == Provider::Internetdb {
@@ -48,7 +49,7 @@ async fn every_source_at_once_then_all_from_the_cache() {
     assert_eq!(dns_after_first, 4, "one query per zone");
 
     // Within the TTL: zero outside requests, the same findings, marked cached.
-    let second = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let second = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     assert_eq!(
         fakes.http_requests().await,
         http_after_first,
@@ -111,7 +112,7 @@ async fn a_private_source_address_sends_nothing_anywhere() {
             "agent": {"name": "web-01", "ip": "172.18.1.10"},
             "data": {"srcip": ip}
         }));
-        let ev = investigate::investigate(&alert, &settings).await;
+        let ev = investigate::investigate(&alert, &settings.investigation()).await;
         assert_eq!(ev.intel.status, IntelStatus::NotSent, "{ip}");
         let note = ev.intel.note.clone().unwrap_or_default();
         assert!(note.contains("never sent"), "{note}");
@@ -134,7 +135,7 @@ async fn a_hanging_source_ends_at_its_timeout_with_the_rest_intact() {
     let mut settings = fakes.settings(dir.path(), 5, true);
     settings.providers.virustotal.timeout_secs = 1;
     let started = Instant::now();
-    let intel = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let intel = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1800), "{took:?}");
     let vt = intel.source(Provider::Virustotal).unwrap();
@@ -158,7 +159,7 @@ async fn a_hanging_source_ends_at_its_timeout_with_the_rest_intact() {
     // The score is still built from what answered.
     assert_eq!(intel.risk.verdict, Verdict::Malicious);
     // A timeout is not cached: the next run asks again.
-    let _ = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let _ = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     let vt_requests = fakes
         .http
         .received_requests()
@@ -177,7 +178,7 @@ async fn the_outer_deadline_bounds_the_whole_run() {
     let mut settings = fakes.settings(dir.path(), 30, true);
     settings.general.deadline_secs = 1;
     let started = Instant::now();
-    let intel = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let intel = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     assert!(started.elapsed() < Duration::from_millis(1800));
     let rdap = intel.source(Provider::Rdap).unwrap();
     assert_eq!(rdap.finding.status(), "timed_out", "{}", rdap.line());
@@ -199,7 +200,7 @@ async fn a_corrupt_cache_file_is_ignored_and_replaced() {
         .join(format!("{IP}.json"));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, b"{\"version\":1,\"provider\":\"abuseip").unwrap();
-    let intel = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let intel = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     let a = intel.source(Provider::Abuseipdb).unwrap();
     assert_eq!(a.finding.status(), "ok", "{}", a.line());
     assert!(!a.cached);
@@ -208,6 +209,6 @@ async fn a_corrupt_cache_file_is_ignored_and_replaced() {
         serde_json::from_str::<serde_json::Value>(&text).is_ok(),
         "{text}"
     );
-    let again = investigate_ip(IP.parse().unwrap(), &settings).await;
+    let again = investigate_ip(IP.parse().unwrap(), &settings.investigation()).await;
     assert!(again.source(Provider::Abuseipdb).unwrap().cached);
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ai_analyzer::config::{Secret, Settings};
-use ai_analyzer::investigate::sources::{investigate_ip, Finding, Provider, SourceResult};
+use ai_analyzer::investigate::investigate_intel as investigate_ip;
+use ai_analyzer::investigate::sources::{Finding, Provider, SourceResult};
 use common::read_fixture;
 use serde_json::Value;
 use wiremock::matchers::{any, path};
@@ -264,7 +265,7 @@ async fn ask_at(spec: &Spec, server: &MockServer, state: &Path, timeout_secs: u6
         s.providers.shodan.api_key = Secret::default();
     }
     let started = Instant::now();
-    let intel = investigate_ip(ip(), &s).await;
+    let intel = investigate_ip(ip(), &s.investigation()).await;
     let elapsed = started.elapsed();
     let result = intel
         .source(spec.provider)
@@ -608,7 +609,7 @@ async fn shodan_connection_errors_never_carry_the_key() {
         Some("shodan-secret-key-77"),
         2,
     );
-    let intel = investigate_ip(ip(), &s).await;
+    let intel = investigate_ip(ip(), &s.investigation()).await;
     let r = intel.source(Provider::Shodan).unwrap();
     assert_eq!(r.finding.status(), "failed", "{}", r.line());
     assert!(r.line().contains("cannot connect"), "{}", r.line());
@@ -636,7 +637,7 @@ async fn missing_keys_are_not_configured() {
     ] {
         enable(&mut s, p, &server.uri(), None, 2);
     }
-    let intel = investigate_ip(ip(), &s).await;
+    let intel = investigate_ip(ip(), &s.investigation()).await;
     for p in [Provider::Abuseipdb, Provider::Virustotal, Provider::Shodan] {
         let r = intel.source(p).unwrap();
         assert_eq!(r.finding.status(), "not_configured", "{}", r.line());
@@ -659,7 +660,7 @@ async fn missing_keys_are_not_configured() {
     let dir = tempfile::tempdir().unwrap();
     enable(&mut s, Provider::Shodan, &server.uri(), Some("k-123456"), 2);
     s.general.state_dir = dir.path().to_path_buf();
-    let intel = investigate_ip(ip(), &s).await;
+    let intel = investigate_ip(ip(), &s.investigation()).await;
     let idb = intel.source(Provider::Internetdb).unwrap();
     assert_eq!(idb.finding.status(), "skipped", "{}", idb.line());
     let v: Value = serde_json::to_value(&intel).unwrap();

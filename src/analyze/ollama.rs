@@ -200,19 +200,10 @@ impl Client {
         } else {
             LlmError::Unreachable {
                 url: self.cfg.url.clone(),
-                reason: root_cause(e),
+                reason: crate::util::error::root_cause(e),
             }
         }
     }
-}
-
-/// The innermost cause of a transport error, in a few words ("Connection refused (os error 111)").
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 fn snippet(bytes: &[u8]) -> String {

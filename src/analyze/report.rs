@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use crate::config::NTFY_MAX_BYTES;
 use crate::intake::alert::{truncate_chars, Alert};
-use crate::investigate::sources::IntelStatus;
 use crate::investigate::Evidence;
+use crate::investigate::IntelStatus;
 
 const TRUNCATED: &str = "\n\n_(truncated)_";
 
@@ -188,7 +188,7 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
             let _ = writeln!(
                 md,
                 "- DNS blocklists: {}",
-                one_line(&crate::investigate::sources::dnsbl_line(&intel.dnsbl), 400)
+                one_line(&crate::investigate::dnsbl_line(&intel.dnsbl), 400)
             );
         }
     } else if let Some(note) = &intel.note {
@@ -296,10 +296,7 @@ fn recommended_actions(alert: &Alert, evidence: &Evidence) -> Vec<String> {
                 .intel
                 .sources
                 .iter()
-                .find_map(|r| match r.finding.data() {
-                    Some(crate::investigate::sources::Data::Rdap(n)) => n.abuse_email.clone(),
-                    _ => None,
-                });
+                .find_map(|r| r.finding.data()?.abuse_contact().map(String::from));
             if let Some(email) = abuse {
                 steps.push(format!(
                     "Report the abuse to the network's abuse contact, {}.",
@@ -479,7 +476,7 @@ mod tests {
             "fim_file_added_554_no_ip.json",
         ] {
             let alert = sample(name);
-            let ev = Evidence::local(&alert, &settings);
+            let ev = Evidence::local(&alert, &settings.investigation());
             let r = fallback(&alert, &ev, "Ollama is unreachable", 3500);
             assert!(r.markdown.starts_with("# "), "{name}");
             assert!(r
@@ -505,7 +502,7 @@ mod tests {
     #[test]
     fn fallback_snapshot() {
         let alert = sample("sshd_bruteforce_5712.json");
-        let ev = Evidence::local(&alert, &Settings::default());
+        let ev = Evidence::local(&alert, &Settings::default().investigation());
         insta::assert_snapshot!(
             fallback(
                 &alert,
@@ -522,8 +519,8 @@ mod tests {
     #[test]
     fn fallback_carries_the_investigation() {
         let alert = sample("windows_logon_failure_4625_60122.json");
-        let mut ev = Evidence::local(&alert, &Settings::default());
-        ev.intel = crate::investigate::sources::sample_intel();
+        let mut ev = Evidence::local(&alert, &Settings::default().investigation());
+        ev.intel = crate::investigate::samples::sample_intel();
         let md = fallback(&alert, &ev, "Ollama is unreachable", 3500).markdown;
         let section = |name: &str| {
             md.split(&format!("## {name}\n"))
@@ -566,8 +563,8 @@ mod tests {
     fn fallback_carries_the_history() {
         let settings = Settings::default();
         let alert = sample("sshd_bruteforce_5763.json");
-        let mut ev = Evidence::local(&alert, &settings);
-        ev.history = crate::investigate::history::sample_history(&settings);
+        let mut ev = Evidence::local(&alert, &settings.investigation());
+        ev.history = crate::investigate::samples::sample_history(&settings.investigation());
         let md = fallback(&alert, &ev, "Ollama is unreachable", 3500).markdown;
         let line = md
             .lines()
@@ -713,7 +710,7 @@ mod tests {
     }
 
     fn evidence(alert: &Alert) -> Evidence {
-        Evidence::local(alert, &Settings::default())
+        Evidence::local(alert, &Settings::default().investigation())
     }
 
     #[test]
@@ -799,7 +796,7 @@ mod tests {
     fn fallback_names_the_rdap_abuse_contact() {
         let alert = sample("windows_logon_failure_4625_60122.json");
         let mut ev = evidence(&alert);
-        ev.intel = crate::investigate::sources::sample_intel();
+        ev.intel = crate::investigate::samples::sample_intel();
         let body = std::fs::read_to_string(format!(
             "{}/tests/fixtures/ti/rdap_ripe.json",
             env!("CARGO_MANIFEST_DIR")

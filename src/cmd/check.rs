@@ -4,7 +4,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::print_stdout;
-use crate::analyze::ollama;
 use crate::config::{self, Settings, Source};
 use crate::deliver::{email, outbox};
 use crate::queue::spool;
@@ -67,7 +66,7 @@ pub async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
             format!(
                 "{} unreachable ({})",
                 settings.ollama.url,
-                ollama::root_cause(&e)
+                crate::util::error::root_cause(&e)
             ),
         ),
     }
@@ -101,7 +100,7 @@ pub async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
                 format!(
                     "{} unreachable ({})",
                     settings.ntfy.url,
-                    ollama::root_cause(&e)
+                    crate::util::error::root_cause(&e)
                 ),
             ),
         }
@@ -112,82 +111,10 @@ pub async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
             "disabled (ntfy.url is empty): reports go to stdout and the archive".into(),
         );
     }
-    // Threat-intel sources: reachable, or why they are skipped. Only the base URL is asked:
-    // a probe must not spend an API quota.
-    let p = &settings.providers;
-    let key = |s: &config::Secret| Some(s.is_set());
-    let sources: [(&str, bool, &str, Option<bool>, bool); 8] = [
-        (
-            "ipinfo",
-            p.ipinfo.enabled,
-            &p.ipinfo.url,
-            key(&p.ipinfo.token),
-            false,
-        ),
-        ("rdap", p.rdap.enabled, &p.rdap.url, None, false),
-        (
-            "abuseipdb",
-            p.abuseipdb.enabled,
-            &p.abuseipdb.url,
-            key(&p.abuseipdb.api_key),
-            true,
-        ),
-        (
-            "virustotal",
-            p.virustotal.enabled,
-            &p.virustotal.url,
-            key(&p.virustotal.api_key),
-            true,
-        ),
-        (
-            "greynoise",
-            p.greynoise.enabled,
-            &p.greynoise.url,
-            key(&p.greynoise.api_key),
-            false,
-        ),
-        (
-            "shodan",
-            p.shodan.enabled,
-            &p.shodan.url,
-            key(&p.shodan.api_key),
-            true,
-        ),
-        (
-            "internetdb",
-            p.internetdb.enabled,
-            &p.internetdb.url,
-            None,
-            false,
-        ),
-        ("tor", p.tor.enabled, &p.tor.url, None, false),
-    ];
-    for (name, enabled, url, has_key, key_required) in sources {
-        if !enabled {
-            line(true, name, "disabled".into());
-            continue;
-        }
-        if key_required && has_key == Some(false) {
-            let note = if name == "shodan" {
-                "not configured (no api_key): the keyless InternetDB is used instead"
-            } else {
-                "not configured (no api_key): skipped"
-            };
-            line(true, name, note.into());
-            continue;
-        }
-        match http.get(url).send().await {
-            Ok(r) => line(
-                true,
-                name,
-                format!("{url} reachable (HTTP {})", r.status().as_u16()),
-            ),
-            Err(e) => line(
-                false,
-                name,
-                format!("{url} unreachable ({})", ollama::root_cause(&e)),
-            ),
-        }
+    // Threat-intel sources: reachable, or why they are skipped.
+    for source in settings.providers.all() {
+        let probe = source.probe(&http).await;
+        line(probe.ok, source.provider().key(), probe.text);
     }
     // DNS blocklists: every list answers 127.0.0.2 as listed; that is their test entry.
     if settings.dnsbl.enabled {
@@ -232,7 +159,10 @@ pub async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
                 Err(e) => line(
                     false,
                     "history",
-                    format!("indexer {url} unreachable ({})", ollama::root_cause(&e)),
+                    format!(
+                        "indexer {url} unreachable ({})",
+                        crate::util::error::root_cause(&e)
+                    ),
                 ),
             }
         }

@@ -10,7 +10,10 @@ use crate::util::error::{InputError, EXIT_OK};
 pub fn run(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
     let ip: IpAddr = alert::parse_ip_text(ip)
         .ok_or_else(|| InputError::NotAlert(format!("{ip:?} is not an IP address")))?;
-    let evidence = runtime()?.block_on(crate::investigate::investigate_ip(ip, settings));
+    let evidence = runtime()?.block_on(crate::investigate::investigate_ip(
+        ip,
+        &settings.investigation(),
+    ));
     if json {
         print_stdout(&serde_json::to_string_pretty(&evidence)?)?;
     } else {

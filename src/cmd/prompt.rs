@@ -14,7 +14,10 @@ pub fn run(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Resul
         );
     }
     // The exact prompt: with the same lookups a run would make (answered from the cache when fresh).
-    let evidence = runtime()?.block_on(crate::investigate::investigate(&incoming.alert, settings));
+    let evidence = runtime()?.block_on(crate::investigate::investigate(
+        &incoming.alert,
+        &settings.investigation(),
+    ));
     let prompt = prompt::build(&incoming.alert, &evidence, settings, &prompt::new_nonce());
     print_stdout(&prompt.render())?;
     Ok(EXIT_OK)

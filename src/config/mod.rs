@@ -7,10 +7,17 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use crate::investigate::dnsbl::Dnsbl;
+pub use crate::investigate::history::{HistoryBackend, HistoryConfig, Indexer, MAX_HISTORY_EVENTS};
+pub use crate::investigate::scope::Zone;
+pub use crate::investigate::sources::Providers;
+use crate::investigate::{history, Setup};
+use crate::util::check_url;
 use crate::util::error::ConfigError;
+pub use crate::util::join_url;
+pub use crate::util::secret::Secret;
 use crate::util::state::StateDir;
 
 /// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
@@ -19,46 +26,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/var/ossec/etc/ai-analyzer.toml";
 pub const CONFIG_ENV: &str = "AI_ANALYZER_CONFIG";
 /// ntfy refuses (or turns into an attachment) any message body over this many bytes.
 pub const NTFY_MAX_BYTES: usize = 4096;
-
-/// A secret (token, API key, password). Its `Debug` and `Display` never show the value.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The value itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_set(&self) -> bool {
-        !self.0.trim().is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.is_set() {
-            "[redacted]"
-        } else {
-            "[unset]"
-        })
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if self.is_set() { "[redacted]" } else { "" })
-    }
-}
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,7 +37,7 @@ pub struct Settings {
     pub ntfy: Ntfy,
     pub providers: Providers,
     pub dnsbl: Dnsbl,
-    pub history: History,
+    pub history: HistoryConfig,
     pub network: Network,
     pub cache: Cache,
     pub dedup: Dedup,
@@ -207,185 +174,12 @@ impl Ntfy {
     }
 }
 
-/// One struct per outside source, each with its own default URL and only the keys it takes.
-macro_rules! provider {
-    ($name:ident, $url:expr $(, $field:ident : $ty:ty = $default:expr)*) => {
-        #[derive(Debug, Clone, Deserialize, Serialize)]
-        #[serde(deny_unknown_fields, default)]
-        pub struct $name {
-            pub enabled: bool,
-            pub url: String,
-            pub timeout_secs: u64,
-            $(pub $field: $ty,)*
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                $name {
-                    enabled: true,
-                    url: $url.into(),
-                    timeout_secs: 5,
-                    $($field: $default,)*
-                }
-            }
-        }
-
-        impl $name {
-            pub fn timeout(&self) -> Duration {
-                Duration::from_secs(self.timeout_secs)
-            }
-        }
-    };
-}
-
-provider!(Ipinfo, "https://ipinfo.io", token: Secret = Secret::default());
-provider!(Rdap, "https://rdap.org");
-provider!(AbuseIpdb, "https://api.abuseipdb.com", api_key: Secret = Secret::default(), max_age_days: u32 = 90);
-provider!(VirusTotal, "https://www.virustotal.com", api_key: Secret = Secret::default());
-provider!(GreyNoise, "https://api.greynoise.io", api_key: Secret = Secret::default());
-provider!(Shodan, "https://api.shodan.io", api_key: Secret = Secret::default());
-provider!(InternetDb, "https://internetdb.shodan.io");
-provider!(Tor, "https://check.torproject.org/torbulkexitlist");
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Providers {
-    pub ipinfo: Ipinfo,
-    pub rdap: Rdap,
-    pub abuseipdb: AbuseIpdb,
-    pub virustotal: VirusTotal,
-    pub greynoise: GreyNoise,
-    pub shodan: Shodan,
-    pub internetdb: InternetDb,
-    pub tor: Tor,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Dnsbl {
-    pub enabled: bool,
-    /// `host:port` pairs; empty means the system resolver.
-    pub nameservers: Vec<String>,
-    pub zones: Vec<String>,
-    pub timeout_secs: u64,
-}
-
-impl Default for Dnsbl {
-    fn default() -> Self {
-        Dnsbl {
-            enabled: true,
-            nameservers: Vec::new(),
-            zones: [
-                "zen.spamhaus.org",
-                "bl.spamcop.net",
-                "b.barracudacentral.org",
-                "dnsbl.dronebl.org",
-            ]
-            .map(String::from)
-            .to_vec(),
-            timeout_secs: 3,
-        }
-    }
-}
-
-/// Where the earlier alerts for an address are looked up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HistoryBackend {
-    /// The manager's own alert log: `alerts_file` and the rotated daily files beside it.
-    #[default]
-    File,
-    /// The Wazuh indexer (OpenSearch), for multi-node clusters.
-    Indexer,
-}
-
-impl HistoryBackend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HistoryBackend::File => "file",
-            HistoryBackend::Indexer => "indexer",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct History {
-    pub backend: HistoryBackend,
-    pub alerts_file: PathBuf,
-    /// At most this many earlier events, the most recent first; 0 turns the lookup off.
-    pub max_events: usize,
-    pub lookback_hours: u64,
-    pub indexer: Indexer,
-}
-
-impl Default for History {
-    fn default() -> Self {
-        History {
-            backend: HistoryBackend::File,
-            alerts_file: PathBuf::from("/var/ossec/logs/alerts/alerts.json"),
-            max_events: 30,
-            lookback_hours: 72,
-            indexer: Indexer::default(),
-        }
-    }
-}
-
-impl History {
-    pub fn lookback(&self) -> Duration {
-        Duration::from_secs(self.lookback_hours.saturating_mul(3600))
-    }
-}
-
-/// The Wazuh indexer (`[history.indexer]`), asked with OpenSearch's `_search`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Indexer {
-    pub url: String,
-    /// Basic auth; "" sends no credentials.
-    pub username: String,
-    pub password: Secret,
-    /// PEM file with the CA that signed the indexer's certificate; "" = the system's roots.
-    pub ca_file: PathBuf,
-    pub index: String,
-    pub timeout_secs: u64,
-}
-
-impl Default for Indexer {
-    fn default() -> Self {
-        Indexer {
-            url: "https://127.0.0.1:9200".into(),
-            username: String::new(),
-            password: Secret::default(),
-            ca_file: PathBuf::new(),
-            index: "wazuh-alerts-*".into(),
-            timeout_secs: 10,
-        }
-    }
-}
-
-impl Indexer {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout_secs)
-    }
-}
-
-/// Upper bound for `history.max_events`: every event is kept in memory until it is summarised.
-pub const MAX_HISTORY_EVENTS: usize = 1000;
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     /// Free text about the topology, given to the analyst as is.
     pub context: String,
     pub zones: Vec<Zone>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Zone {
-    pub name: String,
-    pub cidr: IpNet,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -513,33 +307,28 @@ impl Settings {
             }
         };
         set(&mut self.ntfy.token, "AI_ANALYZER_NTFY_TOKEN");
-        set(
-            &mut self.providers.ipinfo.token,
-            "AI_ANALYZER_IPINFO_API_KEY",
-        );
-        set(&mut self.providers.ipinfo.token, "AI_ANALYZER_IPINFO_TOKEN");
-        set(
-            &mut self.providers.abuseipdb.api_key,
-            "AI_ANALYZER_ABUSEIPDB_API_KEY",
-        );
-        set(
-            &mut self.providers.virustotal.api_key,
-            "AI_ANALYZER_VIRUSTOTAL_API_KEY",
-        );
-        set(
-            &mut self.providers.greynoise.api_key,
-            "AI_ANALYZER_GREYNOISE_API_KEY",
-        );
-        set(
-            &mut self.providers.shodan.api_key,
-            "AI_ANALYZER_SHODAN_API_KEY",
-        );
+        self.providers.apply_env(&get);
         set(&mut self.email.username, "AI_ANALYZER_EMAIL_USERNAME");
         set(&mut self.email.password, "AI_ANALYZER_EMAIL_PASSWORD");
         set(
             &mut self.history.indexer.password,
             "AI_ANALYZER_INDEXER_PASSWORD",
         );
+    }
+
+    /// What the investigation needs, taken once from these settings.
+    pub fn investigation(&self) -> Setup {
+        Setup {
+            providers: self.providers.clone(),
+            dnsbl: self.dnsbl.clone(),
+            history: self.history.clone(),
+            cache_ttl: Duration::from_secs(self.cache.ttl_hours.saturating_mul(3600)),
+            zones: self.network.zones.clone(),
+            state: self.state(),
+            deadline_secs: self.general.deadline_secs,
+            history_budget_chars: history::budget_chars(self.ollama.num_ctx),
+            secrets: self.secrets().into_iter().map(String::from).collect(),
+        }
     }
 
     /// The state directory and every folder in it.
@@ -549,19 +338,14 @@ impl Settings {
 
     /// Every secret that is set, so that output can be checked for leaks.
     pub fn secrets(&self) -> Vec<&str> {
-        let p = &self.providers;
         [
             &self.ntfy.token,
-            &p.ipinfo.token,
-            &p.abuseipdb.api_key,
-            &p.virustotal.api_key,
-            &p.greynoise.api_key,
-            &p.shodan.api_key,
             &self.email.username,
             &self.email.password,
             &self.history.indexer.password,
         ]
         .into_iter()
+        .chain(self.providers.secrets())
         .filter(|s| s.is_set())
         .map(Secret::expose)
         .collect()
@@ -573,7 +357,6 @@ impl Settings {
         // Upper bounds: no time arithmetic on these may overflow, and none of them makes sense
         // beyond a year.
         const DAY: u64 = 86_400;
-        let p = &self.providers;
         for (key, value, max) in [
             ("general.deadline_secs", self.general.deadline_secs, DAY),
             ("ollama.timeout_secs", self.ollama.timeout_secs, DAY),
@@ -595,30 +378,6 @@ impl Settings {
                 self.intake.stdin_timeout_ms,
                 3_600_000,
             ),
-            ("providers.ipinfo.timeout_secs", p.ipinfo.timeout_secs, 3600),
-            ("providers.rdap.timeout_secs", p.rdap.timeout_secs, 3600),
-            (
-                "providers.abuseipdb.timeout_secs",
-                p.abuseipdb.timeout_secs,
-                3600,
-            ),
-            (
-                "providers.virustotal.timeout_secs",
-                p.virustotal.timeout_secs,
-                3600,
-            ),
-            (
-                "providers.greynoise.timeout_secs",
-                p.greynoise.timeout_secs,
-                3600,
-            ),
-            ("providers.shodan.timeout_secs", p.shodan.timeout_secs, 3600),
-            (
-                "providers.internetdb.timeout_secs",
-                p.internetdb.timeout_secs,
-                3600,
-            ),
-            ("providers.tor.timeout_secs", p.tor.timeout_secs, 3600),
         ] {
             if value > max {
                 return bad(key, format!("{value} is over the limit of {max}"));
@@ -680,20 +439,8 @@ impl Settings {
         if self.general.deadline_secs == 0 {
             return bad("general.deadline_secs", "must be at least 1".into());
         }
-        let p = &self.providers;
-        for (key, url) in [
-            ("providers.ipinfo.url", &p.ipinfo.url),
-            ("providers.rdap.url", &p.rdap.url),
-            ("providers.abuseipdb.url", &p.abuseipdb.url),
-            ("providers.virustotal.url", &p.virustotal.url),
-            ("providers.greynoise.url", &p.greynoise.url),
-            ("providers.shodan.url", &p.shodan.url),
-            ("providers.internetdb.url", &p.internetdb.url),
-            ("providers.tor.url", &p.tor.url),
-            ("report.base_url", &self.report.base_url),
-        ] {
-            check_url(key, url, key == "report.base_url")?;
-        }
+        self.providers.validate()?;
+        check_url("report.base_url", &self.report.base_url, true)?;
         let h = &self.history;
         if h.max_events > MAX_HISTORY_EVENTS {
             return bad(
@@ -735,36 +482,12 @@ impl Settings {
     }
 }
 
-fn check_url(key: &str, url: &str, may_be_empty: bool) -> Result<(), ConfigError> {
-    if url.trim().is_empty() {
-        return if may_be_empty {
-            Ok(())
-        } else {
-            Err(ConfigError(format!("{key}: must not be empty")))
-        };
-    }
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
-        Ok(_) => Err(ConfigError(format!("{key}: {url:?} is not an http(s) URL"))),
-        Err(e) => Err(ConfigError(format!("{key}: {url:?} is not a URL ({e})"))),
-    }
-}
-
 /// ntfy's topic rule: `^[-_A-Za-z0-9]{1,64}$`.
 pub fn valid_topic(topic: &str) -> bool {
     (1..=64).contains(&topic.len())
         && topic
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Joins a base URL that may carry a path prefix with an API path: `{url}/{path}`.
-pub fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ pub async fn probe(cfg: &Email) -> Result<(), MailError> {
         }),
         Err(e) => Err(MailError::Smtp {
             url: cfg.smtp_url.clone(),
-            reason: crate::analyze::ollama::root_cause(&e),
+            reason: crate::util::error::root_cause(&e),
             retryable: !e.is_permanent(),
         }),
     }
@@ -233,7 +233,7 @@ pub async fn send(cfg: &Email, mail: &Outgoing) -> Result<(), MailError> {
         .map(|_| ())
         .map_err(|e| MailError::Smtp {
             url: cfg.smtp_url.clone(),
-            reason: crate::analyze::ollama::root_cause(&e),
+            reason: crate::util::error::root_cause(&e),
             retryable: !e.is_permanent(),
         })
 }

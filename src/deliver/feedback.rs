@@ -207,7 +207,7 @@ mod tests {
             json!({"agent":{"id":"000","name":"mgr"},"rule":{"id":"5712","level":10},
             "data":{"srcip":"203.0.113.5"}}),
         );
-        let ev = Evidence::local(&manager, &settings);
+        let ev = Evidence::local(&manager, &settings.investigation());
         let d = String::from_utf8(frame(&event(&manager, &ev, &report(), None), &manager)).unwrap();
         assert!(
             d.starts_with("1:ai-analyzer:{\"integration\":\"ai-analyzer\","),
@@ -216,7 +216,7 @@ mod tests {
 
         let agent = Alert::new(json!({"agent":{"id":"003","name":"web|01","ip":"10.0.0.5"},
             "rule":{"id":"5712","level":10}}));
-        let ev = Evidence::local(&agent, &settings);
+        let ev = Evidence::local(&agent, &settings.investigation());
         let d = String::from_utf8(frame(&event(&agent, &ev, &report(), None), &agent)).unwrap();
         assert!(
             d.starts_with("1:[003] (web||01) 10.0.0.5->ai-analyzer:{"),
@@ -225,7 +225,7 @@ mod tests {
 
         let v6 =
             Alert::new(json!({"agent":{"id":"004","name":"db","ip":"fd00::5"},"rule":{"id":"1"}}));
-        let ev = Evidence::local(&v6, &settings);
+        let ev = Evidence::local(&v6, &settings.investigation());
         let d = String::from_utf8(frame(&event(&v6, &ev, &report(), None), &v6)).unwrap();
         assert!(
             d.starts_with("1:[004] (db) fd00|:|:5->ai-analyzer:{"),

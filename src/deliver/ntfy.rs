@@ -7,7 +7,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{join_url, Ntfy, NTFY_MAX_BYTES};
+use crate::config::{Ntfy, NTFY_MAX_BYTES};
+use crate::util::join_url;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -178,7 +179,7 @@ impl Client {
         } else {
             PushError::Unreachable {
                 url: self.cfg.url.clone(),
-                reason: crate::analyze::ollama::root_cause(e),
+                reason: crate::util::error::root_cause(e),
             }
         }
     }

@@ -15,13 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::sources::{
-    abuseipdb, greynoise, internetdb, ipinfo, rdap, shodan, tor, virustotal, Data, Finding,
-    Provider,
-};
-use crate::config::Settings;
+use super::sources::{Data, Finding, Provider};
 use crate::investigate::dnsbl::Listing;
 use crate::util::fsutil;
+use crate::util::secret::Secret;
 
 /// A 429 without `Retry-After` pauses the source this long.
 pub const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(15 * 60);
@@ -81,11 +78,9 @@ struct ListingEntry {
 }
 
 impl Cache {
-    pub fn new(settings: &Settings) -> Self {
-        Cache {
-            dir: settings.state().cache(),
-            ttl: Duration::from_secs(settings.cache.ttl_hours.saturating_mul(3600)),
-        }
+    /// A cache in `dir` whose answers are fresh for `ttl` (zero: nothing is kept).
+    pub fn new(dir: PathBuf, ttl: Duration) -> Self {
+        Cache { dir, ttl }
     }
 
     pub fn dir(&self) -> &Path {
@@ -133,7 +128,7 @@ impl Cache {
             return None;
         }
         match entry.status.as_str() {
-            "ok" => match data_from(provider, entry.data) {
+            "ok" => match Data::decode(provider, entry.data) {
                 Some(data) => Some(Finding::Ok { data }),
                 None => {
                     tracing::debug!("ignoring unreadable cache file {}", path.display());
@@ -152,13 +147,14 @@ impl Cache {
     pub fn record(
         &self,
         provider: Provider,
+        per_ip: bool,
         ip: IpAddr,
         finding: Finding,
-        settings: &Settings,
+        key: Option<&Secret>,
     ) -> Finding {
         match finding {
             Finding::Ok { .. } | Finding::NotFound { .. } => {
-                if provider.cached_per_ip() && !self.ttl.is_zero() {
+                if per_ip && !self.ttl.is_zero() {
                     let (status, data, detail) = match &finding {
                         Finding::Ok { data } => (
                             "ok",
@@ -190,7 +186,7 @@ impl Cache {
                     .map(|s| Duration::from_secs(s).clamp(MIN_PAUSE, MAX_PAUSE))
                     .unwrap_or(RATE_LIMIT_PAUSE);
                 let until = now() + pause.as_secs();
-                self.start_pause(provider, settings, until, "rate_limited", 429, &detail);
+                self.start_pause(provider, key, until, "rate_limited", 429, &detail);
                 Finding::RateLimited {
                     detail,
                     retry_after_secs,
@@ -203,7 +199,7 @@ impl Cache {
                 ..
             } => {
                 let until = now() + self.ttl.max(MIN_BAD_KEY_PAUSE).as_secs();
-                self.start_pause(provider, settings, until, "bad_key", http_status, &detail);
+                self.start_pause(provider, key, until, "bad_key", http_status, &detail);
                 Finding::BadKey {
                     http_status,
                     detail,
@@ -217,7 +213,7 @@ impl Cache {
     fn start_pause(
         &self,
         provider: Provider,
-        settings: &Settings,
+        key: Option<&Secret>,
         until: u64,
         kind: &str,
         http_status: u16,
@@ -230,7 +226,7 @@ impl Cache {
             kind: kind.into(),
             http_status,
             detail: detail.into(),
-            key_id: key_id(provider, settings),
+            key_id: key_id(key),
         };
         tracing::warn!(
             "{} paused until {}: {detail}",
@@ -241,12 +237,12 @@ impl Cache {
     }
 
     /// The finding to report instead of asking, while `provider` is paused for the key in use.
-    pub fn pause(&self, provider: Provider, settings: &Settings) -> Option<Finding> {
+    pub fn pause(&self, provider: Provider, key: Option<&Secret>) -> Option<Finding> {
         let pause: Pause = read_json(&self.pause_path(provider))?;
         if pause.version != VERSION
             || pause.provider != provider.key()
             || pause.until <= now()
-            || pause.key_id != key_id(provider, settings)
+            || pause.key_id != key_id(key)
         {
             return None;
         }
@@ -351,35 +347,14 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     }
 }
 
-fn data_from(provider: Provider, v: Value) -> Option<Data> {
-    let data = match provider {
-        Provider::Ipinfo => Data::Ipinfo(serde_json::from_value::<ipinfo::Info>(v).ok()?),
-        Provider::Rdap => Data::Rdap(serde_json::from_value::<rdap::Network>(v).ok()?),
-        Provider::Abuseipdb => Data::Abuseipdb(serde_json::from_value::<abuseipdb::Check>(v).ok()?),
-        Provider::Virustotal => {
-            Data::Virustotal(serde_json::from_value::<virustotal::Report>(v).ok()?)
-        }
-        Provider::Greynoise => {
-            Data::Greynoise(serde_json::from_value::<greynoise::Community>(v).ok()?)
-        }
-        Provider::Shodan => Data::Shodan(serde_json::from_value::<shodan::Host>(v).ok()?),
-        Provider::Internetdb => {
-            Data::Internetdb(serde_json::from_value::<internetdb::Host>(v).ok()?)
-        }
-        Provider::Tor => Data::Tor(serde_json::from_value::<tor::Membership>(v).ok()?),
-    };
-    Some(data)
-}
-
 /// `2001:db8::1` -> `2001_db8__1`: one name per address, valid everywhere.
 fn file_ip(ip: IpAddr) -> String {
     ip.to_string().replace(':', "_")
 }
 
 /// Identifies the key in use without keeping it: FNV-1a, 64 bits, hex.
-fn key_id(provider: Provider, settings: &Settings) -> String {
-    provider
-        .key_in(settings)
+fn key_id(key: Option<&Secret>) -> String {
+    key.filter(|k| k.is_set())
         .map(|k| format!("{:016x}", fnv1a(k.expose().as_bytes())))
         .unwrap_or_default()
 }
@@ -413,12 +388,11 @@ pub fn timestamp(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use crate::investigate::sources::greynoise;
 
-    fn settings(dir: &Path) -> Settings {
-        let mut s = Settings::default();
-        s.general.state_dir = dir.to_path_buf();
-        s
+    /// A cache under `dir` with the default TTL of 24 hours.
+    fn cache_in(dir: &Path) -> Cache {
+        Cache::new(dir.join("cache"), Duration::from_secs(24 * 3600))
     }
 
     fn ip() -> IpAddr {
@@ -428,15 +402,14 @@ mod tests {
     #[test]
     fn answers_round_trip_and_corrupt_files_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let s = settings(dir.path());
-        let cache = Cache::new(&s);
+        let cache = cache_in(dir.path());
         let body = std::fs::read_to_string(format!(
             "{}/tests/fixtures/ti/greynoise_malicious.json",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
         let data = Data::Greynoise(greynoise::parse(&body).unwrap());
-        cache.record(Provider::Greynoise, ip(), Finding::Ok { data }, &s);
+        cache.record(Provider::Greynoise, true, ip(), Finding::Ok { data }, None);
         match cache.load(Provider::Greynoise, ip()) {
             Some(Finding::Ok {
                 data: Data::Greynoise(g),
@@ -453,15 +426,20 @@ mod tests {
         std::fs::write(&path, b"{\"version\":1,\"provider\":").unwrap();
         assert!(cache.load(Provider::Greynoise, ip()).is_none());
         // Failures are never cached.
-        cache.record(Provider::Greynoise, ip(), Finding::failed("HTTP 500"), &s);
+        cache.record(
+            Provider::Greynoise,
+            true,
+            ip(),
+            Finding::failed("HTTP 500"),
+            None,
+        );
         assert!(cache.load(Provider::Greynoise, ip()).is_none());
     }
 
     #[test]
     fn stale_answers_are_not_used() {
         let dir = tempfile::tempdir().unwrap();
-        let s = settings(dir.path());
-        let cache = Cache::new(&s);
+        let cache = cache_in(dir.path());
         let entry = Entry {
             version: VERSION,
             provider: "shodan".into(),
@@ -478,19 +456,19 @@ mod tests {
     #[test]
     fn rate_limits_pause_and_new_keys_lift_bad_key_pauses() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = settings(dir.path());
-        s.providers.virustotal.api_key = Secret::new("vt-key-one-123456");
-        let cache = Cache::new(&s);
-        assert!(cache.pause(Provider::Virustotal, &s).is_none());
+        let key_one = Secret::new("vt-key-one-123456");
+        let cache = cache_in(dir.path());
+        assert!(cache.pause(Provider::Virustotal, Some(&key_one)).is_none());
         let f = cache.record(
             Provider::Virustotal,
+            true,
             ip(),
             Finding::BadKey {
                 http_status: 401,
                 detail: "Wrong API key".into(),
                 paused_until: None,
             },
-            &s,
+            Some(&key_one),
         );
         assert!(matches!(
             f,
@@ -500,7 +478,7 @@ mod tests {
             }
         ));
         assert!(matches!(
-            cache.pause(Provider::Virustotal, &s),
+            cache.pause(Provider::Virustotal, Some(&key_one)),
             Some(Finding::BadKey {
                 http_status: 401,
                 ..
@@ -508,19 +486,20 @@ mod tests {
         ));
         let text = std::fs::read_to_string(cache.pause_path(Provider::Virustotal)).unwrap();
         assert!(!text.contains("vt-key-one"), "{text}");
-        s.providers.virustotal.api_key = Secret::new("vt-key-two-654321");
-        assert!(cache.pause(Provider::Virustotal, &s).is_none());
+        let key_two = Secret::new("vt-key-two-654321");
+        assert!(cache.pause(Provider::Virustotal, Some(&key_two)).is_none());
 
         // Retry-After: 0 is raised to the minimum pause; a missing one gives the default.
         let f = cache.record(
             Provider::Greynoise,
+            true,
             ip(),
             Finding::RateLimited {
                 detail: "HTTP 429".into(),
                 retry_after_secs: Some(0),
                 paused_until: None,
             },
-            &s,
+            None,
         );
         assert!(matches!(
             f,
@@ -533,12 +512,12 @@ mod tests {
         assert!(p.until >= now() + MIN_PAUSE.as_secs() - 2);
         assert!(p.until <= now() + MIN_PAUSE.as_secs() + 2);
         assert!(matches!(
-            cache.pause(Provider::Greynoise, &s),
+            cache.pause(Provider::Greynoise, None),
             Some(Finding::RateLimited { .. })
         ));
         // A corrupt pause file is no pause.
         std::fs::write(cache.pause_path(Provider::Greynoise), b"garbage").unwrap();
-        assert!(cache.pause(Provider::Greynoise, &s).is_none());
+        assert!(cache.pause(Provider::Greynoise, None).is_none());
     }
 
     #[test]

@@ -19,8 +19,36 @@ use hickory_resolver::{Resolver, TokioResolver};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
-use crate::config::Dnsbl;
 use crate::investigate::cache::Cache;
+
+/// `[dnsbl]`: which blocklists to ask, through which name servers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dnsbl {
+    pub enabled: bool,
+    /// `host:port` pairs; empty means the system resolver.
+    pub nameservers: Vec<String>,
+    pub zones: Vec<String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for Dnsbl {
+    fn default() -> Self {
+        Dnsbl {
+            enabled: true,
+            nameservers: Vec::new(),
+            zones: [
+                "zen.spamhaus.org",
+                "bl.spamcop.net",
+                "b.barracudacentral.org",
+                "dnsbl.dronebl.org",
+            ]
+            .map(String::from)
+            .to_vec(),
+            timeout_secs: 3,
+        }
+    }
+}
 
 /// What one zone said about the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,19 +7,44 @@
 pub mod cache;
 pub mod dnsbl;
 pub mod history;
+mod intel;
 pub mod risk;
+#[cfg(test)]
+pub(crate) mod samples;
 pub mod scope;
 pub mod sources;
+
+pub use intel::{dnsbl_line, investigate_ip as investigate_intel, Intel, IntelStatus};
 
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::config::Settings;
+use std::time::Duration;
+
 use crate::intake::alert::Alert;
-use history::History;
-use scope::Scope;
-use sources::{Intel, IntelStatus};
+use crate::util::state::StateDir;
+use history::{History, HistoryConfig};
+use scope::{Scope, Zone};
+use sources::Providers;
+
+/// What the investigation needs from the settings, taken once (the settings' `investigation()`).
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub providers: Providers,
+    pub dnsbl: dnsbl::Dnsbl,
+    pub history: HistoryConfig,
+    /// How long a threat-intel answer is reused (`cache.ttl_hours`; zero keeps none).
+    pub cache_ttl: Duration,
+    pub zones: Vec<Zone>,
+    pub state: StateDir,
+    /// `general.deadline_secs`: the investigation never runs longer.
+    pub deadline_secs: u64,
+    /// Characters the history summary may fill in the prompt.
+    pub history_budget_chars: usize,
+    /// Every configured secret, masked in whatever an outside answer or error brings back.
+    pub secrets: Vec<String>,
+}
 
 /// An address seen in the alert, with what we know of it locally.
 #[derive(Debug, Clone, Serialize)]
@@ -33,12 +58,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(ip: IpAddr, field: &str, settings: &Settings) -> Self {
+    pub fn new(ip: IpAddr, field: &str, setup: &Setup) -> Self {
         Endpoint {
             ip,
             field: field.to_string(),
             scope: scope::scope(ip),
-            zone: scope::zone_of(ip, &settings.network.zones).map(str::to_string),
+            zone: scope::zone_of(ip, &setup.zones).map(str::to_string),
         }
     }
 
@@ -92,19 +117,19 @@ impl Evidence {
     }
 
     /// Everything that can be known without asking anyone: addresses, their scope and zone.
-    pub fn local(alert: &Alert, settings: &Settings) -> Self {
+    pub fn local(alert: &Alert, setup: &Setup) -> Self {
         let source = alert
             .source_ip()
-            .map(|(ip, field)| Endpoint::new(ip, field, settings));
+            .map(|(ip, field)| Endpoint::new(ip, field, setup));
         let destination = alert
             .dest_ip()
-            .map(|(ip, field)| Endpoint::new(ip, field, settings));
+            .map(|(ip, field)| Endpoint::new(ip, field, setup));
         let agent = Agent {
             id: alert.agent_id(),
             name: alert.agent_name(),
             address: alert
                 .agent_ip()
-                .map(|ip| Endpoint::new(ip, "agent.ip", settings)),
+                .map(|ip| Endpoint::new(ip, "agent.ip", setup)),
         };
         let intel = local_intel(source.as_ref());
         Evidence {
@@ -197,21 +222,21 @@ impl Evidence {
 /// The evidence for an alert: the local part, then every outside source asked about the source
 /// address (when it is globally routable) and, at the same time, the earlier alerts of the
 /// source address on this manager. Never fails; a source that fails says so inside.
-pub async fn investigate(alert: &Alert, settings: &Settings) -> Evidence {
-    let mut evidence = Evidence::local(alert, settings);
+pub async fn investigate(alert: &Alert, setup: &Setup) -> Evidence {
+    let mut evidence = Evidence::local(alert, setup);
     let source = evidence
         .source
         .as_ref()
         .map(|s| (s.ip, s.scope.is_global()));
     let intel = async {
         match source {
-            Some((ip, true)) => Some(sources::investigate_ip(ip, settings).await),
+            Some((ip, true)) => Some(intel::investigate_ip(ip, setup).await),
             _ => None,
         }
     };
     let history = async {
         match source {
-            Some((ip, _)) => history::lookup(ip, Some(alert), settings).await,
+            Some((ip, _)) => history::lookup(ip, Some(alert), setup).await,
             None => History::not_collected("the alert carries no source address"),
         }
     };
@@ -225,16 +250,16 @@ pub async fn investigate(alert: &Alert, settings: &Settings) -> Evidence {
 
 /// The evidence for one address alone (`ai-analyzer enrich IP`): threat intelligence when it is
 /// globally routable, and its history on this manager either way.
-pub async fn investigate_ip(ip: IpAddr, settings: &Settings) -> Evidence {
-    let mut evidence = Evidence::for_address(Endpoint::new(ip, "command line", settings));
+pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Evidence {
+    let mut evidence = Evidence::for_address(Endpoint::new(ip, "command line", setup));
     let intel = async {
         if scope::scope(ip).is_global() {
-            Some(sources::investigate_ip(ip, settings).await)
+            Some(intel::investigate_ip(ip, setup).await)
         } else {
             None
         }
     };
-    let (intel, history) = tokio::join!(intel, history::lookup(ip, None, settings));
+    let (intel, history) = tokio::join!(intel, history::lookup(ip, None, setup));
     if let Some(intel) = intel {
         evidence.intel = intel;
     }
@@ -261,6 +286,7 @@ fn local_intel(source: Option<&Endpoint>) -> Intel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
     use serde_json::json;
 
     #[test]
@@ -272,7 +298,7 @@ mod tests {
         });
         let alert = Alert::new(json!({"agent":{"name":"web-01","ip":"172.18.1.10"},
             "data":{"srcip":"172.18.1.100"}}));
-        let ev = Evidence::local(&alert, &settings);
+        let ev = Evidence::local(&alert, &settings.investigation());
         let src = ev.source.as_ref().expect("source");
         assert_eq!(src.scope, Scope::Private);
         assert_eq!(src.zone.as_deref(), Some("LAN"));

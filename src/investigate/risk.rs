@@ -3,12 +3,15 @@
 //! "listed in Spamhaus XBL", "Tor exit"). Explainable on purpose: an administrator must be able to
 //! see why an address scored what it did, and the model gets the same list.
 //!
-//! The rules and weights are documented in the README ("Risk score"); change both together.
+//! Each source's own rules live in its file (`sources/<name>.rs`, `Answer::signals`) and come
+//! here as [`Signals`]; this file holds what reads them all: Tor seen by any source counts once,
+//! a hosting network once, the DNS blocklists together at most [`DNSBL_CAP`], and the verdict's
+//! thresholds. The rules and weights are documented in the README ("Risk score"); change both
+//! together.
 
 use serde::Serialize;
 
 use crate::investigate::dnsbl::{Listing, ListingStatus};
-use crate::investigate::sources::{Data, Provider, SourceResult};
 
 /// At or above: malicious.
 pub const MALICIOUS_AT: u32 = 60;
@@ -86,7 +89,8 @@ impl Risk {
     }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 report`, `3 reports`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("{n} {one}")
     } else {
@@ -94,142 +98,52 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-/// Scores the findings. Sources that failed or were not asked add nothing.
-pub fn assess(sources: &[SourceResult], dnsbl: &[Listing]) -> Risk {
+/// What one source's answer says about the address, in the terms the score reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// The source that said it, as people know it (`AbuseIPDB`).
+    pub source: &'static str,
+    /// The source's own rules that fired.
+    pub reasons: Vec<Reason>,
+    /// The answer is a reputation verdict (so a low score may read "likely benign").
+    pub reputation: bool,
+    /// The source says the address is a Tor exit.
+    pub tor: bool,
+    /// The source says the address is in a hosting or data-centre network.
+    pub hosting: bool,
+}
+
+impl Signals {
+    /// Signals from `source` with nothing set yet.
+    pub fn from(source: &'static str) -> Self {
+        Signals {
+            source,
+            ..Signals::default()
+        }
+    }
+
+    /// Adds a reason of `points` (negative takes away).
+    pub fn add(&mut self, points: i32, text: String) {
+        self.reasons.push(Reason { points, text });
+    }
+}
+
+/// Scores what the sources said (in the order [`crate::investigate::sources::signals_of`] gives)
+/// and what the blocklists said. Sources that failed or were not asked give no signals.
+pub fn assess(signals: &[Signals], dnsbl: &[Listing]) -> Risk {
     let mut reasons: Vec<Reason> = Vec::new();
     let mut add = |points: i32, text: String| reasons.push(Reason { points, text });
-    let data = |p: Provider| {
-        sources
-            .iter()
-            .find(|s| s.provider == p)
-            .and_then(|s| s.finding.data())
-    };
     let mut reputation_answered = false;
     let mut tor_seen_by: Vec<&str> = Vec::new();
     let mut hosting = false;
-
-    if let Some(Data::Abuseipdb(a)) = data(Provider::Abuseipdb) {
-        reputation_answered = true;
-        if a.score > 0 {
-            // Half the confidence score: 100% adds 50.
-            let points = i32::try_from(a.score.min(100))
-                .unwrap_or(100)
-                .div_euclid(2)
-                .max(1);
-            add(
-                points,
-                format!(
-                    "AbuseIPDB {}% ({})",
-                    a.score,
-                    plural(a.total_reports, "report", "reports")
-                ),
-            );
-        } else if a.is_whitelisted == Some(true) {
-            add(-10, "AbuseIPDB: whitelisted".into());
+    for s in signals {
+        for r in &s.reasons {
+            add(r.points, r.text.clone());
         }
-        if a.is_tor {
-            tor_seen_by.push("AbuseIPDB");
-        }
-        if a.usage_type
-            .as_deref()
-            .is_some_and(|u| u.contains("Data Center") || u.contains("Hosting"))
-        {
-            hosting = true;
-        }
-    }
-
-    if let Some(Data::Virustotal(v)) = data(Provider::Virustotal) {
-        if v.engines() > 0 {
-            reputation_answered = true;
-        }
-        if v.malicious > 0 {
-            let points = i32::try_from(v.malicious.saturating_mul(5).min(30)).unwrap_or(30);
-            add(
-                points,
-                format!(
-                    "VirusTotal {} malicious",
-                    plural(v.malicious, "engine", "engines")
-                ),
-            );
-        } else if v.suspicious > 0 {
-            add(
-                5,
-                format!(
-                    "VirusTotal {} suspicious",
-                    plural(v.suspicious, "engine", "engines")
-                ),
-            );
-        }
-        if let Some(r) = v.reputation.filter(|r| *r < 0) {
-            add(5, format!("VirusTotal community reputation {r}"));
-        }
-    }
-
-    if let Some(Data::Greynoise(g)) = data(Provider::Greynoise) {
-        reputation_answered = true;
-        let name = g
-            .name
-            .as_deref()
-            .filter(|n| *n != "unknown")
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        match g.classification.as_deref() {
-            Some("malicious") => add(25, format!("GreyNoise: malicious{name}")),
-            _ if g.riot => add(-25, format!("GreyNoise RIOT: known business service{name}")),
-            Some("benign") => add(-20, format!("GreyNoise: benign{name}")),
-            _ if g.noise => add(5, "GreyNoise: mass Internet scanner".into()),
-            _ => {}
-        }
-    }
-
-    for p in [Provider::Shodan, Provider::Internetdb] {
-        if let Some(Data::Shodan(h) | Data::Internetdb(h)) = data(p) {
-            let bad: Vec<&str> = h
-                .tags
-                .iter()
-                .map(String::as_str)
-                .filter(|t| matches!(*t, "compromised" | "malware" | "doublepulsar"))
-                .collect();
-            if !bad.is_empty() {
-                add(20, format!("{} tags: {}", p.label(), bad.join(", ")));
-            }
-            if !h.vulns.is_empty() {
-                add(
-                    5,
-                    format!(
-                        "{} on its exposed services ({})",
-                        plural(h.vulns.len() as u64, "known CVE", "known CVEs"),
-                        p.label()
-                    ),
-                );
-            }
-            if h.tags.iter().any(|t| t == "tor") {
-                tor_seen_by.push(p.label());
-            }
-        }
-    }
-
-    if let Some(Data::Ipinfo(i)) = data(Provider::Ipinfo) {
-        if i.privacy.iter().any(|f| f == "tor") {
-            tor_seen_by.push("ipinfo");
-        }
-        if i.privacy.iter().any(|f| f == "hosting") || i.asn_type.as_deref() == Some("hosting") {
-            hosting = true;
-        }
-        let anon: Vec<&str> = i
-            .privacy
-            .iter()
-            .map(String::as_str)
-            .filter(|f| matches!(*f, "vpn" | "proxy" | "relay"))
-            .collect();
-        if !anon.is_empty() {
-            add(5, format!("anonymiser: {} (ipinfo)", anon.join(", ")));
-        }
-    }
-
-    if let Some(Data::Tor(t)) = data(Provider::Tor) {
-        if t.exit {
-            tor_seen_by.insert(0, "Tor exit list");
+        reputation_answered |= s.reputation;
+        hosting |= s.hosting;
+        if s.tor {
+            tor_seen_by.push(s.source);
         }
     }
     if !tor_seen_by.is_empty() {
@@ -239,7 +153,36 @@ pub fn assess(sources: &[SourceResult], dnsbl: &[Listing]) -> Risk {
         add(5, "hosting / data-centre network".into());
     }
 
-    // Blocklists: strongest listing first, all of them together capped at DNSBL_CAP.
+    for (points, text) in blocklist_reasons(dnsbl) {
+        add(points, text);
+    }
+
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
+    let total: i32 = reasons.iter().map(|r| r.points).sum();
+    let score = u32::try_from(total.clamp(0, 100)).unwrap_or(0);
+    Risk {
+        score,
+        verdict: verdict(score, reputation_answered),
+        reasons,
+    }
+}
+
+/// The verdict for a score; "likely benign" needs a reputation source to have answered.
+fn verdict(score: u32, reputation_answered: bool) -> Verdict {
+    if score >= MALICIOUS_AT {
+        Verdict::Malicious
+    } else if score >= SUSPICIOUS_AT {
+        Verdict::Suspicious
+    } else if score < BENIGN_BELOW && reputation_answered {
+        Verdict::LikelyBenign
+    } else {
+        Verdict::Unknown
+    }
+}
+
+/// The blocklists' reasons, strongest listing first, all of them together capped at
+/// [`DNSBL_CAP`].
+fn blocklist_reasons(dnsbl: &[Listing]) -> Vec<(i32, String)> {
     let mut listed: Vec<(i32, String)> = Vec::new();
     for l in dnsbl {
         match l.status {
@@ -274,41 +217,31 @@ pub fn assess(sources: &[SourceResult], dnsbl: &[Listing]) -> Risk {
     }
     listed.sort_by_key(|l| std::cmp::Reverse(l.0));
     let mut dnsbl_points = 0;
+    let mut granted_reasons = Vec::new();
     for (points, text) in listed {
         let granted = points.min(DNSBL_CAP - dnsbl_points);
         dnsbl_points += granted;
         if granted < points {
-            add(
+            granted_reasons.push((
                 granted,
                 format!("{text} (blocklists add at most {DNSBL_CAP})"),
-            );
+            ));
         } else {
-            add(granted, text);
+            granted_reasons.push((granted, text));
         }
     }
-
-    reasons.sort_by_key(|r| std::cmp::Reverse(r.points));
-    let total: i32 = reasons.iter().map(|r| r.points).sum();
-    let score = u32::try_from(total.clamp(0, 100)).unwrap_or(0);
-    let verdict = if score >= MALICIOUS_AT {
-        Verdict::Malicious
-    } else if score >= SUSPICIOUS_AT {
-        Verdict::Suspicious
-    } else if score < BENIGN_BELOW && reputation_answered {
-        Verdict::LikelyBenign
-    } else {
-        Verdict::Unknown
-    };
-    Risk {
-        score,
-        verdict,
-        reasons,
-    }
+    granted_reasons
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::investigate::sources::{signals_of, Data, Provider, SourceResult};
+
+    /// The score of recorded answers, read in the order the investigation reads them.
+    fn assess(sources: &[SourceResult], dnsbl: &[Listing]) -> Risk {
+        super::assess(&signals_of(sources), dnsbl)
+    }
 
     #[test]
     fn verdict_key_is_its_json_word() {

@@ -4,9 +4,15 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::Zone;
+/// A configured `[[network.zones]]` entry: a name for an address range of the admin's network.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    pub cidr: IpNet,
+}
 
 /// What kind of address this is. Only [`Scope::Global`] is ever sent to an outside service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

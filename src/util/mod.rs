@@ -5,10 +5,61 @@ pub mod claim;
 pub mod error;
 pub mod fsutil;
 pub mod logging;
+pub mod secret;
 pub mod slots;
 pub mod state;
+
+use error::ConfigError;
+
+/// What `check` says of one component: whether it is usable, and one line on what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl Probe {
+    pub fn ok(text: impl Into<String>) -> Self {
+        Probe {
+            ok: true,
+            text: text.into(),
+        }
+    }
+
+    pub fn failed(text: impl Into<String>) -> Self {
+        Probe {
+            ok: false,
+            text: text.into(),
+        }
+    }
+}
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Joins a base URL that may carry a path prefix with an API path: `{url}/{path}`.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// Checks that `url` is an http(s) URL with a host; the error names `key`.
+pub fn check_url(key: &str, url: &str, may_be_empty: bool) -> Result<(), ConfigError> {
+    if url.trim().is_empty() {
+        return if may_be_empty {
+            Ok(())
+        } else {
+            Err(ConfigError(format!("{key}: must not be empty")))
+        };
+    }
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(ConfigError(format!("{key}: {url:?} is not an http(s) URL"))),
+        Err(e) => Err(ConfigError(format!("{key}: {url:?} is not a URL ({e})"))),
+    }
 }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::Indexer;
 use super::{Collector, Found, Query};
-use crate::config::{join_url, Indexer};
 use crate::intake::alert::{self, Alert};
-use crate::investigate::sources::error_chain;
+use crate::util::error::chain as error_chain;
+use crate::util::join_url;
 
 /// Connecting takes at most this long (within `timeout_secs`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -12,8 +12,11 @@
 //! mentions it. [`summarise`] turns the events into a [`HistorySummary`] that fits a character
 //! budget, and [`lookup`] picks the backend and never fails the run.
 
+mod config;
 mod files;
 pub mod indexer;
+
+pub use config::{HistoryBackend, HistoryConfig, Indexer, MAX_HISTORY_EVENTS};
 
 pub use files::search_files;
 
@@ -25,9 +28,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
-use crate::config::{HistoryBackend, Settings};
 use crate::intake::alert::{self, truncate_chars, Alert};
 use crate::investigate::scope;
+use crate::investigate::Setup;
 
 /// How long the file backend may search before it returns what it has found.
 pub const FILE_TIME_LIMIT: Duration = Duration::from_secs(20);
@@ -463,8 +466,8 @@ impl Caps {
 
 /// The character budget for the history in the prompt: an eighth of `ollama.num_ctx` at about
 /// four characters a token, between 600 and 6,000 characters.
-pub fn budget_chars(settings: &Settings) -> usize {
-    (settings.ollama.num_ctx as usize)
+pub fn budget_chars(num_ctx: u32) -> usize {
+    (num_ctx as usize)
         .saturating_mul(4)
         .saturating_div(8)
         .clamp(600, 6000)
@@ -473,10 +476,10 @@ pub fn budget_chars(settings: &Settings) -> usize {
 /// Summarises what a backend found so that [`HistorySummary::text`] fits in `budget_chars`:
 /// lists and log lines are cut, the most frequent and most severe entries kept, and what was
 /// left out is counted in `omitted`.
-pub fn summarise(found: &Found, settings: &Settings, budget_chars: usize) -> HistorySummary {
+pub fn summarise(found: &Found, setup: &Setup, budget_chars: usize) -> HistorySummary {
     let mut caps = Caps::START;
     loop {
-        let summary = summarise_with(found, settings, caps);
+        let summary = summarise_with(found, setup, caps);
         if summary.text().chars().count() + summary.headline().chars().count() <= budget_chars {
             return summary;
         }
@@ -487,9 +490,9 @@ pub fn summarise(found: &Found, settings: &Settings, budget_chars: usize) -> His
     }
 }
 
-fn summarise_with(found: &Found, settings: &Settings, caps: Caps) -> HistorySummary {
+fn summarise_with(found: &Found, setup: &Setup, caps: Caps) -> HistorySummary {
     let events = &found.events;
-    let zones = &settings.network.zones;
+    let zones = &setup.zones;
     let zone = |ip: Option<IpAddr>| ip.and_then(|ip| scope::zone_of(ip, zones).map(str::to_string));
     let mut omitted = std::collections::BTreeMap::new();
     let mut cap = |name: &str, len: usize, max: usize| {
@@ -600,7 +603,7 @@ fn summarise_with(found: &Found, settings: &Settings, caps: Caps) -> HistorySumm
             _ => "file",
         }
         .to_string(),
-        lookback_hours: settings.history.lookback_hours,
+        lookback_hours: setup.history.lookback_hours,
         since: rfc3339(&q.since),
         until: rfc3339(&q.until),
         events: events.len(),
@@ -907,8 +910,8 @@ impl History {
 /// is the alert under analysis (left out, and the end of the window), or `None` for
 /// `ai-analyzer enrich`. Never fails: a backend that fails gives [`History::NotCollected`] with
 /// the reason, secrets masked.
-pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, settings: &Settings) -> History {
-    let h = &settings.history;
+pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> History {
+    let h = &setup.history;
     if h.max_events == 0 {
         return History::not_collected("history.max_events is 0");
     }
@@ -927,7 +930,6 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, settings: &Settings) -> H
         }
         HistoryBackend::Indexer => indexer::search(&h.indexer, &query).await,
     };
-    let secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
     match found {
         Ok(found) => {
             tracing::info!(
@@ -938,55 +940,22 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, settings: &Settings) -> H
             );
             History::Collected(Box::new(summarise(
                 &found,
-                settings,
-                budget_chars(settings),
+                setup,
+                setup.history_budget_chars,
             )))
         }
         Err(reason) => {
-            let reason = crate::investigate::sources::redact(&reason, &secrets);
+            let reason = crate::investigate::sources::redact(&reason, &setup.secrets);
             tracing::warn!("history for {ip} not collected: {reason}");
             History::not_collected(reason)
         }
     }
 }
 
-/// A history of 172.18.1.100 (the source of the sshd 5763 sample) built from synthetic alerts,
-/// for tests of the readers of `History` (prompt, fallback report, table).
-#[cfg(test)]
-pub(crate) fn sample_history(settings: &Settings) -> History {
-    let ip: IpAddr = "172.18.1.100".parse().expect("ip");
-    let now = parse_timestamp("2020-03-24T15:38:42.512+0000").expect("time");
-    let query = Query::new(ip, None, 30, Duration::from_secs(72 * 3600), now);
-    let mut collector = Collector::new(query, "alert log");
-    for i in 0..9u32 {
-        let (rule, level, description, user) = match i % 3 {
-            0 => ("5760", 5, "sshd: authentication failed.", "root"),
-            1 => (
-                "5710",
-                5,
-                "sshd: Attempt to login using a non-existent user",
-                "oracle",
-            ),
-            _ => ("5503", 5, "PAM: User login failed.", "admin"),
-        };
-        let (h, m) = (14 - i / 4, 50 - i * 5);
-        let ts = format!("2020-03-24T{h:02}:{m:02}:07.120+0000");
-        let alert = Alert::new(serde_json::json!({"timestamp": ts,
-            "rule":{"id":rule,"level":level,"description":description},
-            "agent":{"id":"003","name":"web-01","ip":"172.18.1.10"},
-            "id": format!("1585060000.{i}"),
-            "full_log": format!("Mar 24 {h:02}:{m:02}:07 web-01 sshd[{}]: Failed password for {user} from 172.18.1.100 port 43042 ssh2", 2500 + i),
-            "data":{"srcip":"172.18.1.100","dstuser":user,"dstport":"22"}}));
-        if let Some(e) = collector.query().accept(&alert) {
-            collector.push(e);
-        }
-    }
-    History::Collected(Box::new(summarise(&collector.finish(), settings, 6000)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
     use serde_json::json;
 
     fn at(text: &str) -> DateTime<FixedOffset> {
@@ -1100,7 +1069,11 @@ mod tests {
             name: "DMZ".into(),
             cidr: "172.18.1.0/24".parse().unwrap(),
         });
-        let s = summarise(&found(sample_events(), false), &settings, 6000);
+        let s = summarise(
+            &found(sample_events(), false),
+            &settings.investigation(),
+            6000,
+        );
         assert_eq!(s.events, 12);
         assert_eq!(s.as_source, 12);
         assert_eq!(
@@ -1175,7 +1148,11 @@ mod tests {
             })
             .collect();
         for budget in [600, 1500, 6000] {
-            let s = summarise(&found(events.clone(), true), &Settings::default(), budget);
+            let s = summarise(
+                &found(events.clone(), true),
+                &Settings::default().investigation(),
+                budget,
+            );
             let len = s.text().chars().count() + s.headline().chars().count();
             assert!(len <= budget, "{len} > {budget}");
             assert_eq!(s.events, 200);
@@ -1185,13 +1162,21 @@ mod tests {
                 200
             );
         }
-        let s = summarise(&found(events, true), &Settings::default(), 6000);
+        let s = summarise(
+            &found(events, true),
+            &Settings::default().investigation(),
+            6000,
+        );
         assert!(s.headline().starts_with("at least 200 earlier alerts"));
     }
 
     #[test]
     fn no_events_says_so() {
-        let s = summarise(&found(Vec::new(), false), &Settings::default(), 6000);
+        let s = summarise(
+            &found(Vec::new(), false),
+            &Settings::default().investigation(),
+            6000,
+        );
         assert!(s
             .headline()
             .starts_with("No earlier alerts for 198.51.100.7 on this manager in the 72 h"));
@@ -1206,7 +1191,11 @@ mod tests {
             v,
             json!({"status":"not_collected","reason":"no source address"})
         );
-        let s = summarise(&found(sample_events(), false), &Settings::default(), 6000);
+        let s = summarise(
+            &found(sample_events(), false),
+            &Settings::default().investigation(),
+            6000,
+        );
         let v = serde_json::to_value(History::Collected(Box::new(s))).unwrap();
         assert_eq!(v["status"], "collected");
         assert_eq!(v["events"], 12);
@@ -1234,10 +1223,10 @@ mod tests {
     #[test]
     fn budget_follows_num_ctx() {
         let mut s = Settings::default();
-        assert_eq!(budget_chars(&s), 6000);
+        assert_eq!(budget_chars(s.ollama.num_ctx), 6000);
         s.ollama.num_ctx = 2048;
-        assert_eq!(budget_chars(&s), 1024);
+        assert_eq!(budget_chars(s.ollama.num_ctx), 1024);
         s.ollama.num_ctx = 512;
-        assert_eq!(budget_chars(&s), 600);
+        assert_eq!(budget_chars(s.ollama.num_ctx), 600);
     }
 }

@@ -10,8 +10,38 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::investigate::risk::{plural, Signals};
+use crate::util::join_url;
+use crate::util::secret::Secret;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "AbuseIPDB";
+
+source_config!(
+    "https://api.abuseipdb.com",
+    api_key: Secret = Secret::default(),
+    /// Reports older than this are not counted (1-365).
+    max_age_days: u32 = 90,
+);
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Abuseipdb
+    }
+    fn key(&self) -> Option<&Secret> {
+        Some(&self.api_key)
+    }
+    fn key_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.api_key)
+    }
+    fn needs_key(&self) -> bool {
+        true
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// What AbuseIPDB said, in our field names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -57,6 +87,41 @@ impl Check {
             parts.push("whitelisted".into());
         }
         parts.join("; ")
+    }
+}
+
+impl Answer for Check {
+    fn summary(&self) -> String {
+        Check::summary(self)
+    }
+
+    /// Half the confidence score (100% adds 50), -10 when whitelisted with no reports; its Tor
+    /// flag and its usage type (a data centre or hosting) count in the cross-source rules.
+    fn signals(&self, label: &'static str) -> Signals {
+        let mut s = Signals::from(label);
+        s.reputation = true;
+        if self.score > 0 {
+            let points = i32::try_from(self.score.min(100))
+                .unwrap_or(100)
+                .div_euclid(2)
+                .max(1);
+            s.add(
+                points,
+                format!(
+                    "AbuseIPDB {}% ({})",
+                    self.score,
+                    plural(self.total_reports, "report", "reports")
+                ),
+            );
+        } else if self.is_whitelisted == Some(true) {
+            s.add(-10, "AbuseIPDB: whitelisted".into());
+        }
+        s.tor = self.is_tor;
+        s.hosting = self
+            .usage_type
+            .as_deref()
+            .is_some_and(|u| u.contains("Data Center") || u.contains("Hosting"));
+        s
     }
 }
 
@@ -109,8 +174,7 @@ pub fn parse(body: &str, max_age_days: u32) -> Result<Check, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.abuseipdb;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let days = cfg.max_age_days.clamp(1, 365);
     let req = ctx
         .http

@@ -9,8 +9,39 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::investigate::risk::Signals;
+use crate::util::join_url;
+use crate::util::secret::Secret;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "GreyNoise";
+
+source_config!(
+    "https://api.greynoise.io",
+    /// The community API works without one.
+    api_key: Secret = Secret::default(),
+);
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Greynoise
+    }
+    fn key(&self) -> Option<&Secret> {
+        Some(&self.api_key)
+    }
+    fn key_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.api_key)
+    }
+    fn not_asked(&self, ip: IpAddr, _ctx: &Ctx) -> Option<Finding> {
+        ip.is_ipv6().then(|| {
+            Finding::skipped("the GreyNoise community API answers for IPv4 addresses only")
+        })
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// What GreyNoise said, in our field names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -51,6 +82,32 @@ impl Community {
     }
 }
 
+impl Answer for Community {
+    fn summary(&self) -> String {
+        Community::summary(self)
+    }
+
+    /// Malicious +25; else a known business service (RIOT) -25, benign -20, a mass scanner +5.
+    fn signals(&self, label: &'static str) -> Signals {
+        let mut s = Signals::from(label);
+        s.reputation = true;
+        let name = self
+            .name
+            .as_deref()
+            .filter(|n| *n != "unknown")
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        match self.classification.as_deref() {
+            Some("malicious") => s.add(25, format!("GreyNoise: malicious{name}")),
+            _ if self.riot => s.add(-25, format!("GreyNoise RIOT: known business service{name}")),
+            Some("benign") => s.add(-20, format!("GreyNoise: benign{name}")),
+            _ if self.noise => s.add(5, "GreyNoise: mass Internet scanner".into()),
+            _ => {}
+        }
+        s
+    }
+}
+
 #[derive(Deserialize)]
 struct Wire {
     #[serde(default, deserialize_with = "lenient::opt_string")]
@@ -77,8 +134,7 @@ pub fn parse(body: &str) -> Result<Community, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.greynoise;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let mut req = ctx
         .http
         .get(join_url(&cfg.url, &format!("v3/community/{ip}")))

@@ -9,12 +9,32 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::shodan;
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, shodan, Common, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::util::join_url;
 
-/// InternetDB's answer, in the same shape as Shodan's.
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "InternetDB";
+
+/// InternetDB's answer, in the same shape as Shodan's (and read by the same rules).
 pub type Host = shodan::Host;
+
+source_config!("https://internetdb.shodan.io");
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Internetdb
+    }
+    /// Shodan's keyed host API knows more: InternetDB stands in only while it cannot be asked.
+    fn not_asked(&self, _ip: IpAddr, ctx: &Ctx) -> Option<Finding> {
+        let shodan = &ctx.providers.shodan;
+        let keyed = shodan.key_in_use();
+        (shodan.enabled() && keyed.is_some() && ctx.cache.pause(Provider::Shodan, keyed).is_none())
+            .then(|| Finding::skipped("the Shodan host API is keyed and asked instead"))
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 #[derive(Deserialize)]
 struct Wire {
@@ -55,8 +75,7 @@ pub fn parse(body: &str) -> Result<Host, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.internetdb;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let req = ctx
         .http
         .get(join_url(&cfg.url, &ip.to_string()))

@@ -8,8 +8,41 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::investigate::risk::Signals;
+use crate::util::join_url;
+use crate::util::secret::Secret;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "ipinfo";
+
+source_config!(
+    "https://ipinfo.io",
+    /// Optional: the keyless API works with a smaller quota.
+    token: Secret = Secret::default(),
+);
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Ipinfo
+    }
+    fn key(&self) -> Option<&Secret> {
+        Some(&self.token)
+    }
+    fn key_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.token)
+    }
+    /// `AI_ANALYZER_IPINFO_TOKEN` (ipinfo's own word) wins over `..._API_KEY`.
+    fn key_env(&self) -> Vec<String> {
+        vec![
+            "AI_ANALYZER_IPINFO_API_KEY".into(),
+            "AI_ANALYZER_IPINFO_TOKEN".into(),
+        ]
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// What ipinfo said, in our field names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,6 +96,31 @@ impl Info {
         } else {
             parts.join("; ")
         }
+    }
+}
+
+impl Answer for Info {
+    fn summary(&self) -> String {
+        Info::summary(self)
+    }
+
+    /// Its privacy flags: `tor` counts in the Tor rule, `hosting` (or a hosting ASN) in the
+    /// hosting rule, and VPN, proxy or relay add 5 as an anonymiser.
+    fn signals(&self, label: &'static str) -> Signals {
+        let mut s = Signals::from(label);
+        s.tor = self.privacy.iter().any(|f| f == "tor");
+        s.hosting = self.privacy.iter().any(|f| f == "hosting")
+            || self.asn_type.as_deref() == Some("hosting");
+        let anon: Vec<&str> = self
+            .privacy
+            .iter()
+            .map(String::as_str)
+            .filter(|f| matches!(*f, "vpn" | "proxy" | "relay"))
+            .collect();
+        if !anon.is_empty() {
+            s.add(5, format!("anonymiser: {} (ipinfo)", anon.join(", ")));
+        }
+        s
     }
 }
 
@@ -120,8 +178,7 @@ pub fn parse(body: &str) -> Result<Info, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.ipinfo;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let mut req = ctx
         .http
         .get(join_url(&cfg.url, &format!("{ip}/json")))

@@ -10,8 +10,22 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::util::join_url;
+
+/// How reports name it.
+pub const LABEL: &str = "RDAP";
+
+source_config!("https://rdap.org");
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Rdap
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -99,6 +113,16 @@ struct Wire {
     arin_originas0_originautnums: Vec<String>,
 }
 
+impl Answer for Network {
+    fn summary(&self) -> String {
+        Network::summary(self)
+    }
+
+    fn abuse_contact(&self) -> Option<&str> {
+        self.abuse_email.as_deref()
+    }
+}
+
 /// Parses a 200 body (an `ip network` object).
 pub fn parse(body: &str) -> Result<Network, String> {
     let w: Wire = lenient::object(body)?;
@@ -159,8 +183,7 @@ fn vcard(entity: &Value, property: &str) -> Option<String> {
         .and_then(|p| lenient::as_string(&p[3]))
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.rdap;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let mut url = join_url(&cfg.url, &format!("ip/{ip}"));
     for _ in 0..=MAX_REDIRECTS {
         let req = ctx

@@ -11,8 +11,36 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::investigate::risk::{plural, Signals};
+use crate::util::join_url;
+use crate::util::secret::Secret;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "Shodan";
+
+source_config!("https://api.shodan.io", api_key: Secret = Secret::default());
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Shodan
+    }
+    fn key(&self) -> Option<&Secret> {
+        Some(&self.api_key)
+    }
+    fn key_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.api_key)
+    }
+    fn needs_key(&self) -> bool {
+        true
+    }
+    fn without_key(&self) -> &'static str {
+        "the keyless InternetDB is asked instead"
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// What Shodan (or InternetDB) said, in our field names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -76,6 +104,43 @@ impl Host {
     }
 }
 
+impl Answer for Host {
+    fn summary(&self) -> String {
+        Host::summary(self)
+    }
+
+    fn signals(&self, label: &'static str) -> Signals {
+        host_signals(self, label)
+    }
+}
+
+/// The rules for a host record, Shodan's or InternetDB's: +20 for a tag that says compromised
+/// (`compromised`, `malware`, `doublepulsar`), +5 for known CVEs on its services; a `tor` tag
+/// counts in the cross-source Tor rule.
+pub(super) fn host_signals(h: &Host, label: &'static str) -> Signals {
+    let mut s = Signals::from(label);
+    let bad: Vec<&str> = h
+        .tags
+        .iter()
+        .map(String::as_str)
+        .filter(|t| matches!(*t, "compromised" | "malware" | "doublepulsar"))
+        .collect();
+    if !bad.is_empty() {
+        s.add(20, format!("{label} tags: {}", bad.join(", ")));
+    }
+    if !h.vulns.is_empty() {
+        s.add(
+            5,
+            format!(
+                "{} on its exposed services ({label})",
+                plural(h.vulns.len() as u64, "known CVE", "known CVEs"),
+            ),
+        );
+    }
+    s.tor = h.tags.iter().any(|t| t == "tor");
+    s
+}
+
 #[derive(Deserialize)]
 struct Wire {
     #[serde(default, deserialize_with = "lenient::ports")]
@@ -128,8 +193,7 @@ pub fn parse(body: &str) -> Result<Host, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.shodan;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let req = ctx
         .http
         .get(join_url(&cfg.url, &format!("shodan/host/{ip}")))

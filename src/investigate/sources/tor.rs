@@ -11,8 +11,27 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ctx, Data, Finding};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::cache::timestamp;
+use crate::investigate::risk::Signals;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "Tor exit list";
+
+source_config!("https://check.torproject.org/torbulkexitlist");
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Tor
+    }
+    /// The list is kept as a whole (an hour), not per address.
+    fn cached_per_ip(&self) -> bool {
+        false
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// A downloaded list is used this long before it is fetched again.
 pub const LIST_TTL: Duration = Duration::from_secs(3600);
@@ -51,6 +70,19 @@ impl Membership {
     }
 }
 
+impl Answer for Membership {
+    fn summary(&self) -> String {
+        Membership::summary(self)
+    }
+
+    fn signals(&self, label: &'static str) -> Signals {
+        Signals {
+            tor: self.exit,
+            ..Signals::from(label)
+        }
+    }
+}
+
 /// The addresses in a list body; lines that are not an address (comments, HTML) are skipped.
 pub fn parse(body: &str) -> HashSet<IpAddr> {
     body.lines()
@@ -74,7 +106,7 @@ fn secs(t: SystemTime) -> u64 {
         .unwrap_or_default()
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let path = ctx.cache.tor_list_path();
     let cached = modified(&path).and_then(|t| {
         let text = std::fs::read_to_string(&path).ok()?;
@@ -82,7 +114,7 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
     });
     let (list, fetched, stale) = match cached {
         Some((t, list)) if age(t) < LIST_TTL && !list.is_empty() => (list, t, false),
-        cached => match download(ctx).await {
+        cached => match download(cfg, ctx).await {
             Ok((body, list)) => {
                 ctx.cache.write(&path, body.as_bytes());
                 (list, SystemTime::now(), false)
@@ -106,8 +138,7 @@ pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
     }
 }
 
-async fn download(ctx: &Ctx) -> Result<(String, HashSet<IpAddr>), Finding> {
-    let cfg = &ctx.settings.providers.tor;
+async fn download(cfg: &Config, ctx: &Ctx) -> Result<(String, HashSet<IpAddr>), Finding> {
     let req = ctx.http.get(&cfg.url).timeout(cfg.timeout());
     let reply = ctx.send(req).await?;
     if reply.status != 200 {

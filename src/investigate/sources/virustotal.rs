@@ -10,8 +10,33 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{lenient, Ctx, Data, Finding};
-use crate::config::join_url;
+use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use crate::investigate::risk::{plural, Signals};
+use crate::util::join_url;
+use crate::util::secret::Secret;
+
+/// How reports and the risk reasons name it.
+pub const LABEL: &str = "VirusTotal";
+
+source_config!("https://www.virustotal.com", api_key: Secret = Secret::default());
+
+impl Source for Config {
+    fn provider(&self) -> Provider {
+        Provider::Virustotal
+    }
+    fn key(&self) -> Option<&Secret> {
+        Some(&self.api_key)
+    }
+    fn key_mut(&mut self) -> Option<&mut Secret> {
+        Some(&mut self.api_key)
+    }
+    fn needs_key(&self) -> bool {
+        true
+    }
+    fn lookup<'a>(&'a self, ctx: &'a Ctx, ip: IpAddr) -> Lookup<'a> {
+        Box::pin(lookup(self, ctx, ip))
+    }
+}
 
 /// What VirusTotal said, in our field names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -108,6 +133,41 @@ struct Attributes {
     tags: Vec<String>,
 }
 
+impl Answer for Report {
+    fn summary(&self) -> String {
+        Report::summary(self)
+    }
+
+    /// 5 points an engine that calls it malicious (at most 30), else 5 for suspicious ones, and 5
+    /// for a negative community reputation. An answer from no engine is no reputation answer.
+    fn signals(&self, label: &'static str) -> Signals {
+        let mut s = Signals::from(label);
+        s.reputation = self.engines() > 0;
+        if self.malicious > 0 {
+            let points = i32::try_from(self.malicious.saturating_mul(5).min(30)).unwrap_or(30);
+            s.add(
+                points,
+                format!(
+                    "VirusTotal {} malicious",
+                    plural(self.malicious, "engine", "engines")
+                ),
+            );
+        } else if self.suspicious > 0 {
+            s.add(
+                5,
+                format!(
+                    "VirusTotal {} suspicious",
+                    plural(self.suspicious, "engine", "engines")
+                ),
+            );
+        }
+        if let Some(r) = self.reputation.filter(|r| *r < 0) {
+            s.add(5, format!("VirusTotal community reputation {r}"));
+        }
+        s
+    }
+}
+
 /// Parses a 200 body.
 pub fn parse(body: &str) -> Result<Report, String> {
     let env: Envelope = lenient::object(body)?;
@@ -133,8 +193,7 @@ pub fn parse(body: &str) -> Result<Report, String> {
     })
 }
 
-pub async fn lookup(ctx: &Ctx, ip: IpAddr) -> Finding {
-    let cfg = &ctx.settings.providers.virustotal;
+async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let req = ctx
         .http
         .get(join_url(&cfg.url, &format!("api/v3/ip_addresses/{ip}")))

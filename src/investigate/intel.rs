@@ -1,0 +1,342 @@
+//! The investigation of a source address: every threat-intelligence source and the DNS blocklists,
+//! asked at once, each bounded by its own timeout and all by one deadline, into one [`Intel`] value.
+//!
+//! A source that fails is a finding like any other ("timed out after 5000 ms", "bad key"), never
+//! an error that stops the others. Nothing is ever sent for an address that is not globally
+//! routable, and nothing but the address itself is sent for one that is. Answers are cached per
+//! address and source under `state_dir/cache/`; a rate limit or a rejected key pauses that source
+//! instead of spending the quota again on the next alert.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::investigate::dnsbl::{self, Listing};
+use crate::investigate::risk::{self, Risk};
+use crate::investigate::scope::{self, Scope};
+use crate::investigate::sources::{self, millis, Ctx, Finding, Provider, Source, SourceResult};
+use crate::investigate::Setup;
+
+/// Added to the longest per-source timeout to form the investigation's outer deadline.
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+
+/// How far the investigation of the source address went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntelStatus {
+    /// The sources were asked (or answered from the cache).
+    Investigated,
+    /// The address is not globally routable: nothing was sent anywhere.
+    NotSent,
+    /// The alert names no source address.
+    NoAddress,
+    /// Lookups were not run in this view (e.g. `ai-analyzer prompt`).
+    NotRun,
+}
+
+/// Everything learned about the source address from outside sources, and the score built on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Intel {
+    pub status: IntelStatus,
+    /// Why nothing was asked, or a remark on the run (e.g. the deadline was hit).
+    pub note: Option<String>,
+    /// One entry per source, in [`Provider::ALL`] order (empty when nothing was asked).
+    pub sources: Vec<SourceResult>,
+    /// One entry per `dnsbl.zones` entry (empty when DNSBL is off or nothing was asked).
+    pub dnsbl: Vec<Listing>,
+    pub risk: Risk,
+    /// Wall time of the whole investigation.
+    pub elapsed_ms: u64,
+}
+
+impl Intel {
+    /// Intel that was not gathered, with the reason.
+    pub fn without_lookups(status: IntelStatus, note: impl Into<String>) -> Self {
+        let note = note.into();
+        Intel {
+            status,
+            risk: risk::assess(&[], &[]),
+            note: Some(note),
+            sources: Vec::new(),
+            dnsbl: Vec::new(),
+            elapsed_ms: 0,
+        }
+    }
+
+    /// For an address that must never be sent anywhere: says so and names its zone.
+    pub fn not_sent(ip: IpAddr, scope: Scope, zone: Option<&str>) -> Self {
+        let zone = match zone {
+            Some(z) => format!("it is in the local zone {z}"),
+            None => "no configured network zone contains it".to_string(),
+        };
+        Intel::without_lookups(
+            IntelStatus::NotSent,
+            format!(
+                "{ip} is a {} address: it is never sent to outside services; {zone}",
+                scope.describe()
+            ),
+        )
+    }
+
+    /// Intel built from findings (used by the investigation and by tests on recorded answers).
+    pub fn from_findings(sources: Vec<SourceResult>, dnsbl: Vec<Listing>) -> Self {
+        let risk = risk::assess(&sources::signals_of(&sources), &dnsbl);
+        Intel {
+            status: IntelStatus::Investigated,
+            note: None,
+            sources,
+            dnsbl,
+            risk,
+            elapsed_ms: 0,
+        }
+    }
+
+    /// The entry of one source, if it was part of this run.
+    pub fn source(&self, provider: Provider) -> Option<&SourceResult> {
+        self.sources.iter().find(|s| s.provider == provider)
+    }
+
+    /// The lines of the attacker profile: every source, the blocklists, the score.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(note) = &self.note {
+            lines.push(note.clone());
+        }
+        lines.extend(self.sources.iter().map(SourceResult::line));
+        if !self.dnsbl.is_empty() {
+            lines.push(format!("DNS blocklists: {}", dnsbl_line(&self.dnsbl)));
+        }
+        lines
+    }
+
+    /// The whole profile as text, one fact a line; empty when nothing was asked.
+    pub fn profile(&self) -> String {
+        let mut out = String::new();
+        for l in self.lines() {
+            let _ = writeln!(out, "- {l}");
+        }
+        out
+    }
+}
+
+/// `zen.spamhaus.org listed (SBL, XBL); bl.spamcop.net not listed; ...`
+pub fn dnsbl_line(listings: &[Listing]) -> String {
+    listings
+        .iter()
+        .map(Listing::summary)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why a source is not asked at all in this run, if it is not.
+fn not_asked(source: &dyn Source, ctx: &Ctx, ip: IpAddr) -> Option<Finding> {
+    let key = source.provider().key();
+    if !source.enabled() {
+        return Some(Finding::skipped(format!(
+            "disabled (providers.{key}.enabled = false)"
+        )));
+    }
+    if source.needs_key() && source.key_in_use().is_none() {
+        let also = match source.without_key() {
+            "skipped" => String::new(),
+            note => format!("; {note}"),
+        };
+        return Some(Finding::NotConfigured {
+            reason: format!(
+                "no API key (providers.{key}.api_key or AI_ANALYZER_{}_API_KEY){also}",
+                key.to_uppercase()
+            ),
+        });
+    }
+    source.not_asked(ip, ctx)
+}
+
+/// Asks one source, through the cache and the pause list, bounded by its timeout.
+async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duration) -> SourceResult {
+    let started = Instant::now();
+    let source = ctx.providers.get(provider);
+    if source.cached_per_ip() {
+        if let Some(finding) = ctx.cache.load(provider, ip) {
+            return SourceResult {
+                provider,
+                finding,
+                elapsed_ms: millis(started.elapsed()),
+                cached: true,
+            };
+        }
+    }
+    if let Some(paused) = ctx.cache.pause(provider, source.key_in_use()) {
+        return SourceResult {
+            provider,
+            finding: paused,
+            elapsed_ms: 0,
+            cached: false,
+        };
+    }
+    let finding = match tokio::time::timeout(timeout, source.lookup(&ctx, ip)).await {
+        Ok(Finding::TimedOut { .. }) | Err(_) => Finding::TimedOut {
+            after_ms: millis(started.elapsed()),
+        },
+        Ok(f) => f,
+    };
+    let finding = ctx.cache.record(
+        provider,
+        source.cached_per_ip(),
+        ip,
+        finding,
+        source.key_in_use(),
+    );
+    SourceResult {
+        provider,
+        finding,
+        elapsed_ms: millis(started.elapsed()),
+        cached: false,
+    }
+}
+
+enum Done {
+    Source(Box<SourceResult>),
+    Dnsbl(Vec<Listing>),
+}
+
+/// Investigates one address: every enabled source and every DNSBL zone at once. Never fails: each
+/// source's outcome is in the result, and the whole run ends by the longest per-source timeout
+/// (plus [`DEADLINE_GRACE`]), never later than `general.deadline_secs`.
+pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Intel {
+    let ip = ip.to_canonical();
+    let scope = scope::scope(ip);
+    if !scope.is_global() {
+        return Intel::not_sent(ip, scope, scope::zone_of(ip, &setup.zones));
+    }
+    let started = Instant::now();
+    let ctx = match Ctx::new(setup) {
+        Ok(ctx) => Arc::new(ctx),
+        Err(reason) => {
+            let sources = Provider::ALL
+                .iter()
+                .map(|p| SourceResult::new(*p, Finding::failed(reason.clone())))
+                .collect();
+            return Intel::from_findings(sources, Vec::new());
+        }
+    };
+
+    let mut slots: Vec<Option<SourceResult>> = vec![None; Provider::ALL.len()];
+    let mut tasks: HashMap<tokio::task::Id, Provider> = HashMap::new();
+    let mut set: JoinSet<Done> = JoinSet::new();
+    let mut longest = Duration::ZERO;
+    for provider in Provider::ALL {
+        let source = ctx.providers.get(provider);
+        if let Some(finding) = not_asked(source, &ctx, ip) {
+            slots[provider.index()] = Some(SourceResult::new(provider, finding));
+            continue;
+        }
+        let timeout = source.timeout();
+        longest = longest.max(timeout);
+        let ctx = Arc::clone(&ctx);
+        let handle =
+            set.spawn(
+                async move { Done::Source(Box::new(run_one(ctx, provider, ip, timeout).await)) },
+            );
+        tasks.insert(handle.id(), provider);
+    }
+    let dnsbl_zones = if setup.dnsbl.enabled {
+        setup.dnsbl.zones.clone()
+    } else {
+        Vec::new()
+    };
+    if !dnsbl_zones.is_empty() {
+        longest = longest.max(Duration::from_secs(setup.dnsbl.timeout_secs));
+        let ctx = Arc::clone(&ctx);
+        let cfg = setup.dnsbl.clone();
+        set.spawn(async move { Done::Dnsbl(dnsbl::check(ip, &cfg, Some(&ctx.cache)).await) });
+    }
+
+    let deadline = (longest + DEADLINE_GRACE).min(Duration::from_secs(setup.deadline_secs.max(1)));
+    let end = tokio::time::Instant::now() + deadline;
+    let mut listings: Option<Vec<Listing>> = None;
+    let mut deadline_hit = false;
+    loop {
+        match tokio::time::timeout_at(end, set.join_next_with_id()).await {
+            Ok(Some(Ok((_, Done::Source(r))))) => {
+                let i = r.provider.index();
+                slots[i] = Some(*r);
+            }
+            Ok(Some(Ok((_, Done::Dnsbl(l))))) => listings = Some(l),
+            Ok(Some(Err(e))) => {
+                // A task that panicked: its source failed, the others go on.
+                if let Some(p) = tasks.get(&e.id()) {
+                    slots[p.index()] = Some(SourceResult::new(
+                        *p,
+                        Finding::failed("internal error in this source's lookup"),
+                    ));
+                } else {
+                    listings = Some(Vec::new());
+                }
+            }
+            Ok(None) => break,
+            Err(_) => {
+                deadline_hit = true;
+                break;
+            }
+        }
+    }
+    // Whatever is still running past the deadline is dropped (and aborted) with the set.
+    drop(set);
+    let waited = millis(deadline);
+    let sources: Vec<SourceResult> = Provider::ALL
+        .iter()
+        .zip(slots)
+        .map(|(p, slot)| {
+            slot.unwrap_or(SourceResult {
+                provider: *p,
+                finding: Finding::TimedOut { after_ms: waited },
+                elapsed_ms: waited,
+                cached: false,
+            })
+        })
+        .collect();
+    let dnsbl = match listings {
+        Some(l) => l,
+        None => dnsbl_zones
+            .iter()
+            .map(|z| Listing::unknown(z, format!("no answer within {waited} ms")))
+            .collect(),
+    };
+    let mut intel = Intel::from_findings(sources, dnsbl);
+    if deadline_hit {
+        intel.note = Some(format!(
+            "the investigation stopped at its deadline ({waited} ms); unfinished lookups are marked timed out"
+        ));
+    }
+    intel.elapsed_ms = millis(started.elapsed());
+    let unanswered: Vec<String> = intel
+        .sources
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.finding,
+                Finding::TimedOut { .. }
+                    | Finding::Failed { .. }
+                    | Finding::RateLimited { .. }
+                    | Finding::BadKey { .. }
+            )
+        })
+        .map(|s| format!("{} {}", s.provider.key(), s.finding.status()))
+        .collect();
+    tracing::info!(
+        "investigated {ip} in {} ms: risk {}{}",
+        intel.elapsed_ms,
+        intel.risk.summary(),
+        if unanswered.is_empty() {
+            String::new()
+        } else {
+            format!("; no answer from {}", unanswered.join(", "))
+        }
+    );
+    intel
+}

@@ -1,0 +1,232 @@
+//! The HTTP side every source shares: one client, bodies read with a cap, the meaning of the
+//! status codes sources have in common, error texts from every known body shape, and secrets
+//! masked in all of it.
+
+use std::time::{Duration, Instant};
+
+use super::{Data, Finding, Providers};
+use crate::investigate::cache::Cache;
+use crate::investigate::Setup;
+use crate::util::error::chain as error_chain;
+
+/// How long to wait for a TCP (and TLS) connection to any source.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest any single HTTP exchange may take, whatever a source's `timeout_secs` says.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bodies larger than this are cut off and treated as unreadable: no source sends this much.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every source shares in one run: the HTTP client, the sources' settings, the cache.
+pub struct Ctx {
+    pub http: reqwest::Client,
+    pub providers: Providers,
+    pub cache: Cache,
+    secrets: Vec<String>,
+}
+
+impl Ctx {
+    pub fn new(setup: &Setup) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // Redirects are followed by hand where a source needs them (RDAP): a custom key
+            // header such as `Key:` or `x-apikey:` must never follow a redirect to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+        Ok(Ctx {
+            http,
+            cache: Cache::new(setup.state.cache(), setup.cache_ttl),
+            secrets: setup.secrets.clone(),
+            providers: setup.providers.clone(),
+        })
+    }
+
+    /// Masks every configured secret in text that came from outside or from an error.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.secrets)
+    }
+
+    /// Sends one request and reads the whole body (capped). Transport failures become findings
+    /// whose text never carries the URL (Shodan's has the key in it) or any secret.
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> Result<Reply, Finding> {
+        let started = Instant::now();
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_failure(e, started))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(Finding::failed(format!(
+                            "HTTP {status}: answer larger than {MAX_BODY_BYTES} bytes"
+                        )));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.transport_failure(e, started)),
+            }
+        }
+        Ok(Reply {
+            status,
+            retry_after,
+            location,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    fn transport_failure(&self, e: reqwest::Error, started: Instant) -> Finding {
+        if e.is_timeout() {
+            return Finding::TimedOut {
+                after_ms: millis(started.elapsed()),
+            };
+        }
+        let what = if e.is_connect() {
+            "cannot connect"
+        } else if e.is_body() || e.is_decode() {
+            "the answer broke off"
+        } else {
+            "request failed"
+        };
+        let e = e.without_url();
+        Finding::failed(self.redact(&format!("{what} ({})", error_chain(&e))))
+    }
+
+    /// The common meaning of a status that is not the source's own success or "not found":
+    /// 401/403 with a key is a bad key, 429 a rate limit, anything else a failure.
+    pub(crate) fn failure(&self, reply: &Reply, keyed: bool) -> Finding {
+        let message = self.redact(&reply.message());
+        match reply.status {
+            401 | 403 if keyed => Finding::BadKey {
+                http_status: reply.status,
+                detail: message,
+                paused_until: None,
+            },
+            401 | 403 => Finding::failed(format!(
+                "HTTP {}: {message} (this source may now need an API key)",
+                reply.status
+            )),
+            429 => Finding::RateLimited {
+                detail: format!("HTTP 429: {message}"),
+                retry_after_secs: reply.retry_after,
+                paused_until: None,
+            },
+            300..=399 => Finding::failed(format!("unexpected redirect (HTTP {})", reply.status)),
+            s => Finding::failed(format!("HTTP {s}: {message}")),
+        }
+    }
+
+    /// The reason for a body that does not parse.
+    pub(crate) fn unreadable(&self, reply: &Reply, err: impl std::fmt::Display) -> Finding {
+        Finding::failed(self.redact(&format!("unreadable answer (HTTP {}: {err})", reply.status)))
+    }
+
+    /// Sends a lookup and reads the answers most sources share: 200 parsed into data, 404 "not
+    /// found" in the service's own words, anything else through [`Ctx::failure`].
+    pub(crate) async fn fetch<T>(
+        &self,
+        req: reqwest::RequestBuilder,
+        keyed: bool,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        wrap: impl FnOnce(T) -> Data,
+    ) -> Finding {
+        let reply = match self.send(req).await {
+            Ok(r) => r,
+            Err(f) => return f,
+        };
+        match reply.status {
+            200 => match parse(&reply.body) {
+                Ok(v) => Finding::Ok { data: wrap(v) },
+                Err(e) => self.unreadable(&reply, e),
+            },
+            404 => Finding::NotFound {
+                detail: self.redact(&reply.message()),
+            },
+            _ => self.failure(&reply, keyed),
+        }
+    }
+}
+
+/// One HTTP answer, read in full.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    /// `Retry-After` in seconds (a date is turned into seconds from now).
+    pub retry_after: Option<u64>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The error text a source put in its body (`{"error":{"message"}}`, `{"errors":[{"detail"}]}`,
+    /// `{"message"}`, `{"detail"}`, RDAP's `title`), or a short note for non-JSON bodies.
+    pub fn message(&self) -> String {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&self.body) else {
+            let text = self.body.split_whitespace().collect::<Vec<_>>().join(" ");
+            return if text.is_empty() {
+                "empty body".into()
+            } else if text.starts_with('<') {
+                "HTML page".into()
+            } else {
+                crate::intake::alert::truncate_chars(&text, 160).to_string()
+            };
+        };
+        let candidates = [
+            &v["error"]["message"],
+            &v["error"]["title"],
+            &v["error"],
+            &v["errors"][0]["detail"],
+            &v["message"],
+            &v["detail"],
+            &v["title"],
+            &v["description"][0],
+        ];
+        candidates
+            .iter()
+            .find_map(|c| c.as_str().filter(|s| !s.trim().is_empty()))
+            .map(|s| {
+                let folded = s.split_whitespace().collect::<Vec<_>>().join(" ");
+                crate::intake::alert::truncate_chars(&folded, 200).to_string()
+            })
+            .unwrap_or_else(|| "no error text".into())
+    }
+}
+
+/// `Retry-After: 120` or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let secs = when.timestamp() - chrono::Utc::now().timestamp();
+    Some(u64::try_from(secs).unwrap_or(0))
+}
+
+/// Masks each secret (4 characters or longer) in `text`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s.as_str(), "[redacted]");
+    }
+    out
+}
+
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
