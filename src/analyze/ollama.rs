@@ -9,6 +9,8 @@ use serde_json::json;
 use crate::analyze::prompt::Prompt;
 use crate::analyze::report::fit;
 use crate::config::{join_url, Ollama};
+use crate::util::error::root_cause;
+use crate::util::Probe;
 
 /// How long to wait for the TCP connection to Ollama.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -311,6 +313,33 @@ fn unwrap_fence(text: &str) -> String {
         return lines[open + 1..].join("\n");
     }
     lines[open + 1..close].join("\n")
+}
+
+/// What `check` says of the model server: reachable, and the model pulled.
+pub async fn probe(cfg: &Ollama, http: &reqwest::Client) -> Probe {
+    let tags_url = join_url(&cfg.url, "api/tags");
+    match http.get(&tags_url).send().await {
+        Ok(r) if r.status().is_success() => {
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            let model = &cfg.model;
+            let present = body["models"].as_array().is_some_and(|models| {
+                models.iter().any(|m| {
+                    let name = m["name"].as_str().unwrap_or_default();
+                    name == model || name == format!("{model}:latest")
+                })
+            });
+            if present {
+                Probe::ok(format!("{} has model {model}", cfg.url))
+            } else {
+                Probe::failed(format!(
+                    "{} is up but lacks model {model} (ollama pull {model})",
+                    cfg.url
+                ))
+            }
+        }
+        Ok(r) => Probe::failed(format!("{tags_url} answered HTTP {}", r.status().as_u16())),
+        Err(e) => Probe::failed(format!("{} unreachable ({})", cfg.url, root_cause(&e))),
+    }
 }
 
 #[cfg(test)]

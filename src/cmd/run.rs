@@ -9,7 +9,7 @@ use super::{print_stdout, read_input, runtime};
 use crate::cmd::cli::{Cli, Integration};
 use crate::config::{self, Detach, Settings, Source};
 use crate::deliver::ntfy::NtfyOverride;
-use crate::deliver::outbox;
+use crate::deliver::{digest, outbox, Channels};
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::handshake::{self, Answer};
 use crate::intake::alert::{Alert, Command as ArCommand, Incoming};
@@ -190,10 +190,10 @@ impl Run<'_> {
         if !dry_run {
             // Any run delivers what is due: digests of closed windows, the outbox.
             let dirs = settings.state();
-            worker::send_digests(settings, &dirs);
+            digest::send_digests(settings);
             rt.block_on(outbox::flush(
                 &dirs.outbox(),
-                settings,
+                &Channels::new(settings),
                 &mut outbox::Down::default(),
             ));
         }

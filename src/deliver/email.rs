@@ -16,7 +16,11 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Email;
+use serde_json::Value;
+
+use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
+use crate::config::{Email, Settings};
+use crate::util::Probe;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -236,6 +240,102 @@ pub async fn send(cfg: &Email, mail: &Outgoing) -> Result<(), MailError> {
             reason: crate::util::error::root_cause(&e),
             retryable: !e.is_permanent(),
         })
+}
+
+/// The outbox and log name of this channel.
+pub const KIND: &str = "email";
+
+/// The full report by mail, to `email.to`.
+pub struct EmailChannel {
+    cfg: Email,
+}
+
+impl EmailChannel {
+    pub fn new(settings: &Settings) -> Self {
+        EmailChannel {
+            cfg: settings.email.clone(),
+        }
+    }
+}
+
+fn outgoing(message: &Value) -> Result<Outgoing, String> {
+    serde_json::from_value(message["mail"].clone()).map_err(|e| format!("not a stored mail: {e}"))
+}
+
+impl Channel for EmailChannel {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn noun(&self) -> &'static str {
+        "mail"
+    }
+
+    fn section(&self) -> &'static str {
+        "[email]"
+    }
+
+    fn compose(&self, d: &Delivery<'_>) -> Compose {
+        if !self.cfg.enabled || d.alert.rule_level() < self.cfg.min_level {
+            return Compose::Skip(
+                "no mail for this alert ([email] off or below its min_level)".into(),
+            );
+        }
+        let subject = format!("[Wazuh L{}] {}", d.alert.rule_level(), d.report.title);
+        let evidence_json = serde_json::to_string_pretty(&serde_json::json!({
+            "alert": d.alert.json(),
+            "evidence": d.evidence,
+            "report": d.report,
+        }))
+        .unwrap_or_default();
+        match compose(&self.cfg, &subject, d.full, &evidence_json) {
+            Ok(mail) => match serde_json::to_value(&mail) {
+                Ok(mail) => Compose::Message(serde_json::json!({ "mail": mail })),
+                Err(e) => Compose::Broken(format!("cannot encode the mail: {e}")),
+            },
+            Err(e) => Compose::Broken(e.to_string()),
+        }
+    }
+
+    fn send<'a>(&'a self, message: &'a Value) -> Sending<'a> {
+        Box::pin(async move {
+            let mail = match outgoing(message) {
+                Ok(m) => m,
+                Err(e) => return Sent::Refused(e),
+            };
+            match send(&self.cfg, &mail).await {
+                Ok(()) => Sent::Done(mail.to.join(", ")),
+                Err(e) if e.is_retryable() => Sent::Retry {
+                    error: e.to_string(),
+                    down: true,
+                },
+                Err(e) => Sent::Refused(e.to_string()),
+            }
+        })
+    }
+
+    fn target(&self, _message: &Value) -> String {
+        format!("smtp {}", self.cfg.smtp_url)
+    }
+
+    fn describe(&self, message: &Value) -> String {
+        format!(
+            "mail {:?}",
+            message["mail"]["subject"].as_str().unwrap_or_default()
+        )
+    }
+
+    fn probe<'a>(&'a self, _http: &'a reqwest::Client) -> Probing<'a> {
+        Box::pin(async move {
+            if !self.cfg.enabled {
+                return Probe::ok("disabled");
+            }
+            match probe(&self.cfg).await {
+                Ok(()) => Probe::ok(format!("{} accepts connections", self.cfg.smtp_url)),
+                Err(e) => Probe::failed(e.to_string()),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

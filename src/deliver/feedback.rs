@@ -8,14 +8,19 @@
 
 use std::io::ErrorKind;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::analyze::report::Report;
+use serde_json::Value;
+
+use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
+use crate::config::Settings;
 use crate::intake::alert::{truncate_chars, Alert};
 use crate::investigate::Evidence;
+use crate::util::Probe;
 
 /// How long a full socket buffer is retried before the event is given up (and logged).
 pub const SEND_RETRY_FOR: Duration = Duration::from_millis(500);
@@ -168,21 +173,93 @@ pub fn send(socket: &Path, datagram: &[u8]) -> Result<(), SendError> {
     }
 }
 
-/// Builds and sends the event; logs the outcome, never fails the run.
-pub fn report_back(
-    socket: &Path,
-    alert: &Alert,
-    evidence: &Evidence,
-    report: &Report,
-    saved: Option<&Path>,
-) {
-    let datagram = frame(&event(alert, evidence, report, saved), alert);
-    match send(socket, &datagram) {
-        Ok(()) => tracing::info!("verdict sent to Wazuh ({})", evidence.intel.risk.summary()),
-        Err(SendError::NoSocket(path)) => {
-            tracing::debug!("no analysisd socket at {path}: verdict not fed back")
+/// The outbox and log name of this channel.
+pub const KIND: &str = "wazuh";
+
+/// The verdict, back into Wazuh as an event on analysisd's queue socket.
+pub struct WazuhChannel {
+    enabled: bool,
+    socket: PathBuf,
+}
+
+impl WazuhChannel {
+    pub fn new(settings: &Settings) -> Self {
+        WazuhChannel {
+            enabled: settings.wazuh.feedback,
+            socket: settings.wazuh.queue_socket.clone(),
         }
-        Err(e) => tracing::warn!("verdict not fed back to Wazuh: {e}"),
+    }
+}
+
+impl Channel for WazuhChannel {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn noun(&self) -> &'static str {
+        "verdict"
+    }
+
+    fn section(&self) -> &'static str {
+        "[wazuh]"
+    }
+
+    fn compose(&self, d: &Delivery<'_>) -> Compose {
+        if !self.enabled {
+            return Compose::Skip("wazuh.feedback is off: no verdict event".into());
+        }
+        let datagram = frame(&event(d.alert, d.evidence, d.report, d.archived), d.alert);
+        Compose::Message(serde_json::json!({
+            "datagram": String::from_utf8_lossy(&datagram),
+            "risk": d.evidence.intel.risk.summary(),
+        }))
+    }
+
+    fn send<'a>(&'a self, message: &'a Value) -> Sending<'a> {
+        Box::pin(async move {
+            let datagram = message["datagram"].as_str().unwrap_or_default().as_bytes();
+            match send(&self.socket, datagram) {
+                Ok(()) => Sent::Done(format!(
+                    "Wazuh ({})",
+                    message["risk"].as_str().unwrap_or_default()
+                )),
+                Err(SendError::NoSocket(path)) => {
+                    Sent::NoReceiver(format!("no analysisd socket at {path}"))
+                }
+                Err(e) => Sent::Retry {
+                    error: e.to_string(),
+                    down: true,
+                },
+            }
+        })
+    }
+
+    fn target(&self, _message: &Value) -> String {
+        format!("analysisd {}", self.socket.display())
+    }
+
+    fn describe(&self, _message: &Value) -> String {
+        "verdict event".into()
+    }
+
+    /// The event is about this moment; a later retry would only repeat what the report says.
+    fn keeps_failed(&self) -> bool {
+        false
+    }
+
+    fn probe<'a>(&'a self, _http: &'a reqwest::Client) -> Probing<'a> {
+        Box::pin(async move {
+            if !self.enabled {
+                Probe::ok("disabled (wazuh.feedback = false)")
+            } else if self.socket.exists() {
+                Probe::ok(format!("verdicts go to {}", self.socket.display()))
+            } else {
+                Probe::ok(format!(
+                    "no analysisd socket at {}: verdicts are not fed back on this host",
+                    self.socket.display()
+                ))
+            }
+        })
     }
 }
 

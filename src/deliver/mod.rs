@@ -1,19 +1,133 @@
-//! Delivery: the push, the mail, the verdict back into Wazuh, and the outbox for what failed.
+//! Delivery: every way a report leaves the host is a [`Channel`] (the ntfy push, the mail, the
+//! verdict event back into Wazuh), listed once in [`Channels::new`]. What a channel could not
+//! send waits in the [`outbox`] and is retried by later runs, whatever the channel.
+//!
+//! Adding a channel (Gotify, Telegram, a webhook): one file with a type that implements
+//! [`Channel`], and one line in [`Channels::new`].
 
+mod archive;
+pub mod digest;
 pub mod email;
 pub mod feedback;
 pub mod ntfy;
 pub mod outbox;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
-use anyhow::Context as _;
+use serde_json::Value;
 
-use crate::analyze::report::{self, Archived, Report};
-use crate::config::{self, Settings};
-use crate::deliver::ntfy::NtfyOverride;
+use crate::analyze::report::{self, Report};
+use crate::config::Settings;
 use crate::intake::alert::Alert;
 use crate::investigate::Evidence;
+use crate::util::Probe;
+use ntfy::NtfyOverride;
+
+/// One report on its way out, as every channel sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub alert: &'a Alert,
+    pub evidence: &'a Evidence,
+    pub report: &'a Report,
+    /// The full report: the analysis, then the evidence appendix.
+    pub full: &'a str,
+    /// Where the full report was saved, when it was.
+    pub archived: Option<&'a Path>,
+    /// An ntfy target for this run only (integratord's hook_url and api_key).
+    pub target: Option<&'a NtfyOverride>,
+}
+
+/// What one attempt to send came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Delivered; where to, for the log.
+    Done(String),
+    /// Not now; `down` when the server itself is out of reach (left alone for a while).
+    Retry { error: String, down: bool },
+    /// Refused as it is: retrying cannot help, the settings must change.
+    Refused(String),
+    /// Nobody to deliver to here (no analysisd socket outside a manager): a debug note.
+    NoReceiver(String),
+}
+
+/// A channel's answer to "what would you send for this report?".
+#[derive(Debug)]
+pub enum Compose {
+    /// The message, as the outbox keeps it.
+    Message(Value),
+    /// Nothing goes out on this channel for this report (turned off, below its level); the
+    /// reason is a debug note.
+    Skip(String),
+    /// Nothing goes out because that would not be safe; the reason is a warning.
+    Held(String),
+    /// Nothing can go out: the settings are wrong (logged as an error).
+    Broken(String),
+}
+
+/// The future of one send.
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Sent> + Send + 'a>>;
+/// The future of one probe.
+pub type Probing<'a> = Pin<Box<dyn Future<Output = Probe> + Send + 'a>>;
+
+/// One way a report leaves the host.
+pub trait Channel: Send + Sync {
+    /// Its name in the outbox, the log and `check`: `ntfy`, `email`, `wazuh`.
+    fn kind(&self) -> &'static str;
+
+    /// What one message is called in the log: `push`, `mail`, `verdict`.
+    fn noun(&self) -> &'static str;
+
+    /// The settings to fix when a message is refused: `[ntfy]`.
+    fn section(&self) -> &'static str;
+
+    /// The message for one report, or why none goes out.
+    fn compose(&self, delivery: &Delivery<'_>) -> Compose;
+
+    /// Sends a message, fresh or from the outbox.
+    fn send<'a>(&'a self, message: &'a Value) -> Sending<'a>;
+
+    /// Where a message goes: messages to one server share its fate within one outbox pass.
+    fn target(&self, message: &Value) -> String;
+
+    /// A few words on a message for the log: `push "SSH brute force ..."`.
+    fn describe(&self, message: &Value) -> String;
+
+    /// What the outbox keeps of a message refused for good (a token of its own is dropped).
+    fn scrub(&self, _message: &mut Value) {}
+
+    /// False when a failed message is only logged, never kept for a retry.
+    fn keeps_failed(&self) -> bool {
+        true
+    }
+
+    /// What `check` says of the channel.
+    fn probe<'a>(&'a self, http: &'a reqwest::Client) -> Probing<'a>;
+}
+
+/// Every channel, built once from the settings, in the order a report goes out: the phone first,
+/// then the mail (which may wait on a slow server), then the verdict event.
+pub struct Channels(Vec<Box<dyn Channel>>);
+
+impl Channels {
+    pub fn new(settings: &Settings) -> Channels {
+        Channels(vec![
+            Box::new(ntfy::NtfyChannel::new(settings)),
+            Box::new(email::EmailChannel::new(settings)),
+            Box::new(feedback::WazuhChannel::new(settings)),
+        ])
+    }
+
+    /// The channel that sends messages of `kind`.
+    pub fn get(&self, kind: &str) -> Option<&dyn Channel> {
+        self.0.iter().find(|c| c.kind() == kind).map(AsRef::as_ref)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &dyn Channel> {
+        self.0.iter().map(AsRef::as_ref)
+    }
+}
 
 /// What delivery did with one report.
 #[derive(Debug, Default)]
@@ -24,8 +138,8 @@ pub struct Delivered {
     pub pushed: bool,
 }
 
-/// Archives the report, pushes it, mails it and writes the verdict back into Wazuh. Fails only
-/// when a report could neither be sent nor kept in the outbox.
+/// Archives the report and sends it on every channel. A channel that fails keeps its message in
+/// the outbox; this fails only when a message could neither be sent nor kept there.
 pub async fn deliver(
     alert: &Alert,
     evidence: &Evidence,
@@ -37,165 +151,80 @@ pub async fn deliver(
         .format("%Y-%m-%d %H:%M:%S %Z")
         .to_string();
     let full = report::full(alert, evidence, report, &created);
-    let archived = archive(alert, evidence, report, &full, settings);
-    let pushed = push(alert, report, settings, archived.as_deref(), target).await?;
-    // The phone first; the mail may wait on a slow SMTP server.
-    mail(alert, evidence, report, &full, settings).await?;
-    if settings.wazuh.feedback {
-        feedback::report_back(
-            &settings.wazuh.queue_socket,
-            alert,
-            evidence,
-            report,
-            archived.as_deref(),
-        );
+    let archived = archive::archive(alert, evidence, report, &full, settings);
+    let delivery = Delivery {
+        alert,
+        evidence,
+        report,
+        full: &full,
+        archived: archived.as_deref(),
+        target,
+    };
+    let outbox_dir = settings.state().outbox();
+    let mut pushed = false;
+    for channel in Channels::new(settings).iter() {
+        let sent = send_one(channel, &delivery, &outbox_dir).await?;
+        pushed |= sent && channel.kind() == ntfy::KIND;
     }
     Ok(Delivered { archived, pushed })
 }
 
-fn archive(
-    alert: &Alert,
-    evidence: &Evidence,
-    report: &Report,
-    full: &str,
-    settings: &Settings,
-) -> Option<PathBuf> {
-    let dir = settings.state().reports();
-    let now = chrono::Local::now();
-    let stem = format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3f"), alert.slug());
-    let archived = Archived {
-        report,
-        alert: alert.json(),
-        evidence,
-        created: now.to_rfc3339(),
-        full,
-    };
-    match report::archive(&dir, &stem, &archived) {
-        Ok(path) => {
-            tracing::info!("report saved to {}", path.display());
-            Some(path)
-        }
-        Err(e) => {
-            tracing::warn!("report not saved: {e:#}");
-            None
-        }
-    }
-}
-
-/// Mails the full report when `[email]` is on and the level reaches `email.min_level`; a failed
-/// send goes to the outbox. Errs only when even that fails.
-async fn mail(
-    alert: &Alert,
-    evidence: &Evidence,
-    report: &Report,
-    full: &str,
-    settings: &Settings,
-) -> anyhow::Result<()> {
-    let cfg = &settings.email;
-    if !cfg.enabled || alert.rule_level() < cfg.min_level {
-        return Ok(());
-    }
-    let subject = format!("[Wazuh L{}] {}", alert.rule_level(), report.title);
-    let evidence_json = serde_json::to_string_pretty(&serde_json::json!({
-        "alert": alert.json(),
-        "evidence": evidence,
-        "report": report,
-    }))
-    .unwrap_or_default();
-    let outgoing = match email::compose(cfg, &subject, full, &evidence_json) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::error!("mail not sent: {e}");
-            return Ok(());
-        }
-    };
-    let error = match email::send(cfg, &outgoing).await {
-        Ok(()) => {
-            tracing::info!("full report mailed to {}", outgoing.to.join(", "));
-            return Ok(());
-        }
-        Err(e) => e,
-    };
-    let dir = settings.state().outbox();
-    outbox::store_mail(&dir, &outgoing, &error).with_context(|| {
-        format!(
-            "mail failed ({error}) and the outbox {} is unusable",
-            dir.display()
-        )
-    })?;
-    if error.is_retryable() {
-        tracing::warn!("mail failed: {error}; queued in the outbox");
-    } else {
-        tracing::error!("mail failed: {error}; kept in the outbox and not retried: fix [email]");
-    }
-    Ok(())
-}
-
-/// Pushes the report; a failed push goes to the outbox. Errs only when even that fails.
-async fn push(
-    alert: &Alert,
-    report: &Report,
-    settings: &Settings,
-    archived: Option<&std::path::Path>,
-    target: Option<&NtfyOverride>,
+/// Sends one report on one channel; what fails goes to the outbox. True when it went out now.
+async fn send_one(
+    channel: &dyn Channel,
+    delivery: &Delivery<'_>,
+    outbox_dir: &Path,
 ) -> anyhow::Result<bool> {
-    let cfg = outbox::ntfy_for(settings, target);
-    if cfg.is_placeholder() {
-        tracing::warn!(
-            "not pushed: ntfy.topic is still the placeholder \"wazuh-alerts\" on the public ntfy.sh, \
-             which anyone can read; set a topic of your own (the report is saved)"
-        );
-        return Ok(false);
-    }
-    if !cfg.enabled() {
-        tracing::debug!("ntfy.url is empty: no push");
-        return Ok(false);
-    }
-    let click = archived
-        .and_then(|p| p.file_name())
-        .filter(|_| !settings.report.base_url.is_empty())
-        .map(|name| config::join_url(&settings.report.base_url, &name.to_string_lossy()));
-    let push = ntfy::Push {
-        title: report.title.clone(),
-        priority: ntfy::priority_for_level(alert.rule_level()),
-        tags: ntfy::tags_for(alert.rule_level(), &alert.rule_id(), report.ai),
-        body: report.markdown.clone(),
-        click,
+    use anyhow::Context as _;
+    let noun = channel.noun();
+    let message = match channel.compose(delivery) {
+        Compose::Message(m) => m,
+        Compose::Skip(why) => {
+            tracing::debug!("{why}");
+            return Ok(false);
+        }
+        Compose::Held(why) => {
+            tracing::warn!("{why}");
+            return Ok(false);
+        }
+        Compose::Broken(why) => {
+            tracing::error!("{noun} not sent: {why}");
+            return Ok(false);
+        }
     };
-    let result = match ntfy::Client::new(&cfg) {
-        Ok(client) => client.publish(&push).await,
-        Err(e) => Err(ntfy::PushError::Unreachable {
-            url: cfg.url.clone(),
-            reason: e.to_string(),
-        }),
-    };
-    let error = match result {
-        Ok(published) => {
-            tracing::info!(
-                "pushed to ntfy topic {} (message id {})",
-                cfg.topic,
-                published.id
-            );
+    let (error, retry) = match channel.send(&message).await {
+        Sent::Done(to) => {
+            tracing::info!("{noun} delivered to {to}");
             return Ok(true);
         }
-        Err(e) => e,
+        Sent::Retry { error, .. } => (error, true),
+        Sent::Refused(error) => (error, false),
+        Sent::NoReceiver(why) => {
+            tracing::debug!("{noun} not delivered: {why}");
+            return Ok(false);
+        }
     };
-    let dir = settings.state().outbox();
-    let stored = outbox::store(&dir, &push, target, Some(&error)).with_context(|| {
-        format!(
-            "push failed ({error}) and the outbox {} is unusable",
-            dir.display()
-        )
-    })?;
-    if error.is_retryable() {
+    if !channel.keeps_failed() {
+        tracing::warn!("{noun} not delivered: {error}");
+        return Ok(false);
+    }
+    let stored =
+        outbox::store(outbox_dir, channel, message, Some((&error, retry))).with_context(|| {
+            format!(
+                "{noun} failed ({error}) and the outbox {} is unusable",
+                outbox_dir.display()
+            )
+        })?;
+    if retry {
         tracing::warn!(
-            "push failed: {error}; queued in the outbox, retried from {} s on",
+            "{noun} failed: {error}; queued in the outbox, retried from {} s on",
             outbox::FIRST_RETRY_SECS
         );
     } else {
         tracing::error!(
-            "push failed: {error}; kept in {} and not retried: fix the ntfy settings",
-            stored.display()
+            "{noun} failed: {error}; kept in {} and not retried: fix {}",
+            stored.display(),
+            channel.section()
         );
     }
     Ok(false)

@@ -7,8 +7,13 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Ntfy, NTFY_MAX_BYTES};
-use crate::util::join_url;
+use serde_json::Value;
+
+use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
+use crate::config::{Ntfy, Settings, NTFY_MAX_BYTES};
+use crate::util::error::root_cause;
+use crate::util::secret::Secret;
+use crate::util::{join_url, Probe};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -199,6 +204,178 @@ pub fn encode_header(text: &str) -> String {
             "=?UTF-8?B?{}?=",
             base64::engine::general_purpose::STANDARD.encode(cut.as_bytes())
         )
+    }
+}
+
+/// The outbox and log name of this channel.
+pub const KIND: &str = "ntfy";
+
+/// A push as the outbox keeps it: the message, and the run's own target if it had one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stored {
+    pub push: Push,
+    /// An ntfy target other than the config's (integratord runs).
+    pub target: Option<NtfyOverride>,
+}
+
+/// The push to the admin's phone.
+pub struct NtfyChannel {
+    cfg: Ntfy,
+    /// `report.base_url`: where the archive is served, for the Click link.
+    report_base_url: String,
+}
+
+impl NtfyChannel {
+    pub fn new(settings: &Settings) -> Self {
+        NtfyChannel {
+            cfg: settings.ntfy.clone(),
+            report_base_url: settings.report.base_url.clone(),
+        }
+    }
+
+    /// The settings for one message: the config's, or the message's own target.
+    pub fn settings_for(&self, target: Option<&NtfyOverride>) -> Ntfy {
+        let mut cfg = self.cfg.clone();
+        if let Some(t) = target {
+            cfg.url = t.url.clone();
+            cfg.topic = t.topic.clone();
+            if let Some(token) = &t.token {
+                cfg.token = Secret::new(token.clone());
+            }
+        }
+        cfg
+    }
+
+    async fn publish(&self, stored: &Stored) -> Sent {
+        let cfg = self.settings_for(stored.target.as_ref());
+        if !cfg.enabled() {
+            return Sent::Retry {
+                error: "ntfy is not configured (empty ntfy.url, or the placeholder topic)".into(),
+                down: false,
+            };
+        }
+        let result = match Client::new(&cfg) {
+            Ok(client) => client.publish(&stored.push).await,
+            Err(e) => Err(PushError::Unreachable {
+                url: cfg.url.clone(),
+                reason: e.to_string(),
+            }),
+        };
+        match result {
+            Ok(p) => Sent::Done(format!("ntfy topic {} (message id {})", cfg.topic, p.id)),
+            Err(e) if e.is_retryable() => Sent::Retry {
+                down: matches!(e, PushError::Unreachable { .. } | PushError::Timeout),
+                error: e.to_string(),
+            },
+            Err(e) => Sent::Refused(e.to_string()),
+        }
+    }
+}
+
+fn stored(message: &Value) -> Result<Stored, String> {
+    serde_json::from_value(message.clone()).map_err(|e| format!("not a stored push: {e}"))
+}
+
+impl Channel for NtfyChannel {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn noun(&self) -> &'static str {
+        "push"
+    }
+
+    fn section(&self) -> &'static str {
+        "the ntfy settings"
+    }
+
+    fn compose(&self, d: &Delivery<'_>) -> Compose {
+        let cfg = self.settings_for(d.target);
+        if cfg.is_placeholder() {
+            return Compose::Held(
+                "not pushed: ntfy.topic is still the placeholder \"wazuh-alerts\" on the public \
+                 ntfy.sh, which anyone can read; set a topic of your own (the report is saved)"
+                    .into(),
+            );
+        }
+        if !cfg.enabled() {
+            return Compose::Skip("ntfy.url is empty: no push".into());
+        }
+        let click = d
+            .archived
+            .and_then(|p| p.file_name())
+            .filter(|_| !self.report_base_url.is_empty())
+            .map(|name| join_url(&self.report_base_url, &name.to_string_lossy()));
+        let level = d.alert.rule_level();
+        let push = Push {
+            title: d.report.title.clone(),
+            priority: priority_for_level(level),
+            tags: tags_for(level, &d.alert.rule_id(), d.report.ai),
+            body: d.report.markdown.clone(),
+            click,
+        };
+        message(push, d.target.cloned())
+    }
+
+    fn send<'a>(&'a self, message: &'a Value) -> Sending<'a> {
+        Box::pin(async move {
+            match stored(message) {
+                Ok(s) => self.publish(&s).await,
+                Err(e) => Sent::Refused(e),
+            }
+        })
+    }
+
+    fn target(&self, message: &Value) -> String {
+        let target = stored(message).ok().and_then(|s| s.target);
+        format!("ntfy {}", self.settings_for(target.as_ref()).url)
+    }
+
+    fn describe(&self, message: &Value) -> String {
+        format!(
+            "push {:?}",
+            message["push"]["title"].as_str().unwrap_or_default()
+        )
+    }
+
+    /// A push refused for good is never retried: its own token has no reason to stay on disk.
+    fn scrub(&self, message: &mut Value) {
+        if let Some(target) = message.get_mut("target").and_then(Value::as_object_mut) {
+            target.insert("token".into(), Value::Null);
+        }
+    }
+
+    fn probe<'a>(&'a self, http: &'a reqwest::Client) -> Probing<'a> {
+        Box::pin(async move {
+            let cfg = &self.cfg;
+            if cfg.is_placeholder() {
+                return Probe::failed(
+                    "topic \"wazuh-alerts\" on the public ntfy.sh is the placeholder: anyone can \
+                     read it; set ntfy.topic to a long topic of your own (nothing is pushed until then)",
+                );
+            }
+            if !cfg.enabled() {
+                return Probe::ok(
+                    "disabled (ntfy.url is empty): reports go to stdout and the archive",
+                );
+            }
+            let health = join_url(&cfg.url, "v1/health");
+            match http.get(&health).send().await {
+                Ok(r) if r.status().is_success() => {
+                    Probe::ok(format!("{} is up (topic {})", cfg.url, cfg.topic))
+                }
+                Ok(r) => Probe::failed(format!("{health} answered HTTP {}", r.status().as_u16())),
+                Err(e) => Probe::failed(format!("{} unreachable ({})", cfg.url, root_cause(&e))),
+            }
+        })
+    }
+}
+
+/// A push as the outbox keeps it.
+pub fn message(push: Push, target: Option<NtfyOverride>) -> Compose {
+    match serde_json::to_value(Stored { push, target }) {
+        Ok(v) => Compose::Message(v),
+        Err(e) => Compose::Broken(format!("cannot encode the push: {e}")),
     }
 }
 

@@ -1,19 +1,18 @@
-//! The outbox: pushes and mails that could not be delivered yet. Nothing is lost when ntfy or
-//! the mail server is down.
+//! The outbox: messages a channel could not deliver yet. Nothing is lost when ntfy or the mail
+//! server is down.
 //!
 //! A failed delivery is stored durably under `state_dir/outbox/` and retried by later runs with
 //! exponential backoff (5 s, 10 s, 20 s, ... at most an hour apart). A refusal that can never pass
 //! by itself (400, 401, 403, 404, 413) is kept, logged loudly once, and not retried. Digests of
-//! closed cooldown windows go out through the outbox too, so they survive a crash.
+//! closed cooldown windows go out through the outbox too, so they survive a crash. The outbox
+//! knows no channel: an entry names its channel's `kind`, and that channel sends it.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use crate::config::{Secret, Settings};
-use crate::deliver::email::{self, MailError, Outgoing};
-use crate::deliver::ntfy::NtfyOverride;
-use crate::deliver::ntfy::{self, Push, PushError};
+use super::{Channel, Channels, Sent};
 use crate::util::claim::{self, Claim};
 use crate::util::fsutil;
 use crate::util::now_ms;
@@ -29,50 +28,11 @@ pub struct Entry {
     /// Set when the delivery can never pass as it is; the entry is kept, not retried.
     pub dead: Option<String>,
     pub last_error: Option<String>,
+    /// The channel that sends it (`ntfy`, `email`, ...).
+    pub kind: String,
+    /// The message, in its channel's own shape.
     #[serde(flatten)]
-    pub message: Message,
-}
-
-/// What waits for delivery.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Message {
-    Ntfy {
-        push: Push,
-        /// An ntfy target other than the config's (integratord runs).
-        target: Option<NtfyOverride>,
-    },
-    Email {
-        mail: Outgoing,
-    },
-}
-
-impl Message {
-    /// Where it goes: entries for the same server share its fate within one pass.
-    fn target(&self, settings: &Settings) -> String {
-        match self {
-            Message::Ntfy { target, .. } => {
-                let cfg = ntfy_for(settings, target.as_ref());
-                format!("ntfy {}", cfg.url)
-            }
-            Message::Email { .. } => format!("smtp {}", settings.email.smtp_url),
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Message::Ntfy { push, .. } => format!("push {:?}", push.title),
-            Message::Email { mail } => format!("mail {:?}", mail.subject),
-        }
-    }
-}
-
-/// The outcome of one delivery attempt.
-enum Attempt {
-    Sent(String),
-    /// The error, and whether the server itself is out of reach (not asked again this pass).
-    Retry(String, bool),
-    Dead(String),
+    pub message: Map<String, Value>,
 }
 
 /// Delay before attempt `attempts + 1`.
@@ -81,61 +41,34 @@ pub fn backoff_secs(attempts: u32) -> i64 {
     (FIRST_RETRY_SECS << exp).min(MAX_RETRY_SECS)
 }
 
-/// Stores a push: `failure` is the error of the attempt just made, if any.
+/// Stores a message of `channel`; `failure` is the error of the attempt just made (and whether
+/// it may pass later), if one was made.
 pub fn store(
     dir: &Path,
-    push: &Push,
-    target: Option<&NtfyOverride>,
-    failure: Option<&PushError>,
-) -> std::io::Result<PathBuf> {
-    let message = Message::Ntfy {
-        push: push.clone(),
-        target: target.cloned(),
-    };
-    store_message(
-        dir,
-        message,
-        failure.map(|e| (e.to_string(), e.is_retryable())),
-    )
-}
-
-/// Stores a mail that could not be sent.
-pub fn store_mail(dir: &Path, mail: &Outgoing, failure: &MailError) -> std::io::Result<PathBuf> {
-    store_message(
-        dir,
-        Message::Email { mail: mail.clone() },
-        Some((failure.to_string(), failure.is_retryable())),
-    )
-}
-
-fn store_message(
-    dir: &Path,
-    mut message: Message,
-    failure: Option<(String, bool)>,
+    channel: &dyn Channel,
+    mut message: Value,
+    failure: Option<(&str, bool)>,
 ) -> std::io::Result<PathBuf> {
     let now = now_ms();
-    if let (
-        Some((_, false)),
-        Message::Ntfy {
-            target: Some(t), ..
-        },
-    ) = (&failure, &mut message)
-    {
-        // Refused for good, never retried: its own token need not be kept.
-        t.token = None;
+    if let Some((_, false)) = failure {
+        channel.scrub(&mut message);
     }
-    let (attempts, next_ms, dead) = match &failure {
+    let (attempts, next_ms, dead) = match failure {
         None => (0, now, None),
         Some((_, true)) => (1, now + backoff_secs(1) * 1000, None),
-        Some((e, false)) => (1, now, Some(e.clone())),
+        Some((e, false)) => (1, now, Some(e.to_string())),
     };
     let entry = Entry {
         created_ms: now,
         attempts,
         next_ms,
         dead,
-        last_error: failure.map(|(e, _)| e),
-        message,
+        last_error: failure.map(|(e, _)| e.to_string()),
+        kind: channel.kind().to_string(),
+        message: match message {
+            Value::Object(map) => map,
+            other => Map::from_iter([("message".to_string(), other)]),
+        },
     };
     write_new(dir, &entry)
 }
@@ -180,22 +113,9 @@ pub struct Flushed {
     pub dead: usize,
 }
 
-/// The ntfy settings for an entry: the config's, or the entry's own target.
-pub fn ntfy_for(settings: &Settings, target: Option<&NtfyOverride>) -> crate::config::Ntfy {
-    let mut cfg = settings.ntfy.clone();
-    if let Some(t) = target {
-        cfg.url = t.url.clone();
-        cfg.topic = t.topic.clone();
-        if let Some(token) = &t.token {
-            cfg.token = Secret::new(token.clone());
-        }
-    }
-    cfg
-}
-
 /// Sends every entry that is due. Entries are claimed with a lock, so two workers never send the
 /// same one.
-pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed {
+pub async fn flush(dir: &Path, channels: &Channels, down: &mut Down) -> Flushed {
     let mut done = Flushed::default();
     for path in claim::list_ext(dir, "out") {
         let claimed = match claim::claim::<Entry>(&path) {
@@ -215,21 +135,28 @@ pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed 
             done.retry_later += 1;
             continue;
         }
+        let Some(channel) = channels.get(&entry.kind) else {
+            tracing::error!(
+                "outbox: {} holds a message for an unknown channel {:?}; left alone",
+                path.display(),
+                entry.kind
+            );
+            done.retry_later += 1;
+            continue;
+        };
+        let mut message = Value::Object(std::mem::take(&mut entry.message));
         // A server found out of reach (or hanging) is left alone for a while: a backlog must not
         // hold the worker for a timeout per entry, nor hammer a server that is down.
-        let target = entry.message.target(settings);
+        let target = channel.target(&message);
         if down.is_down(&target) {
             done.retry_later += 1;
             continue;
         }
-        let what = entry.message.describe();
+        let what = channel.describe(&message);
         entry.attempts += 1;
-        let result = attempt(settings, &entry.message).await;
-        if let Attempt::Retry(_, true) = &result {
-            down.mark(target);
-        }
-        match result {
-            Attempt::Sent(to) => {
+        let sent = channel.send(&message).await;
+        match sent {
+            Sent::Done(to) => {
                 tracing::info!(
                     "outbox: delivered {what} to {to} after {} attempt(s)",
                     entry.attempts
@@ -241,73 +168,43 @@ pub async fn flush(dir: &Path, settings: &Settings, down: &mut Down) -> Flushed 
                     );
                 }
                 done.sent += 1;
+                continue;
             }
-            Attempt::Retry(e, _) => {
+            Sent::Retry { error, down: out } => {
+                if out {
+                    down.mark(target);
+                }
                 entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
                 tracing::warn!(
-                    "outbox: {what} still failing ({e}); attempt {} failed, next in {} s",
+                    "outbox: {what} still failing ({error}); attempt {} failed, next in {} s",
                     entry.attempts,
                     backoff_secs(entry.attempts)
                 );
-                entry.last_error = Some(e);
-                rewrite(&path, &entry);
+                entry.last_error = Some(error);
                 done.retry_later += 1;
             }
-            Attempt::Dead(e) => {
+            Sent::NoReceiver(error) => {
+                entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
+                entry.last_error = Some(error);
+                done.retry_later += 1;
+            }
+            Sent::Refused(error) => {
                 tracing::error!(
-                    "outbox: {what} refused for good ({e}); kept in {} and not retried: fix the settings",
+                    "outbox: {what} refused for good ({error}); kept in {} and not retried: fix the settings",
                     path.display()
                 );
-                entry.dead = Some(e.clone());
-                entry.last_error = Some(e);
-                // Never retried: a token of its own has no reason to stay on disk.
-                if let Message::Ntfy {
-                    target: Some(t), ..
-                } = &mut entry.message
-                {
-                    t.token = None;
-                }
-                rewrite(&path, &entry);
+                entry.dead = Some(error.clone());
+                entry.last_error = Some(error);
+                channel.scrub(&mut message);
                 done.dead += 1;
             }
         }
+        if let Value::Object(map) = message {
+            entry.message = map;
+        }
+        rewrite(&path, &entry);
     }
     done
-}
-
-/// One delivery attempt of a stored message.
-async fn attempt(settings: &Settings, message: &Message) -> Attempt {
-    match message {
-        Message::Ntfy { push, target } => {
-            let cfg = ntfy_for(settings, target.as_ref());
-            if !cfg.enabled() {
-                return Attempt::Retry(
-                    "ntfy is not configured (empty ntfy.url, or the placeholder topic)".into(),
-                    false,
-                );
-            }
-            let result = match ntfy::Client::new(&cfg) {
-                Ok(client) => client.publish(push).await,
-                Err(e) => Err(PushError::Unreachable {
-                    url: cfg.url.clone(),
-                    reason: e.to_string(),
-                }),
-            };
-            match result {
-                Ok(p) => Attempt::Sent(format!("ntfy topic {} (message id {})", cfg.topic, p.id)),
-                Err(e) if e.is_retryable() => {
-                    let down = matches!(e, PushError::Unreachable { .. } | PushError::Timeout);
-                    Attempt::Retry(e.to_string(), down)
-                }
-                Err(e) => Attempt::Dead(e.to_string()),
-            }
-        }
-        Message::Email { mail } => match email::send(&settings.email, mail).await {
-            Ok(()) => Attempt::Sent(mail.to.join(", ")),
-            Err(e) if e.is_retryable() => Attempt::Retry(e.to_string(), true),
-            Err(e) => Attempt::Dead(e.to_string()),
-        },
-    }
 }
 
 fn rewrite(path: &Path, entry: &Entry) {
@@ -353,6 +250,8 @@ pub fn next_due_ms(dir: &Path) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::deliver::ntfy::{self, NtfyChannel, NtfyOverride, Push, PushError};
 
     #[test]
     fn backoff_grows_and_caps() {
@@ -362,19 +261,29 @@ mod tests {
         assert_eq!(backoff_secs(30), MAX_RETRY_SECS);
     }
 
-    fn push() -> Push {
-        Push {
+    fn push(target: Option<NtfyOverride>) -> Value {
+        let push = Push {
             title: "t".into(),
             priority: 3,
             tags: vec![],
             body: "# t".into(),
             click: None,
+        };
+        match ntfy::message(push, target) {
+            crate::deliver::Compose::Message(v) => v,
+            other => panic!("{other:?}"),
         }
+    }
+
+    fn failure(e: &PushError) -> Option<(&str, bool)> {
+        let text: &'static str = Box::leak(e.to_string().into_boxed_str());
+        Some((text, e.is_retryable()))
     }
 
     #[test]
     fn store_classifies_failures() {
         let dir = tempfile::tempdir().unwrap();
+        let channel = NtfyChannel::new(&Settings::default());
         let retry = PushError::Refused {
             status: 503,
             code: None,
@@ -385,11 +294,32 @@ mod tests {
             code: Some(40101),
             message: "unauthorized".into(),
         };
-        store(dir.path(), &push(), None, Some(&retry)).unwrap();
-        store(dir.path(), &push(), None, Some(&never)).unwrap();
-        store(dir.path(), &push(), None, None).unwrap();
+        store(dir.path(), &channel, push(None), failure(&retry)).unwrap();
+        store(dir.path(), &channel, push(None), failure(&never)).unwrap();
+        store(dir.path(), &channel, push(None), None).unwrap();
         assert_eq!(depth(dir.path()), (2, 1));
         let next = next_due_ms(dir.path()).unwrap();
         assert!(next <= now_ms() + 1000, "the unsent one is due now");
+    }
+
+    #[test]
+    fn a_push_refused_for_good_keeps_no_token_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let channel = NtfyChannel::new(&Settings::default());
+        let target = NtfyOverride {
+            url: "http://127.0.0.1:9".into(),
+            topic: "t".into(),
+            token: Some("tk_own_token_1234".into()),
+        };
+        let path = store(
+            dir.path(),
+            &channel,
+            push(Some(target)),
+            Some(("HTTP 401", false)),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(!text.contains("tk_own_token_1234"), "{text}");
+        assert!(text.contains("\"kind\":\"ntfy\""), "{text}");
     }
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::investigate::cache::Cache;
+use crate::util::Probe;
 
 /// `[dnsbl]`: which blocklists to ask, through which name servers.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -387,6 +388,32 @@ pub async fn check(ip: IpAddr, cfg: &Dnsbl, cache: Option<&Cache>) -> Vec<Listin
         .zip(&cfg.zones)
         .map(|(l, zone)| l.unwrap_or_else(|| Listing::unknown(zone, "lookup did not finish")))
         .collect()
+}
+
+/// What `check` says of each zone: the zone's test entry, 127.0.0.2, must be answered.
+pub async fn probe(cfg: &Dnsbl) -> Vec<Probe> {
+    if !cfg.enabled {
+        return vec![Probe::ok("disabled")];
+    }
+    let resolver = match resolver(cfg) {
+        Ok(r) => r,
+        Err(e) => return vec![Probe::failed(e)],
+    };
+    let test = IpAddr::from([127, 0, 0, 2]);
+    let mut probes = Vec::new();
+    for zone in &cfg.zones {
+        let listing = query(&resolver, test, zone).await;
+        let ok = listing.status != ListingStatus::Unknown;
+        let detail = listing
+            .detail
+            .clone()
+            .unwrap_or_else(|| format!("test entry 127.0.0.2 {}", listing.status.as_str()));
+        probes.push(Probe {
+            ok,
+            text: format!("{}: {detail}", listing.zone),
+        });
+    }
+    probes
 }
 
 #[cfg(test)]

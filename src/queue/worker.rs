@@ -12,11 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::analyze::report;
 use crate::config::{Settings, Source};
-use crate::deliver::ntfy::{self, Push};
-use crate::deliver::outbox;
-use crate::gate::cooldown::{self, Tally};
+use crate::deliver::{digest, outbox, Channels};
+use crate::gate::cooldown::{self};
 use crate::intake::alert::Alert;
 use crate::pipeline::{self, RunOptions};
 use crate::queue::spool::{self, Job};
@@ -80,10 +78,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .saturating_mul(1000);
     let mut failed: HashSet<PathBuf> = HashSet::new();
     let mut down = outbox::Down::default();
+    let channels = Channels::new(settings);
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
-        send_digests(settings, &dirs);
-        outbox::flush(&dirs.outbox(), settings, &mut down).await;
+        digest::send_digests(settings);
+        outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
         let claimable = spool::list(&dirs.spool())
@@ -190,29 +189,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
-pub fn send_digests(settings: &Settings, dirs: &StateDir) {
-    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
-    let result = store.take_due(now_ms(), |key, tally| {
-        if !settings.ntfy.enabled() {
-            tracing::info!(
-                "digest for {key} ({} more alerts since the last report) not sent: ntfy is not configured",
-                tally.count
-            );
-            return Ok(());
-        }
-        let push = digest_push(key, tally, settings.ntfy.max_chars);
-        tracing::info!(
-            "digest for {key}: {} more alerts since the last report",
-            tally.count
-        );
-        outbox::store(&dirs.outbox(), &push, None, None).map(|_| ())
-    });
-    if let Err(e) = result {
-        tracing::error!("cannot write cooldown digests: {e}");
-    }
-}
-
 /// Removes what has outlived its use under `state_dir`: cached answers past `cache.ttl_hours`,
 /// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days.
 /// Reports are the admin's and are kept.
@@ -271,18 +247,6 @@ fn is_dead(path: &Path) -> bool {
         .ok()
         .and_then(|b| serde_json::from_slice::<outbox::Entry>(&b).ok())
         .is_some_and(|e| e.dead.is_some())
-}
-
-/// The push that tells of alerts counted in a closed window.
-pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
-    let body = report::fit(&tally.digest_markdown(key), max_chars);
-    Push {
-        title: report::title_of(&body),
-        priority: ntfy::priority_for_level(tally.max_level),
-        tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
-        body,
-        click: None,
-    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ use serde::Serialize;
 use crate::intake::alert::{self, truncate_chars, Alert};
 use crate::investigate::scope;
 use crate::investigate::Setup;
+use crate::util::Probe;
 
 /// How long the file backend may search before it returns what it has found.
 pub const FILE_TIME_LIMIT: Duration = Duration::from_secs(20);
@@ -948,6 +949,36 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> History
             let reason = crate::investigate::sources::redact(&reason, &setup.secrets);
             tracing::warn!("history for {ip} not collected: {reason}");
             History::not_collected(reason)
+        }
+    }
+}
+
+/// What `check` says of the history backend: the alert log readable, or the indexer answering.
+pub async fn probe(cfg: &HistoryConfig, http: &reqwest::Client) -> Probe {
+    match cfg.backend {
+        HistoryBackend::File => {
+            let f = &cfg.alerts_file;
+            match std::fs::metadata(f) {
+                Ok(m) => Probe::ok(format!(
+                    "{} readable, {} MiB",
+                    f.display(),
+                    m.len() / (1 << 20)
+                )),
+                Err(e) => Probe::failed(format!("{}: {e}", f.display())),
+            }
+        }
+        HistoryBackend::Indexer => {
+            let url = &cfg.indexer.url;
+            match http.get(url).send().await {
+                Ok(r) => Probe {
+                    ok: r.status().as_u16() != 401,
+                    text: format!("indexer {url} answered HTTP {}", r.status().as_u16()),
+                },
+                Err(e) => Probe::failed(format!(
+                    "indexer {url} unreachable ({})",
+                    crate::util::error::root_cause(&e)
+                )),
+            }
         }
     }
 }

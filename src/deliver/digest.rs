@@ -1,0 +1,49 @@
+//! Digests: once a cooldown window has closed with alerts counted in it, one push tells of them
+//! ("N more alerts ..."), through the outbox so that it survives a crash.
+
+use crate::analyze::report;
+use crate::config::Settings;
+use crate::deliver::ntfy::{self, NtfyChannel, Push};
+use crate::deliver::{outbox, Compose};
+use crate::gate::cooldown::{self, Tally};
+use crate::util::now_ms;
+
+/// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
+pub fn send_digests(settings: &Settings) {
+    let outbox_dir = settings.state().outbox();
+    let channel = NtfyChannel::new(settings);
+    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    let result = store.take_due(now_ms(), |key, tally| {
+        if !settings.ntfy.enabled() {
+            tracing::info!(
+                "digest for {key} ({} more alerts since the last report) not sent: ntfy is not configured",
+                tally.count
+            );
+            return Ok(());
+        }
+        let push = digest_push(key, tally, settings.ntfy.max_chars);
+        let Compose::Message(message) = ntfy::message(push, None) else {
+            return Err(std::io::Error::other("cannot encode the digest push"));
+        };
+        tracing::info!(
+            "digest for {key}: {} more alerts since the last report",
+            tally.count
+        );
+        outbox::store(&outbox_dir, &channel, message, None).map(|_| ())
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot write cooldown digests: {e}");
+    }
+}
+
+/// The push that tells of alerts counted in a closed window.
+pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
+    let body = report::fit(&tally.digest_markdown(key), max_chars);
+    Push {
+        title: report::title_of(&body),
+        priority: ntfy::priority_for_level(tally.max_level),
+        tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
+        body,
+        click: None,
+    }
+}
