@@ -6,7 +6,7 @@
 //! - 10 foreground runs (`--foreground`) with a model that takes 2 s, for comparison;
 //! - peak RSS of one intake process and of one worker draining 50 jobs.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

@@ -6,7 +6,10 @@
 //! Prints the parallel wall time, its ratio to the slowest single source, the same lookups done one
 //! after another, and the case of one source hanging forever.
 
-#[path = "../tests/common/intel.rs"]
+#[allow(dead_code)]
+#[path = "../tests/it/common/dns.rs"]
+mod dns;
+#[path = "../tests/it/common/intel.rs"]
 mod intel;
 
 use std::time::{Duration, Instant};

@@ -340,3 +340,34 @@ pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Intel {
     );
     intel
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[tokio::test]
+    async fn non_global_addresses_are_never_investigated() {
+        let mut settings = Settings::default();
+        settings.general.state_dir = std::path::PathBuf::from("/nonexistent/never/used");
+        settings.network.zones.push(crate::config::Zone {
+            name: "LAN".into(),
+            cidr: "10.0.0.0/8".parse().unwrap(),
+        });
+        for ip in [
+            "10.1.2.3",
+            "127.0.0.1",
+            "100.64.0.1",
+            "fe80::1",
+            "fd00::1",
+            "2001:db8::1",
+        ] {
+            let intel = investigate_ip(ip.parse().unwrap(), &settings.investigation()).await;
+            assert_eq!(intel.status, IntelStatus::NotSent, "{ip}");
+            assert!(intel.sources.is_empty() && intel.dnsbl.is_empty(), "{ip}");
+            assert!(intel.note.as_deref().unwrap_or("").contains("never sent"));
+        }
+        let intel = investigate_ip("10.1.2.3".parse().unwrap(), &settings.investigation()).await;
+        assert!(intel.note.unwrap().contains("local zone LAN"));
+    }
+}

@@ -144,3 +144,23 @@ impl SourceResult {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_json_is_tagged_by_status() {
+        let r = SourceResult {
+            provider: Provider::Virustotal,
+            finding: Finding::TimedOut { after_ms: 5000 },
+            elapsed_ms: 5001,
+            cached: false,
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["provider"], "virustotal");
+        assert_eq!(v["status"], "timed_out");
+        assert_eq!(v["after_ms"], 5000);
+        assert_eq!(r.line(), "VirusTotal: timed out after 5000 ms");
+    }
+}

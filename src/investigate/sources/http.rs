@@ -230,3 +230,66 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 pub fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("29241"), Some(29241));
+        assert_eq!(parse_retry_after(" 0 "), Some(0));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_messages_come_from_every_known_body_shape() {
+        let reply = |body: &str| Reply {
+            status: 401,
+            retry_after: None,
+            location: None,
+            body: body.into(),
+        };
+        let fixture = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/tests/fixtures/ti/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("fixture")
+        };
+        assert_eq!(
+            reply(&fixture("virustotal_401.json")).message(),
+            "Wrong API key"
+        );
+        assert!(reply(&fixture("abuseipdb_401.json"))
+            .message()
+            .starts_with("Authentication failed."));
+        assert_eq!(
+            reply(&fixture("shodan_401.json")).message(),
+            "Invalid API key"
+        );
+        assert_eq!(
+            reply(&fixture("ipinfo_403_unknown_token.json")).message(),
+            "Please ensure you've entered your token correctly. Refer to https://ipinfo.io/developers for details, or contact us at support@ipinfo.io for help"
+        );
+        assert_eq!(
+            reply(&fixture("rdap_429.json")).message(),
+            "Too Many Requests"
+        );
+        assert_eq!(
+            reply("<html><body>401</body></html>").message(),
+            "HTML page"
+        );
+        assert_eq!(reply("").message(), "empty body");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let secrets = vec!["abcd1234".to_string(), "x".to_string()];
+        assert_eq!(
+            redact("GET /host?key=abcd1234 failed x", &secrets),
+            "GET /host?key=[redacted] failed x"
+        );
+    }
+}

@@ -2,13 +2,11 @@
 //! are deduplicated without losing an alert, a killed worker's job is picked up, and a push that
 //! fails waits in the outbox until ntfy is back.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -91,7 +89,8 @@ async fn execd_is_free_at_once_while_the_llm_takes_5_s() {
 async fn storm_of_200_alerts_for_4_addresses() {
     let llm = SlowLlm::start(vec![Duration::from_millis(700)], "# Storm report\nbody");
     let ntfy = ntfy_ok_server().await;
-    let env = Env::new(&llm.url, &ntfy.uri(), "[dedup]\ncooldown_secs = 8");
+    // The window is wider than the storm takes even on a loaded 2-core machine.
+    let env = Env::new(&llm.url, &ntfy.uri(), "[dedup]\ncooldown_secs = 15");
     let ips = [
         "198.51.100.1",
         "198.51.100.2",
@@ -122,7 +121,7 @@ async fn storm_of_200_alerts_for_4_addresses() {
     let storm = start.elapsed();
     eprintln!("200 invocations in {storm:?}; execd blocked at most {worst:?}");
     assert!(
-        storm < Duration::from_secs(8),
+        storm < Duration::from_secs(15),
         "storm took {storm:?}, longer than the window"
     );
 

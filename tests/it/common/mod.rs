@@ -2,6 +2,9 @@
 //! a child process with a deadline.
 #![allow(dead_code)]
 
+pub mod dns;
+pub mod intel;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,11 +1,9 @@
 //! The whole pipeline through the built binary, against a fake Ollama and a fake ntfy on loopback
 //! that answer with the recorded wire bodies.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -3,16 +3,14 @@
 //! past its timeout. The requests are checked too: path, query, auth header, nothing but the
 //! address sent, the key never echoed back.
 
-mod common;
-
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::common::read_fixture;
 use ai_analyzer::config::{Secret, Settings};
 use ai_analyzer::investigate::investigate_intel as investigate_ip;
 use ai_analyzer::investigate::sources::{Finding, Provider, SourceResult};
-use common::read_fixture;
 use serde_json::Value;
 use wiremock::matchers::{any, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -605,7 +603,7 @@ async fn shodan_connection_errors_never_carry_the_key() {
     enable(
         &mut s,
         Provider::Shodan,
-        &common::dead_url(),
+        &crate::common::dead_url(),
         Some("shodan-secret-key-77"),
         2,
     );

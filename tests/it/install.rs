@@ -1,13 +1,11 @@
 //! `install` and `uninstall` into a fake Wazuh tree.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn wazuh_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

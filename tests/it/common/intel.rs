@@ -4,9 +4,6 @@
 //! benchmark (examples/bench_investigate.rs).
 #![allow(dead_code)]
 
-#[path = "dns.rs"]
-pub mod dns;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,7 +11,7 @@ use ai_analyzer::config::{Secret, Settings};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use dns::{Answer, FakeDns};
+use super::dns::{Answer, FakeDns};
 
 /// The attacker address the fakes know (a real Tor exit range, so globally routable).
 pub const IP: &str = "185.220.101.33";

@@ -3,13 +3,11 @@
 //! `.gz`, a half-written last line, look-alike addresses, IPv6) and from a fake Wazuh indexer
 //! speaking OpenSearch's `_search`. Every assertion names exactly which events come back.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::common::*;
 use chrono::{DateTime, Datelike, Utc};
-use common::*;
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

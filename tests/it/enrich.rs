@@ -1,14 +1,10 @@
 //! Issue #3 through the built binary: `ai-analyzer enrich IP [--json]` against the local fakes,
 //! and the report's attacker profile filled from the investigation.
 
-mod common;
-#[path = "common/intel.rs"]
-mod intel;
-
 use std::time::Duration;
 
-use common::*;
-use intel::{IntelFakes, IP, KEYS};
+use crate::common::intel::{IntelFakes, IP, KEYS};
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

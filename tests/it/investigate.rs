@@ -3,18 +3,15 @@
 //! hanging source (the run ends at its timeout with the rest intact), the outer deadline, and a
 //! corrupt cache file.
 
-#[path = "common/intel.rs"]
-mod intel;
-
 use std::time::{Duration, Instant};
 
+use crate::common::intel::{IntelFakes, IP, KEYS};
 use ai_analyzer::intake::alert::Alert;
 use ai_analyzer::investigate;
 use ai_analyzer::investigate::dnsbl::ListingStatus;
 use ai_analyzer::investigate::risk::Verdict;
 use ai_analyzer::investigate::sources::Provider;
 use ai_analyzer::investigate::{investigate_intel as investigate_ip, IntelStatus};
-use intel::{IntelFakes, IP, KEYS};
 
 #[tokio::test]
 async fn every_source_at_once_then_all_from_the_cache() {

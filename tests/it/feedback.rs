@@ -1,13 +1,11 @@
 //! The verdict goes back into Wazuh: a real Unix datagram socket receives the event, and the
 //! shipped decoder and rules match what the tool writes.
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

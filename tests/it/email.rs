@@ -1,14 +1,12 @@
 //! The full report: archived, linked from the push, mailed as MIME to an SMTP server on loopback,
 //! and checked by the quality guard.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -2,15 +2,12 @@
 //! (hickory-server): listed, unlisted, error-code, SERVFAIL and non-answering zones, IPv4 and
 //! IPv6, all zones at once.
 
-#[path = "common/dns.rs"]
-mod dns;
-
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::common::dns::{Answer, FakeDns};
 use ai_analyzer::config::Dnsbl;
 use ai_analyzer::investigate::dnsbl::{check, ListingStatus};
-use dns::{Answer, FakeDns};
 
 const ZONES: [&str; 6] = [
     "zen.spamhaus.org",
