@@ -2,17 +2,28 @@
 //! incident report, written by a local LLM and pushed to ntfy.
 //!
 //! The binary is thin; everything lives here, one folder per stage of the pipeline:
-//! [`intake`] (message -> alert) -> [`gate`] (loop guard, cooldown, handshake) -> [`queue`]
+//! [`intake`] (message -> alert) -> `gate` (loop guard, cooldown, handshake) -> [`queue`]
 //! (spool, worker) -> [`investigate`] (sources, DNSBL, history, risk) -> [`analyze`] (prompt,
 //! LLM, guard, fallback report) -> [`deliver`] (ntfy, mail, the Wazuh verdict, outbox).
+//! `pipeline` tells that story for one alert; `cmd` holds one file per subcommand. The public
+//! modules are the facade the tests, benchmarks and the fuzz target drive.
+#![warn(unreachable_pub)]
 
 pub mod analyze;
-pub mod cmd;
+mod cmd;
 pub mod config;
 pub mod deliver;
-pub mod gate;
+mod gate;
 pub mod intake;
 pub mod investigate;
-pub mod pipeline;
+mod pipeline;
 pub mod queue;
-pub mod util;
+mod util;
+
+pub use util::error::{exit_code, one_line, EXIT_RUNTIME};
+
+/// Runs what the command line asks (`args` as the process got them) and returns the contract's
+/// exit code; an `Err` maps to one through [`exit_code`].
+pub fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<u8> {
+    cmd::main(args)
+}

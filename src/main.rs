@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use ai_analyzer::{cmd, util::error};
-
 fn main() -> ExitCode {
     // A bug must end as one line and exit 1, never as a panic dump on a user's screen. The hook
     // only reports; a panic inside a lookup task is caught where the task is joined, and one on
@@ -14,16 +12,16 @@ fn main() -> ExitCode {
         eprintln!("ai-analyzer: error: {line}");
     }));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let result = std::panic::catch_unwind(move || cmd::main(args));
-    match result {
-        Ok(Ok(code)) => error::to_exit(code),
+    let code = match std::panic::catch_unwind(move || ai_analyzer::run(args)) {
+        Ok(Ok(code)) => code,
         Ok(Err(err)) => {
-            let line = error::one_line(&err);
+            let line = ai_analyzer::one_line(&err);
             tracing::error!("{line}");
             eprintln!("ai-analyzer: error: {line}");
-            error::to_exit(error::exit_code(&err))
+            ai_analyzer::exit_code(&err)
         }
         // Already reported by the hook.
-        Err(_) => error::to_exit(error::EXIT_RUNTIME),
-    }
+        Err(_) => ai_analyzer::EXIT_RUNTIME,
+    };
+    ExitCode::from(code)
 }

@@ -1,7 +1,6 @@
 //! The story of one analysis: investigate -> analyze -> deliver. The worker and a run by hand
 //! both call [`analyse_and_deliver`]; nothing here calls back up.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::analyze::{
@@ -13,11 +12,10 @@ use crate::deliver;
 use crate::deliver::ntfy::NtfyOverride;
 use crate::gate::cooldown::{self, Tally};
 use crate::intake::alert::Alert;
-use crate::investigate::Evidence;
 
 /// Options of one analysis.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Everything up to delivery; send nothing, write nothing.
     pub dry_run: bool,
     /// Alerts for the same address counted since its last report.
@@ -30,16 +28,15 @@ pub struct RunOptions {
 
 /// What one analysis produced.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub report: Report,
-    pub evidence: Evidence,
-    pub archived: Option<PathBuf>,
+    /// Whether the push reached ntfy now (a failed one waits in the outbox).
     pub pushed: bool,
 }
 
 /// Investigate, analyse with the LLM (or fall back), then archive and push unless dry-run.
 /// Fails only when the report could neither be pushed nor queued in the outbox.
-pub async fn analyse_and_deliver(
+pub(crate) async fn analyse_and_deliver(
     alert: &Alert,
     settings: &Settings,
     options: RunOptions,
@@ -67,8 +64,6 @@ pub async fn analyse_and_deliver(
         tracing::info!("dry run: nothing archived or sent");
         return Ok(Outcome {
             report,
-            evidence,
-            archived: None,
             pushed: false,
         });
     }
@@ -76,8 +71,6 @@ pub async fn analyse_and_deliver(
         deliver::deliver(alert, &evidence, &report, settings, options.ntfy.as_ref()).await?;
     Ok(Outcome {
         report,
-        evidence,
-        archived: delivered.archived,
         pushed: delivered.pushed,
     })
 }

@@ -13,7 +13,7 @@ use crate::util::fsutil;
 use crate::util::slots;
 
 /// `check`: one line per item; exit 1 when anything is not OK.
-pub async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
+pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<u8> {
     let mut lines = vec![format!("ok    config      {source}")];
     let mut failed = false;
     let mut line = |ok: bool, what: &str, text: String| {

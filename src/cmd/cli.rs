@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// By hand: `ai-analyzer --alert-file alert.json` or `ai-analyzer < alert.json`.
 #[derive(Debug, Parser)]
 #[command(name = "ai-analyzer", version, about, long_about)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (default: $AI_ANALYZER_CONFIG, else /var/ossec/etc/ai-analyzer.toml if present).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -37,7 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Investigate one IP address: scope, zone and what the lookups find.
     Enrich {
         /// The address to investigate.
@@ -85,7 +85,7 @@ pub enum Command {
 /// The arguments wazuh-integratord passes to `integrations/custom-ai-analyzer`:
 /// `<alert file> <api_key> <hook_url> [debug] [options file] [timeout] [retries] ...`, some empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Integration {
+pub(crate) struct Integration {
     pub alert_file: PathBuf,
     /// A non-empty api_key is the ntfy token for this run.
     pub api_key: Option<String>,
@@ -95,7 +95,7 @@ pub struct Integration {
 
 /// Recognises an integratord invocation: the first argument is an existing file and not an option
 /// or a subcommand. Everything else goes to clap.
-pub fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
+pub(crate) fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
     let first = args.get(1)?.to_str()?;
     if first.starts_with('-')
         || [

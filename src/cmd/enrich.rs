@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::intake::alert;
 use crate::util::error::{InputError, EXIT_OK};
 
-pub fn run(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
+pub(crate) fn run(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
     let ip: IpAddr = alert::parse_ip_text(ip)
         .ok_or_else(|| InputError::NotAlert(format!("{ip:?} is not an IP address")))?;
     let evidence = runtime()?.block_on(crate::investigate::investigate_ip(

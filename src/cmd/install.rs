@@ -13,22 +13,22 @@ use std::path::{Path, PathBuf};
 
 use crate::util::fsutil;
 
-pub const CONFIG_TEMPLATE: &str = include_str!(concat!(
+pub(crate) const CONFIG_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/config/ai-analyzer.toml"
 ));
-pub const DECODERS: &str = include_str!(concat!(
+pub(crate) const DECODERS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/examples/wazuh/ai-analyzer_decoders.xml"
 ));
-pub const RULES: &str = include_str!(concat!(
+pub(crate) const RULES: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/examples/wazuh/ai-analyzer_rules.xml"
 ));
 
 /// What one install step did, for the printed plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Done {
+pub(crate) enum Done {
     Created,
     Updated,
     Unchanged,
@@ -57,27 +57,27 @@ impl Done {
 }
 
 /// The paths under a Wazuh home.
-pub struct Layout {
+pub(crate) struct Layout {
     pub home: PathBuf,
 }
 
 impl Layout {
-    pub fn binary(&self) -> PathBuf {
+    pub(crate) fn binary(&self) -> PathBuf {
         self.home.join("active-response/bin/ai-analyzer")
     }
-    pub fn integration(&self) -> PathBuf {
+    pub(crate) fn integration(&self) -> PathBuf {
         self.home.join("integrations/custom-ai-analyzer")
     }
-    pub fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.home.join("etc/ai-analyzer.toml")
     }
-    pub fn decoders(&self) -> PathBuf {
+    pub(crate) fn decoders(&self) -> PathBuf {
         self.home.join("etc/decoders/ai-analyzer_decoders.xml")
     }
-    pub fn rules(&self) -> PathBuf {
+    pub(crate) fn rules(&self) -> PathBuf {
         self.home.join("etc/rules/ai-analyzer_rules.xml")
     }
-    pub fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.home.join("var/ai-analyzer")
     }
 }
@@ -144,14 +144,14 @@ fn put_file(
 }
 
 /// The config template with every `/var/ossec` path moved to `home`.
-pub fn config_for(home: &Path) -> String {
+pub(crate) fn config_for(home: &Path) -> String {
     let home = home.display().to_string();
     let home = home.trim_end_matches('/');
     CONFIG_TEMPLATE.replace("\"/var/ossec/", &format!("\"{home}/"))
 }
 
 /// The blocks to add to ossec.conf, and the restart command.
-pub fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
+pub(crate) fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
     let mut s = format!(
         "<!-- ai-analyzer: add inside <ossec_config> of ossec.conf -->
 <command>
@@ -184,14 +184,14 @@ pub fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
     s
 }
 
-pub struct Options {
+pub(crate) struct Options {
     pub home: PathBuf,
     pub dry_run: bool,
     pub integration: bool,
 }
 
 /// Installs; returns the lines to print.
-pub fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
+pub(crate) fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
     let layout = Layout {
         home: opts.home.clone(),
     };
@@ -272,7 +272,7 @@ pub fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
 }
 
 /// Uninstalls; keeps the config, the reports and the state unless `purge`.
-pub fn uninstall(home: &Path, purge: bool, dry: bool) -> anyhow::Result<Vec<String>> {
+pub(crate) fn uninstall(home: &Path, purge: bool, dry: bool) -> anyhow::Result<Vec<String>> {
     let layout = Layout {
         home: home.to_path_buf(),
     };

@@ -1,11 +1,11 @@
 //! The subcommands, one file each; this file picks one and holds what they share.
 
-pub mod check;
-pub mod cli;
-pub mod enrich;
-pub mod install;
-pub mod prompt;
-pub mod run;
+pub(crate) mod check;
+pub(crate) mod cli;
+pub(crate) mod enrich;
+pub(crate) mod install;
+pub(crate) mod prompt;
+pub(crate) mod run;
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -23,7 +23,7 @@ use cli::{Cli, Command};
 
 /// Runs what the command line asks: integratord's call when its arguments say so, else the parsed
 /// command.
-pub fn main(args: Vec<std::ffi::OsString>) -> anyhow::Result<u8> {
+pub(crate) fn main(args: Vec<std::ffi::OsString>) -> anyhow::Result<u8> {
     use clap::Parser as _;
     match cli::integration(&args) {
         Some(integration) => run::run_integration(&integration),

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::intake::alert::Command as ArCommand;
 use crate::util::error::{InputError, EXIT_OK};
 
-pub fn run(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<u8> {
+pub(crate) fn run(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<u8> {
     let incoming = read_input(settings, file)?;
     if incoming.command == ArCommand::Delete {
         return Err(

@@ -21,7 +21,7 @@ use crate::util::error::EXIT_OK;
 use crate::util::logging;
 use crate::util::now_ms;
 
-pub fn alert(cli: &Cli, settings: &Settings, source: &Source) -> anyhow::Result<u8> {
+pub(crate) fn alert(cli: &Cli, settings: &Settings, source: &Source) -> anyhow::Result<u8> {
     let incoming = read_input(settings, cli.alert_file.as_deref())?;
     // An AR message on stdin means wazuh-execd: stdout carries protocol lines only.
     let origin = if cli.alert_file.is_none() && incoming.is_ar_message() {
@@ -229,7 +229,7 @@ fn describe(alert: &Alert) -> String {
 
 /// A run started by wazuh-integratord (`integrations/custom-ai-analyzer <alert file> <api_key>
 /// <hook_url> ...`): a non-empty hook_url and api_key are the ntfy topic URL and token for it.
-pub fn run_integration(args: &Integration) -> anyhow::Result<u8> {
+pub(crate) fn run_integration(args: &Integration) -> anyhow::Result<u8> {
     let (settings, source) = config::load(None)?;
     let mut target = None;
     if args.hook_url.is_some() || args.api_key.is_some() {
@@ -275,7 +275,7 @@ pub fn run_integration(args: &Integration) -> anyhow::Result<u8> {
 }
 
 /// `https://ntfy.example/prefix/topic` -> (`https://ntfy.example/prefix`, `topic`).
-pub fn split_topic_url(hook: &str) -> Option<(String, String)> {
+pub(crate) fn split_topic_url(hook: &str) -> Option<(String, String)> {
     let url = reqwest::Url::parse(hook.trim()).ok()?;
     if !matches!(url.scheme(), "http" | "https") {
         return None;

@@ -20,9 +20,9 @@ use crate::intake::alert::{truncate_chars, Alert};
 use crate::util::fsutil;
 
 /// At most this many single alerts are listed in a tally (all are counted).
-pub const MAX_LISTED: usize = 20;
+pub(crate) const MAX_LISTED: usize = 20;
 /// How long intake waits for the cooldown lock before it goes on without dedup.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Alerts counted for one address since its last report.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,7 @@ impl Tally {
 
 /// One address's cooldown window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Window {
+pub(crate) struct Window {
     pub key: String,
     /// The address as people write it (the key is made safe for a file name).
     #[serde(default)]
@@ -168,7 +168,7 @@ pub struct Window {
 
 /// What intake does with an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Analyse it; `earlier` holds what was counted since the last report.
     Analyse {
         earlier: Option<Tally>,
@@ -179,7 +179,7 @@ pub enum Decision {
 }
 
 /// How the address (or rule and agent) is shown in digests.
-pub fn label_for(alert: &Alert) -> String {
+pub(crate) fn label_for(alert: &Alert) -> String {
     match alert.source_ip() {
         Some((ip, _)) => ip.to_string(),
         None => format!("rule {} on {}", alert.rule_id(), alert.agent_name()),
@@ -187,7 +187,7 @@ pub fn label_for(alert: &Alert) -> String {
 }
 
 /// The dedup key: the source address, else the rule and agent.
-pub fn key_for(alert: &Alert) -> String {
+pub(crate) fn key_for(alert: &Alert) -> String {
     let raw = match alert.source_ip() {
         Some((ip, _)) => ip.to_string(),
         None => format!("rule-{}-agent-{}", alert.rule_id(), alert.agent_name()),
@@ -216,7 +216,7 @@ fn is_success(alert: &Alert) -> bool {
 }
 
 /// The cooldown store.
-pub struct Store {
+pub(crate) struct Store {
     dir: PathBuf,
     cooldown_ms: i64,
 }
@@ -227,7 +227,7 @@ struct Guard {
 }
 
 impl Store {
-    pub fn new(state_dir: &Path, cooldown_secs: u64) -> Store {
+    pub(crate) fn new(state_dir: &Path, cooldown_secs: u64) -> Store {
         Store {
             dir: state_dir.join("cooldown"),
             cooldown_ms: (cooldown_secs as i64).saturating_mul(1000),
@@ -280,7 +280,7 @@ impl Store {
     }
 
     /// Decides for one alert at `now_ms`, and records the decision.
-    pub fn gate(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Decision> {
+    pub(crate) fn gate(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Decision> {
         let _guard = self.lock()?;
         let key = key_for(alert);
         let level = alert.rule_level();
@@ -345,7 +345,7 @@ impl Store {
     /// Counts an alert without analysing it (execd answered `abort`): into the open window for its
     /// address, or into a new one when ours has closed (execd's timer restarts with every repeat,
     /// ours does not), so that the alert still reaches a digest. Returns the pending count.
-    pub fn count_only(&self, alert: &Alert, now_ms: i64) -> std::io::Result<u64> {
+    pub(crate) fn count_only(&self, alert: &Alert, now_ms: i64) -> std::io::Result<u64> {
         let _guard = self.lock()?;
         let key = key_for(alert);
         let mut w = match self.load(&key) {
@@ -372,7 +372,7 @@ impl Store {
     /// Takes the tallies of windows that have closed with counted alerts, and forgets closed
     /// windows. `write` must store each digest durably (the outbox); a window is forgotten only
     /// after its digest was stored.
-    pub fn take_due(
+    pub(crate) fn take_due(
         &self,
         now_ms: i64,
         mut write: impl FnMut(&str, &Tally) -> std::io::Result<()>,
@@ -409,7 +409,7 @@ impl Store {
     }
 
     /// When the next open window with counted alerts closes, in ms since the epoch.
-    pub fn next_due_ms(&self) -> Option<i64> {
+    pub(crate) fn next_due_ms(&self) -> Option<i64> {
         let entries = fs::read_dir(&self.dir).ok()?;
         entries
             .flatten()

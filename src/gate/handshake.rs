@@ -12,18 +12,18 @@ use serde_json::{json, Value};
 use crate::intake::alert::Alert;
 
 /// How long we wait for execd's answer before going on as if it said `continue`.
-pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     Continue,
     Abort,
     /// EOF, a timeout or an unreadable line: go on.
-    NoAnswer,
+    Silent,
 }
 
 /// The key execd dedups on: the source IP, else the rule id.
-pub fn keys_for(alert: &Alert) -> Vec<String> {
+pub(crate) fn keys_for(alert: &Alert) -> Vec<String> {
     match alert.source_ip() {
         Some((ip, _)) => vec![ip.to_string()],
         None => vec![alert.rule_id()],
@@ -31,7 +31,7 @@ pub fn keys_for(alert: &Alert) -> Vec<String> {
 }
 
 /// The line we write on stdout.
-pub fn check_keys_line(keys: &[String]) -> String {
+pub(crate) fn check_keys_line(keys: &[String]) -> String {
     json!({
         "version": 1,
         "origin": {"name": "ai-analyzer", "module": "active-response"},
@@ -42,22 +42,22 @@ pub fn check_keys_line(keys: &[String]) -> String {
 }
 
 /// Reads execd's answer line.
-pub fn parse_answer(line: Option<&[u8]>) -> Answer {
+pub(crate) fn parse_answer(line: Option<&[u8]>) -> Answer {
     let Some(line) = line else {
-        return Answer::NoAnswer;
+        return Answer::Silent;
     };
     match serde_json::from_slice::<Value>(line) {
         Ok(v) => match v.get("command").and_then(Value::as_str) {
             Some("abort") => Answer::Abort,
             Some("continue") => Answer::Continue,
-            _ => Answer::NoAnswer,
+            _ => Answer::Silent,
         },
-        Err(_) => Answer::NoAnswer,
+        Err(_) => Answer::Silent,
     }
 }
 
 /// Writes the `check_keys` line and reads the answer through `read_answer`.
-pub fn handshake(
+pub(crate) fn handshake(
     out: &mut impl Write,
     keys: &[String],
     read_answer: impl FnOnce() -> Option<Vec<u8>>,
@@ -99,8 +99,8 @@ mod tests {
         ));
         assert_eq!(parse_answer(Some(cont)), Answer::Continue);
         assert_eq!(parse_answer(Some(abort)), Answer::Abort);
-        assert_eq!(parse_answer(None), Answer::NoAnswer);
-        assert_eq!(parse_answer(Some(b"garbage")), Answer::NoAnswer);
+        assert_eq!(parse_answer(None), Answer::Silent);
+        assert_eq!(parse_answer(Some(b"garbage")), Answer::Silent);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::investigate::sources::{self, millis, Ctx, Finding, Provider, Source, 
 use crate::investigate::Setup;
 
 /// Added to the longest per-source timeout to form the investigation's outer deadline.
-pub const DEADLINE_GRACE: Duration = Duration::from_millis(500);
+pub(super) const DEADLINE_GRACE: Duration = Duration::from_millis(500);
 
 /// How far the investigation of the source address went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -73,6 +73,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         tracing::debug!("{n} worker(s) already running; nothing to do");
         return Ok(());
     };
+    tracing::debug!("worker in slot {} of {n}", slot.index);
     let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64)
         .saturating_add(1)
         .saturating_mul(1000);

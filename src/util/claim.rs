@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::util::fsutil;
 
 /// The files with extension `ext` in `dir`, by name (oldest first for our names).
-pub fn list_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+pub(crate) fn list_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -23,13 +23,13 @@ pub fn list_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// A file (job or outbox entry) this process holds the lock on.
-pub struct Claimed<T> {
+pub(crate) struct Claimed<T> {
     pub path: PathBuf,
     pub value: T,
     _lock: File,
 }
 
-pub enum Claim<T> {
+pub(crate) enum Claim<T> {
     Got(Box<Claimed<T>>),
     /// Another worker holds it, or it is already done.
     Busy,
@@ -38,7 +38,7 @@ pub enum Claim<T> {
 }
 
 /// Tries to take the job (or outbox entry) at `path`.
-pub fn claim<T: serde::de::DeserializeOwned>(path: &Path) -> Claim<T> {
+pub(crate) fn claim<T: serde::de::DeserializeOwned>(path: &Path) -> Claim<T> {
     if fsutil::refuse_symlink(path).is_err() {
         return Claim::Bad(format!("{} is a symlink", path.display()));
     }
@@ -74,7 +74,7 @@ pub fn claim<T: serde::de::DeserializeOwned>(path: &Path) -> Claim<T> {
 
 impl<T> Claimed<T> {
     /// The work is done (the report is out, or safely in the outbox): remove the file.
-    pub fn done(self) -> std::io::Result<()> {
+    pub(crate) fn done(self) -> std::io::Result<()> {
         fs::remove_file(&self.path)
     }
 }

@@ -3,16 +3,14 @@
 //! Input and configuration errors are typed because the caller must tell them apart (exit 2 and 3);
 //! everything else is an `anyhow::Error` that ends in exit 1.
 
-use std::process::ExitCode;
-
 /// Exit code: handled (delivered, handed off, skipped, or a `delete`).
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: a runtime failure that could not even be spooled for retry.
 pub const EXIT_RUNTIME: u8 = 1;
 /// Exit code: invalid input (empty, not JSON, not an alert, over the size cap).
-pub const EXIT_INPUT: u8 = 2;
+pub(crate) const EXIT_INPUT: u8 = 2;
 /// Exit code: invalid configuration; the message names the key.
-pub const EXIT_CONFIG: u8 = 3;
+pub(crate) const EXIT_CONFIG: u8 = 3;
 
 /// The input could not be taken as an alert.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +54,7 @@ pub fn one_line(err: &anyhow::Error) -> String {
 }
 
 /// An error and its causes on one line, `a: b: c`, leaving out a cause already said.
-pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -70,17 +68,12 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The innermost cause alone: what a person can act on (`Connection refused (os error 111)`).
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
     cause.to_string()
-}
-
-/// Convenience for `main`.
-pub fn to_exit(code: u8) -> ExitCode {
-    ExitCode::from(code)
 }
 
 #[cfg(test)]

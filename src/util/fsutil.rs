@@ -9,12 +9,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Directory mode: owner all, group read and enter (the wazuh group), others nothing.
-pub const DIR_MODE: u32 = 0o750;
+pub(crate) const DIR_MODE: u32 = 0o750;
 /// File mode: owner read-write, group read.
-pub const FILE_MODE: u32 = 0o640;
+pub(crate) const FILE_MODE: u32 = 0o640;
 
 /// Creates `dir` and its missing parents with mode 0750. Fails when `dir` is a symlink or a file.
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::other(format!(
             "{} is a symlink; refusing to follow it",
@@ -35,7 +35,7 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename, then
 /// fsync of the directory. The temporary file is created with `O_EXCL`, which never follows a link.
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -69,7 +69,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
 }
 
 /// Number of files and total bytes below `dir` (0, 0 when it does not exist).
-pub fn dir_size(dir: &Path) -> (u64, u64) {
+pub(crate) fn dir_size(dir: &Path) -> (u64, u64) {
     let mut files = 0;
     let mut bytes = 0;
     let mut stack = vec![dir.to_path_buf()];
@@ -92,7 +92,7 @@ pub fn dir_size(dir: &Path) -> (u64, u64) {
 }
 
 /// Fails when `path` exists and is a symlink.
-pub fn refuse_symlink(path: &Path) -> io::Result<()> {
+pub(crate) fn refuse_symlink(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::other(format!(
             "{} is a symlink; refusing to follow it",
@@ -103,7 +103,7 @@ pub fn refuse_symlink(path: &Path) -> io::Result<()> {
 }
 
 /// A number that differs between calls in one process and, most likely, between processes.
-pub fn unique_suffix() -> u64 {
+pub(crate) fn unique_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let t = std::time::SystemTime::now()

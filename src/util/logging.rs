@@ -20,10 +20,10 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer as _;
 
 /// The program name Wazuh's decoder expects in each line.
-pub const PROGRAM: &str = "active-response/bin/ai-analyzer";
+pub(crate) const PROGRAM: &str = "active-response/bin/ai-analyzer";
 
 /// Formats one event as a Wazuh active-response log line.
-pub struct WazuhFormat {
+pub(crate) struct WazuhFormat {
     secrets: Vec<String>,
 }
 
@@ -56,7 +56,7 @@ where
 }
 
 /// One line, no leading `{`, secrets masked.
-pub fn sanitize(message: &str, secrets: &[String]) -> String {
+pub(crate) fn sanitize(message: &str, secrets: &[String]) -> String {
     let mut line: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -80,7 +80,7 @@ fn filter(level: Level) -> Targets {
 
 /// Installs the global subscriber: the log file, or stderr when the file cannot be opened (or is
 /// `-`). Returns a note when the file could not be opened.
-pub fn init(
+pub(crate) fn init(
     log_file: &str,
     verbose: bool,
     quiet_stderr: bool,

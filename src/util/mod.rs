@@ -1,13 +1,13 @@
 //! Small shared pieces: errors and exit codes, the state directory, file helpers, claims and slot
 //! locks, logging, the clock.
 
-pub mod claim;
-pub mod error;
-pub mod fsutil;
-pub mod logging;
-pub mod secret;
-pub mod slots;
-pub mod state;
+pub(crate) mod claim;
+pub(crate) mod error;
+pub(crate) mod fsutil;
+pub(crate) mod logging;
+pub(crate) mod secret;
+pub(crate) mod slots;
+pub(crate) mod state;
 
 use error::ConfigError;
 
@@ -35,7 +35,7 @@ impl Probe {
 }
 
 /// Unix time in milliseconds.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -49,7 +49,7 @@ pub fn join_url(base: &str, path: &str) -> String {
 }
 
 /// Checks that `url` is an http(s) URL with a host; the error names `key`.
-pub fn check_url(key: &str, url: &str, may_be_empty: bool) -> Result<(), ConfigError> {
+pub(crate) fn check_url(key: &str, url: &str, may_be_empty: bool) -> Result<(), ConfigError> {
     if url.trim().is_empty() {
         return if may_be_empty {
             Ok(())

@@ -11,7 +11,7 @@ use crate::util::fsutil;
 
 /// A held slot; dropping it frees the slot.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct Slot {
     _file: File,
     pub index: u32,
 }
@@ -28,7 +28,7 @@ fn open(dir: &Path, kind: &str, i: u32) -> std::io::Result<File> {
 }
 
 /// Takes a free slot of `kind` among `n`, without waiting.
-pub fn try_acquire(dir: &Path, kind: &str, n: u32) -> std::io::Result<Option<Slot>> {
+pub(crate) fn try_acquire(dir: &Path, kind: &str, n: u32) -> std::io::Result<Option<Slot>> {
     fsutil::create_private_dir(dir)?;
     for i in 0..n.max(1) {
         let file = open(dir, kind, i)?;
@@ -43,7 +43,7 @@ pub fn try_acquire(dir: &Path, kind: &str, n: u32) -> std::io::Result<Option<Slo
 }
 
 /// Waits for a free slot until `deadline`, polling every 100 ms.
-pub async fn acquire(
+pub(crate) async fn acquire(
     dir: &Path,
     kind: &str,
     n: u32,
@@ -61,7 +61,7 @@ pub async fn acquire(
 }
 
 /// How many of the `n` slots are held right now (by any process).
-pub fn busy(dir: &Path, kind: &str, n: u32) -> u32 {
+pub(crate) fn busy(dir: &Path, kind: &str, n: u32) -> u32 {
     (0..n.max(1))
         .filter(|i| match open(dir, kind, *i) {
             Ok(f) => f.try_lock().is_err(),

@@ -301,7 +301,7 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub fn new(query: Query, source: &'static str) -> Self {
+    pub(crate) fn new(query: Query, source: &'static str) -> Self {
         Collector {
             found: Found {
                 query,
@@ -314,16 +314,16 @@ impl Collector {
         }
     }
 
-    pub fn query(&self) -> &Query {
+    pub(crate) fn query(&self) -> &Query {
         &self.found.query
     }
 
-    pub fn full(&self) -> bool {
+    pub(crate) fn full(&self) -> bool {
         self.found.events.len() >= self.found.query.max_events
     }
 
     /// Adds an event found while going back in time; false once the limit is reached.
-    pub fn push(&mut self, event: Event) -> bool {
+    pub(crate) fn push(&mut self, event: Event) -> bool {
         if self.full() {
             return false;
         }
@@ -336,11 +336,11 @@ impl Collector {
         !self.full()
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.found.notes.push(note.into());
     }
 
-    pub fn finish(mut self) -> Found {
+    pub(crate) fn finish(mut self) -> Found {
         // Blocks are read newest first, but lines within a log are only nearly in time order.
         self.found.events.sort_by_key(|e| std::cmp::Reverse(e.time));
         self.found

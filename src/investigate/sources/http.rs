@@ -10,11 +10,11 @@ use crate::investigate::Setup;
 use crate::util::error::chain as error_chain;
 
 /// How long to wait for a TCP (and TLS) connection to any source.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest any single HTTP exchange may take, whatever a source's `timeout_secs` says.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bodies larger than this are cut off and treated as unreadable: no source sends this much.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// What every source shares in one run: the HTTP client, the sources' settings, the cache.
 pub struct Ctx {
