@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::NTFY_MAX_BYTES;
 use crate::intake::alert::{truncate_chars, Alert};
 use crate::investigate::Evidence;
-use crate::investigate::IntelStatus;
+use crate::investigate::{Intel, IntelStatus};
 
 const TRUNCATED: &str = "\n\n_(truncated)_";
 
@@ -112,7 +112,6 @@ pub fn fallback_title(alert: &Alert, evidence: &Evidence) -> String {
 /// The deterministic report for when the model is unavailable. It has the same sections as the
 /// model's and says plainly that it was written without AI, and why.
 pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usize) -> Report {
-    let level = alert.rule_level();
     let title = fallback_title(alert, evidence);
     let mut md = String::new();
     let _ = writeln!(md, "# {title}");
@@ -121,6 +120,28 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
         "_Written without AI: {}. Facts below come straight from the alert._\n",
         one_line(reason, 300)
     );
+    write_overview(&mut md, alert, evidence);
+    write_details(&mut md, alert);
+    write_attacker(&mut md, evidence);
+    write_target_and_iocs(&mut md, alert, evidence);
+    write_risk(&mut md, alert.rule_level(), &evidence.intel);
+    let _ = writeln!(md, "\n## Recommended actions");
+    for (i, step) in recommended_actions(alert, evidence).iter().enumerate() {
+        let _ = writeln!(md, "{}. {step}", i + 1);
+    }
+    let markdown = fit(md.trim_end(), max_chars);
+    Report {
+        title: title_of(&markdown),
+        markdown,
+        ai: false,
+        ai_unavailable: Some(reason.to_string()),
+        unverified: Vec::new(),
+    }
+}
+
+/// Overview and involved components: the rule, its level, the agent, the groups, the log source.
+fn write_overview(md: &mut String, alert: &Alert, evidence: &Evidence) {
+    let level = alert.rule_level();
     let _ = writeln!(md, "## Overview");
     let _ = writeln!(
         md,
@@ -143,6 +164,10 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
     if let Some(loc) = alert.text("location") {
         let _ = writeln!(md, "- Log source: {}", one_line(&loc, 100));
     }
+}
+
+/// Incident details: the alert's own fields.
+fn write_details(md: &mut String, alert: &Alert) {
     let _ = writeln!(md, "\n## Incident details");
     let _ = writeln!(md, "- Rule: {}", one_line(&alert.description(), 200));
     for (label, path) in [
@@ -166,6 +191,10 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
     if let Some(log) = alert.full_log() {
         let _ = writeln!(md, "- Log: `{}`", one_line(&log, 300).replace('`', "'"));
     }
+}
+
+/// Attacker profile: the source address, what the sources and blocklists said, its history.
+fn write_attacker(md: &mut String, evidence: &Evidence) {
     let _ = writeln!(md, "\n## Attacker profile");
     match &evidence.source {
         Some(s) => {
@@ -199,6 +228,10 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
         "- History: {}",
         one_line(&evidence.history.brief(), 500)
     );
+}
+
+/// Target system and indicators of compromise.
+fn write_target_and_iocs(md: &mut String, alert: &Alert, evidence: &Evidence) {
     let _ = writeln!(md, "\n## Target system");
     let _ = writeln!(md, "- {}", describe_agent(evidence));
     if let Some(d) = &evidence.destination {
@@ -226,6 +259,10 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
     for ioc in iocs {
         let _ = writeln!(md, "- {ioc}");
     }
+}
+
+/// Risk assessment: the rule level's word, and the source address's score with its reasons.
+fn write_risk(md: &mut String, level: u32, intel: &Intel) {
     let _ = writeln!(md, "\n## Risk assessment");
     let _ = writeln!(
         md,
@@ -247,18 +284,6 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
         for r in &risk.reasons {
             let _ = writeln!(md, "- {:+} {}", r.points, one_line(&r.text, 160));
         }
-    }
-    let _ = writeln!(md, "\n## Recommended actions");
-    for (i, step) in recommended_actions(alert, evidence).iter().enumerate() {
-        let _ = writeln!(md, "{}. {step}", i + 1);
-    }
-    let markdown = fit(md.trim_end(), max_chars);
-    Report {
-        title: title_of(&markdown),
-        markdown,
-        ai: false,
-        ai_unavailable: Some(reason.to_string()),
-        unverified: Vec::new(),
     }
 }
 

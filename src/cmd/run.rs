@@ -7,9 +7,10 @@ use anyhow::Context as _;
 
 use super::{print_stdout, read_input, runtime};
 use crate::cmd::cli::{Cli, Integration};
-use crate::config::{self, Detach, Settings, Source};
+use crate::config::{self, Settings, Source};
 use crate::deliver::ntfy::NtfyOverride;
 use crate::deliver::{digest, outbox, Channels};
+use crate::gate;
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::handshake::{self, Answer};
 use crate::intake::alert::{Alert, Command as ArCommand, Incoming};
@@ -69,116 +70,138 @@ impl Run<'_> {
         }
         // Skips come before the handshake: execd then gets no key and remembers nothing, so a
         // skipped alert can never make execd abort a later one from the same address.
-        if let Some(why) = alert.loop_guard() {
+        if let Some(why) = gate::screen(alert, settings.general.min_level) {
             tracing::info!("skipped: {why}");
-            return Ok(EXIT_OK);
-        }
-        if alert.rule_level() < settings.general.min_level {
-            tracing::info!(
-                "skipped: rule level {} is below general.min_level {}",
-                alert.rule_level(),
-                settings.general.min_level
-            );
             return Ok(EXIT_OK);
         }
         tracing::info!("{}", describe(alert));
         let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
         let gated = self.origin != Origin::Hand && !self.options.dry_run;
-        if self.origin == Origin::Execd && settings.wazuh.check_keys {
-            let keys = handshake::keys_for(alert);
-            let answer = handshake::handshake(&mut std::io::stdout().lock(), &keys, || {
-                read::read_stdin_line(
-                    settings.intake.max_alert_bytes + 4096,
-                    handshake::ANSWER_TIMEOUT,
-                )
-                .ok()
-                .flatten()
-            })
-            .context("cannot write the check_keys line to wazuh-execd")?;
-            if answer == Answer::Abort {
-                // Not analysed, as execd asks, but counted: it reaches a digest, never lost.
-                let counted = if gated {
-                    match store.count_only(alert, now_ms()) {
-                        Ok(n) => {
-                            worker::ensure_running(settings, self.source);
-                            format!("; counted ({n} pending for the next digest)")
-                        }
-                        Err(e) => format!("; not counted: {e}"),
-                    }
-                } else {
-                    String::new()
-                };
-                tracing::info!(
-                    "wazuh-execd answered abort for key {}: already handled within its timeout{counted}",
-                    keys.join(","),
-                );
-                return Ok(EXIT_OK);
-            }
+        if self.origin == Origin::Execd
+            && settings.wazuh.check_keys
+            && self.aborted(alert, &store, gated)?
+        {
+            return Ok(EXIT_OK);
         }
-        let detach = !self.foreground
-            && !self.options.dry_run
-            && match settings.wazuh.detach {
-                Detach::Never => false,
-                Detach::Always => true,
-                Detach::Auto => self.origin != Origin::Hand,
-            };
-        if gated {
-            match store.gate(alert, now_ms()) {
-                Ok(Decision::Counted {
-                    count,
-                    closes_in_secs,
-                }) => {
-                    tracing::info!(
-                        "counted, not analysed: {count} alert(s) for {} since its last report; \
-                         the window closes in {closes_in_secs} s",
-                        cooldown::key_for(alert)
-                    );
-                    if detach {
-                        // Someone must send the digest when the window closes.
-                        worker::ensure_running(settings, self.source);
-                    }
-                    return Ok(EXIT_OK);
-                }
-                Ok(Decision::Analyse { earlier, reason }) => {
-                    tracing::debug!("analysing: {reason}");
-                    self.options.earlier = earlier;
-                }
-                Err(e) => {
-                    tracing::warn!("cooldown state unavailable ({e}); analysing without dedup")
-                }
-            }
+        let detach = gate::detaches(
+            self.origin,
+            self.foreground || self.options.dry_run,
+            settings.wazuh.detach,
+        );
+        if gated && self.counted(alert, &store, detach) {
+            return Ok(EXIT_OK);
         }
-        if detach {
-            let mut job = Job::new(self.origin, alert.json().clone());
-            job.earlier = self.options.earlier.clone();
-            job.ntfy = self.options.ntfy.clone();
-            let dirs = settings.state();
-            match spool::put(&dirs.spool(), &job) {
-                Ok(path) => {
+        if detach && self.handed_off(alert, started) {
+            return Ok(EXIT_OK);
+        }
+        self.in_foreground(alert, started)
+    }
+
+    /// The check_keys handshake; true when execd answered abort (the alert is then counted for
+    /// the next digest, never lost).
+    fn aborted(&self, alert: &Alert, store: &cooldown::Store, gated: bool) -> anyhow::Result<bool> {
+        let settings = self.settings;
+        let keys = handshake::keys_for(alert);
+        let answer = handshake::handshake(&mut std::io::stdout().lock(), &keys, || {
+            read::read_stdin_line(
+                settings.intake.max_alert_bytes + 4096,
+                handshake::ANSWER_TIMEOUT,
+            )
+            .ok()
+            .flatten()
+        })
+        .context("cannot write the check_keys line to wazuh-execd")?;
+        if answer != Answer::Abort {
+            return Ok(false);
+        }
+        let counted = if gated {
+            match store.count_only(alert, now_ms()) {
+                Ok(n) => {
                     worker::ensure_running(settings, self.source);
-                    tracing::info!(
-                        "handed off as {} in {} ms",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy())
-                            .unwrap_or_default(),
-                        started.elapsed().as_millis()
-                    );
-                    if self.origin == Origin::Hand {
-                        // wazuh.detach = "always": the person at the terminal gets no report here.
-                        eprintln!(
-                            "ai-analyzer: handed off to the worker (wazuh.detach = \"always\"); \
-                             the report will be pushed and saved under {}",
-                            settings.state().reports().display()
-                        );
-                    }
-                    return Ok(EXIT_OK);
+                    format!("; counted ({n} pending for the next digest)")
                 }
-                Err(e) => tracing::error!(
+                Err(e) => format!("; not counted: {e}"),
+            }
+        } else {
+            String::new()
+        };
+        tracing::info!(
+            "wazuh-execd answered abort for key {}: already handled within its timeout{counted}",
+            keys.join(","),
+        );
+        Ok(true)
+    }
+
+    /// The cooldown: true when the alert is counted into an open window instead of analysed.
+    fn counted(&mut self, alert: &Alert, store: &cooldown::Store, detach: bool) -> bool {
+        match store.gate(alert, now_ms()) {
+            Ok(Decision::Counted {
+                count,
+                closes_in_secs,
+            }) => {
+                tracing::info!(
+                    "counted, not analysed: {count} alert(s) for {} since its last report; \
+                     the window closes in {closes_in_secs} s",
+                    cooldown::key_for(alert)
+                );
+                if detach {
+                    // Someone must send the digest when the window closes.
+                    worker::ensure_running(self.settings, self.source);
+                }
+                true
+            }
+            Ok(Decision::Analyse { earlier, reason }) => {
+                tracing::debug!("analysing: {reason}");
+                self.options.earlier = earlier;
+                false
+            }
+            Err(e) => {
+                tracing::warn!("cooldown state unavailable ({e}); analysing without dedup");
+                false
+            }
+        }
+    }
+
+    /// Spools the job for the worker; true when it is safely handed off.
+    fn handed_off(&self, alert: &Alert, started: Instant) -> bool {
+        let settings = self.settings;
+        let mut job = Job::new(self.origin, alert.json().clone());
+        job.earlier = self.options.earlier.clone();
+        job.ntfy = self.options.ntfy.clone();
+        let dirs = settings.state();
+        match spool::put(&dirs.spool(), &job) {
+            Ok(path) => {
+                worker::ensure_running(settings, self.source);
+                tracing::info!(
+                    "handed off as {} in {} ms",
+                    path.file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default(),
+                    started.elapsed().as_millis()
+                );
+                if self.origin == Origin::Hand {
+                    // wazuh.detach = "always": the person at the terminal gets no report here.
+                    eprintln!(
+                        "ai-analyzer: handed off to the worker (wazuh.detach = \"always\"); \
+                         the report will be pushed and saved under {}",
+                        settings.state().reports().display()
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                tracing::error!(
                     "cannot spool the job in {} ({e}); analysing in the foreground",
                     dirs.spool().display()
-                ),
+                );
+                false
             }
         }
+    }
+
+    /// The pipeline in this process; then whatever else is due (digests, the outbox).
+    fn in_foreground(self, alert: &Alert, started: Instant) -> anyhow::Result<u8> {
+        let settings = self.settings;
         let origin = self.origin;
         let dry_run = self.options.dry_run;
         let rt = runtime()?;
@@ -189,10 +212,9 @@ impl Run<'_> {
         }
         if !dry_run {
             // Any run delivers what is due: digests of closed windows, the outbox.
-            let dirs = settings.state();
             digest::send_digests(settings);
             rt.block_on(outbox::flush(
-                &dirs.outbox(),
+                &settings.state().outbox(),
                 &Channels::new(settings),
                 &mut outbox::Down::default(),
             ));

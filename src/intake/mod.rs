@@ -2,3 +2,14 @@
 
 pub mod alert;
 pub mod read;
+
+use serde::{Deserialize, Serialize};
+
+/// Who started the run: wazuh-execd, wazuh-integratord, or a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Execd,
+    Integratord,
+    Hand,
+}

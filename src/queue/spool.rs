@@ -13,14 +13,7 @@ use crate::deliver::ntfy::NtfyOverride;
 use crate::gate::cooldown::Tally;
 use crate::util::{claim, fsutil, now_ms};
 
-/// Who started the run that spooled the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    Execd,
-    Integratord,
-    Hand,
-}
+pub use crate::intake::Origin;
 
 /// One unit of work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
