@@ -146,22 +146,32 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&e))?;
+        self.read_answer(status, &bytes, prompt)
+    }
+
+    /// The answer in a response body: the model's text, or the error the server sent.
+    fn read_answer(
+        &self,
+        status: reqwest::StatusCode,
+        bytes: &[u8],
+        prompt: &Prompt,
+    ) -> Result<Answer, LlmError> {
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(LlmError::ModelNotFound {
                 model: self.cfg.model.clone(),
             });
         }
         if !status.is_success() {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            let message = serde_json::from_slice::<ErrorBody>(bytes)
                 .map(|b| b.error)
-                .unwrap_or_else(|_| snippet(&bytes));
+                .unwrap_or_else(|_| snippet(bytes));
             return Err(LlmError::Http {
                 status: status.as_u16(),
                 message,
             });
         }
         let parsed: ChatResponse =
-            serde_json::from_slice(&bytes).map_err(|e| LlmError::BadBody(format!("{e}")))?;
+            serde_json::from_slice(bytes).map_err(|e| LlmError::BadBody(format!("{e}")))?;
         if let Some(error) = parsed.error {
             return Err(LlmError::Http {
                 status: status.as_u16(),

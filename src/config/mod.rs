@@ -353,9 +353,15 @@ impl Settings {
 
     /// Checks values that parse but make no sense; the message names the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_bounds()?;
+        self.validate_ollama()?;
+        self.validate_rest()
+    }
+
+    /// Upper bounds: no time arithmetic on these may overflow, and none of them makes sense
+    /// beyond a year.
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
-        // Upper bounds: no time arithmetic on these may overflow, and none of them makes sense
-        // beyond a year.
         const DAY: u64 = 86_400;
         for (key, value, max) in [
             ("general.deadline_secs", self.general.deadline_secs, DAY),
@@ -383,6 +389,11 @@ impl Settings {
                 return bad(key, format!("{value} is over the limit of {max}"));
             }
         }
+        Ok(())
+    }
+
+    fn validate_ollama(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
         if self.ollama.max_concurrent > 64 {
             return bad(
                 "ollama.max_concurrent",
@@ -411,6 +422,12 @@ impl Settings {
         if self.ollama.timeout_secs == 0 {
             return bad("ollama.timeout_secs", "must be at least 1".into());
         }
+        Ok(())
+    }
+
+    /// ntfy, intake, the deadline, the sources, history, DNS blocklists and zones.
+    fn validate_rest(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
         check_url("ntfy.url", &self.ntfy.url, true)?;
         if self.ntfy.enabled() && !valid_topic(&self.ntfy.topic) {
             return bad(

@@ -144,7 +144,7 @@ pub async fn flush(dir: &Path, channels: &Channels, down: &mut Down) -> Flushed 
             done.retry_later += 1;
             continue;
         };
-        let mut message = Value::Object(std::mem::take(&mut entry.message));
+        let message = Value::Object(std::mem::take(&mut entry.message));
         // A server found out of reach (or hanging) is left alone for a while: a backlog must not
         // hold the worker for a timeout per entry, nor hammer a server that is down.
         let target = channel.target(&message);
@@ -152,15 +152,8 @@ pub async fn flush(dir: &Path, channels: &Channels, down: &mut Down) -> Flushed 
             done.retry_later += 1;
             continue;
         }
-        let what = channel.describe(&message);
-        entry.attempts += 1;
-        let sent = channel.send(&message).await;
-        match sent {
-            Sent::Done(to) => {
-                tracing::info!(
-                    "outbox: delivered {what} to {to} after {} attempt(s)",
-                    entry.attempts
-                );
+        match attempt(channel, &mut entry, message, (&target, &path), down).await {
+            Sent::Done(_) => {
                 if let Err(e) = claimed.done() {
                     tracing::error!(
                         "outbox: delivered but cannot remove {}: {e}",
@@ -170,41 +163,61 @@ pub async fn flush(dir: &Path, channels: &Channels, down: &mut Down) -> Flushed 
                 done.sent += 1;
                 continue;
             }
-            Sent::Retry { error, down: out } => {
-                if out {
-                    down.mark(target);
-                }
-                entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
-                tracing::warn!(
-                    "outbox: {what} still failing ({error}); attempt {} failed, next in {} s",
-                    entry.attempts,
-                    backoff_secs(entry.attempts)
-                );
-                entry.last_error = Some(error);
-                done.retry_later += 1;
-            }
-            Sent::NoReceiver(error) => {
-                entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
-                entry.last_error = Some(error);
-                done.retry_later += 1;
-            }
-            Sent::Refused(error) => {
-                tracing::error!(
-                    "outbox: {what} refused for good ({error}); kept in {} and not retried: fix the settings",
-                    path.display()
-                );
-                entry.dead = Some(error.clone());
-                entry.last_error = Some(error);
-                channel.scrub(&mut message);
-                done.dead += 1;
-            }
-        }
-        if let Value::Object(map) = message {
-            entry.message = map;
+            Sent::Refused(_) => done.dead += 1,
+            Sent::Retry { .. } | Sent::NoReceiver(_) => done.retry_later += 1,
         }
         rewrite(&path, &entry);
     }
     done
+}
+
+/// One attempt at a due entry: sends it through its channel and records the outcome in `entry`
+/// (attempts, the next try, the error; a refused one is marked dead and scrubbed).
+async fn attempt(
+    channel: &dyn Channel,
+    entry: &mut Entry,
+    mut message: Value,
+    (target, path): (&str, &Path),
+    down: &mut Down,
+) -> Sent {
+    let what = channel.describe(&message);
+    entry.attempts += 1;
+    let sent = channel.send(&message).await;
+    match &sent {
+        Sent::Done(to) => tracing::info!(
+            "outbox: delivered {what} to {to} after {} attempt(s)",
+            entry.attempts
+        ),
+        Sent::Retry { error, down: out } => {
+            if *out {
+                down.mark(target.to_string());
+            }
+            entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
+            tracing::warn!(
+                "outbox: {what} still failing ({error}); attempt {} failed, next in {} s",
+                entry.attempts,
+                backoff_secs(entry.attempts)
+            );
+            entry.last_error = Some(error.clone());
+        }
+        Sent::NoReceiver(error) => {
+            entry.next_ms = now_ms() + backoff_secs(entry.attempts) * 1000;
+            entry.last_error = Some(error.clone());
+        }
+        Sent::Refused(error) => {
+            tracing::error!(
+                "outbox: {what} refused for good ({error}); kept in {} and not retried: fix the settings",
+                path.display()
+            );
+            entry.dead = Some(error.clone());
+            entry.last_error = Some(error.clone());
+            channel.scrub(&mut message);
+        }
+    }
+    if let Value::Object(map) = message {
+        entry.message = map;
+    }
+    sent
 }
 
 fn rewrite(path: &Path, entry: &Entry) {

@@ -224,96 +224,130 @@ pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Intel {
             return Intel::from_findings(sources, Vec::new());
         }
     };
-
-    let mut slots: Vec<Option<SourceResult>> = vec![None; Provider::ALL.len()];
-    let mut tasks: HashMap<tokio::task::Id, Provider> = HashMap::new();
-    let mut set: JoinSet<Done> = JoinSet::new();
-    let mut longest = Duration::ZERO;
-    for provider in Provider::ALL {
-        let source = ctx.providers.get(provider);
-        if let Some(finding) = not_asked(source, &ctx, ip) {
-            slots[provider.index()] = Some(SourceResult::new(provider, finding));
-            continue;
-        }
-        let timeout = source.timeout();
-        longest = longest.max(timeout);
-        let ctx = Arc::clone(&ctx);
-        let handle =
-            set.spawn(
-                async move { Done::Source(Box::new(run_one(ctx, provider, ip, timeout).await)) },
-            );
-        tasks.insert(handle.id(), provider);
-    }
-    let dnsbl_zones = if setup.dnsbl.enabled {
+    let mut run = FanOut::default();
+    run.spawn_sources(&ctx, ip);
+    let zones = if setup.dnsbl.enabled {
         setup.dnsbl.zones.clone()
     } else {
         Vec::new()
     };
-    if !dnsbl_zones.is_empty() {
-        longest = longest.max(Duration::from_secs(setup.dnsbl.timeout_secs));
-        let ctx = Arc::clone(&ctx);
-        let cfg = setup.dnsbl.clone();
-        set.spawn(async move { Done::Dnsbl(dnsbl::check(ip, &cfg, Some(&ctx.cache)).await) });
+    if !zones.is_empty() {
+        run.spawn_dnsbl(&ctx, ip, setup);
     }
-
-    let deadline = (longest + DEADLINE_GRACE).min(Duration::from_secs(setup.deadline_secs.max(1)));
-    let end = tokio::time::Instant::now() + deadline;
-    let mut listings: Option<Vec<Listing>> = None;
-    let mut deadline_hit = false;
-    loop {
-        match tokio::time::timeout_at(end, set.join_next_with_id()).await {
-            Ok(Some(Ok((_, Done::Source(r))))) => {
-                let i = r.provider.index();
-                slots[i] = Some(*r);
-            }
-            Ok(Some(Ok((_, Done::Dnsbl(l))))) => listings = Some(l),
-            Ok(Some(Err(e))) => {
-                // A task that panicked: its source failed, the others go on.
-                if let Some(p) = tasks.get(&e.id()) {
-                    slots[p.index()] = Some(SourceResult::new(
-                        *p,
-                        Finding::failed("internal error in this source's lookup"),
-                    ));
-                } else {
-                    listings = Some(Vec::new());
-                }
-            }
-            Ok(None) => break,
-            Err(_) => {
-                deadline_hit = true;
-                break;
-            }
-        }
-    }
-    // Whatever is still running past the deadline is dropped (and aborted) with the set.
-    drop(set);
-    let waited = millis(deadline);
-    let sources: Vec<SourceResult> = Provider::ALL
-        .iter()
-        .zip(slots)
-        .map(|(p, slot)| {
-            slot.unwrap_or(SourceResult {
-                provider: *p,
-                finding: Finding::TimedOut { after_ms: waited },
-                elapsed_ms: waited,
-                cached: false,
-            })
-        })
-        .collect();
-    let dnsbl = match listings {
-        Some(l) => l,
-        None => dnsbl_zones
-            .iter()
-            .map(|z| Listing::unknown(z, format!("no answer within {waited} ms")))
-            .collect(),
-    };
-    let mut intel = Intel::from_findings(sources, dnsbl);
+    let deadline =
+        (run.longest + DEADLINE_GRACE).min(Duration::from_secs(setup.deadline_secs.max(1)));
+    let deadline_hit = run.collect(deadline).await;
+    let mut intel = run.finish(millis(deadline), &zones);
     if deadline_hit {
         intel.note = Some(format!(
-            "the investigation stopped at its deadline ({waited} ms); unfinished lookups are marked timed out"
+            "the investigation stopped at its deadline ({} ms); unfinished lookups are marked timed out",
+            millis(deadline)
         ));
     }
     intel.elapsed_ms = millis(started.elapsed());
+    log_outcome(ip, &intel);
+    intel
+}
+
+/// The lookups of one investigation, running side by side.
+#[derive(Default)]
+struct FanOut {
+    /// One result per source, in [`Provider::ALL`] order, as they come in.
+    slots: Vec<Option<SourceResult>>,
+    /// Which task asks which source (to name the source of a task that panicked).
+    tasks: HashMap<tokio::task::Id, Provider>,
+    set: JoinSet<Done>,
+    /// The longest timeout of anything started.
+    longest: Duration,
+    listings: Option<Vec<Listing>>,
+}
+
+impl FanOut {
+    /// Starts every source that is to be asked; the others get their finding at once.
+    fn spawn_sources(&mut self, ctx: &Arc<Ctx>, ip: IpAddr) {
+        self.slots = vec![None; Provider::ALL.len()];
+        for provider in Provider::ALL {
+            let source = ctx.providers.get(provider);
+            if let Some(finding) = not_asked(source, ctx, ip) {
+                self.slots[provider.index()] = Some(SourceResult::new(provider, finding));
+                continue;
+            }
+            let timeout = source.timeout();
+            self.longest = self.longest.max(timeout);
+            let ctx = Arc::clone(ctx);
+            let handle = self.set.spawn(async move {
+                Done::Source(Box::new(run_one(ctx, provider, ip, timeout).await))
+            });
+            self.tasks.insert(handle.id(), provider);
+        }
+    }
+
+    /// Starts the DNS blocklist queries, all zones in one task.
+    fn spawn_dnsbl(&mut self, ctx: &Arc<Ctx>, ip: IpAddr, setup: &Setup) {
+        self.longest = self
+            .longest
+            .max(Duration::from_secs(setup.dnsbl.timeout_secs));
+        let ctx = Arc::clone(ctx);
+        let cfg = setup.dnsbl.clone();
+        self.set
+            .spawn(async move { Done::Dnsbl(dnsbl::check(ip, &cfg, Some(&ctx.cache)).await) });
+    }
+
+    /// Takes results as they come until all are in or `deadline` has passed; true on the latter.
+    async fn collect(&mut self, deadline: Duration) -> bool {
+        let end = tokio::time::Instant::now() + deadline;
+        loop {
+            match tokio::time::timeout_at(end, self.set.join_next_with_id()).await {
+                Ok(Some(Ok((_, Done::Source(r))))) => {
+                    let i = r.provider.index();
+                    self.slots[i] = Some(*r);
+                }
+                Ok(Some(Ok((_, Done::Dnsbl(l))))) => self.listings = Some(l),
+                Ok(Some(Err(e))) => {
+                    // A task that panicked: its source failed, the others go on.
+                    if let Some(p) = self.tasks.get(&e.id()) {
+                        self.slots[p.index()] = Some(SourceResult::new(
+                            *p,
+                            Finding::failed("internal error in this source's lookup"),
+                        ));
+                    } else {
+                        self.listings = Some(Vec::new());
+                    }
+                }
+                Ok(None) => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// The intel: what came in, and "timed out" for whatever had not when the deadline passed.
+    /// Whatever is still running is dropped (and aborted) with the set.
+    fn finish(self, waited: u64, zones: &[String]) -> Intel {
+        let sources: Vec<SourceResult> = Provider::ALL
+            .iter()
+            .zip(self.slots)
+            .map(|(p, slot)| {
+                slot.unwrap_or(SourceResult {
+                    provider: *p,
+                    finding: Finding::TimedOut { after_ms: waited },
+                    elapsed_ms: waited,
+                    cached: false,
+                })
+            })
+            .collect();
+        let dnsbl = match self.listings {
+            Some(l) => l,
+            None => zones
+                .iter()
+                .map(|z| Listing::unknown(z, format!("no answer within {waited} ms")))
+                .collect(),
+        };
+        Intel::from_findings(sources, dnsbl)
+    }
+}
+
+/// One log line per investigation: the time, the score, and the sources that gave no answer.
+fn log_outcome(ip: IpAddr, intel: &Intel) {
     let unanswered: Vec<String> = intel
         .sources
         .iter()
@@ -338,7 +372,6 @@ pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Intel {
             format!("; no answer from {}", unanswered.join(", "))
         }
     );
-    intel
 }
 
 #[cfg(test)]

@@ -41,6 +41,42 @@ enum Flow {
     Stop,
 }
 
+/// Scans one rotated file (gzipped or plain); one that cannot be read is noted and passed over.
+fn scan_rotated(
+    file: File,
+    candidate: &Candidate,
+    finders: &[memmem::Finder<'_>],
+    collector: &mut Collector,
+) -> Flow {
+    if candidate.gz {
+        match scan_gz(file, finders, collector) {
+            Ok(flow) => flow,
+            Err(e) => {
+                tracing::warn!(
+                    "history: skipped {}: not a readable gzip file ({e})",
+                    candidate.path.display()
+                );
+                collector.note(format!(
+                    "skipped {}: not a readable gzip file ({e})",
+                    candidate.path.display()
+                ));
+                Flow::Continue
+            }
+        }
+    } else {
+        match scan_backwards(&file, finders, collector) {
+            Ok(flow) => flow,
+            Err(e) => {
+                collector.note(format!(
+                    "{} could not be read to the end: {e}",
+                    candidate.path.display()
+                ));
+                Flow::Continue
+            }
+        }
+    }
+}
+
 /// Searches `alerts_file` and the rotated files beside it for the events of `query.ip`, newest
 /// first (see the module docs). Files that are missing, unreadable or corrupt are skipped with a
 /// note; it fails only when not a single file could be read.
@@ -95,33 +131,7 @@ pub fn search_files(alerts_file: &Path, query: &Query) -> anyhow::Result<Found> 
             }
         };
         read_any = true;
-        let flow = if candidate.gz {
-            match scan_gz(file, &finders, &mut collector) {
-                Ok(flow) => flow,
-                Err(e) => {
-                    tracing::warn!(
-                        "history: skipped {}: not a readable gzip file ({e})",
-                        candidate.path.display()
-                    );
-                    collector.note(format!(
-                        "skipped {}: not a readable gzip file ({e})",
-                        candidate.path.display()
-                    ));
-                    Flow::Continue
-                }
-            }
-        } else {
-            match scan_backwards(&file, &finders, &mut collector) {
-                Ok(flow) => flow,
-                Err(e) => {
-                    collector.note(format!(
-                        "{} could not be read to the end: {e}",
-                        candidate.path.display()
-                    ));
-                    Flow::Continue
-                }
-            }
-        };
+        let flow = scan_rotated(file, &candidate, &finders, &mut collector);
         if flow == Flow::Stop {
             break;
         }
