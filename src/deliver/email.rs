@@ -258,8 +258,8 @@ impl EmailChannel {
     }
 }
 
-fn outgoing(message: &Value) -> Result<Outgoing, String> {
-    serde_json::from_value(message["mail"].clone()).map_err(|e| format!("not a stored mail: {e}"))
+fn outgoing(message: &Value) -> Result<Outgoing, serde_json::Error> {
+    serde_json::from_value(message["mail"].clone())
 }
 
 impl Channel for EmailChannel {
@@ -301,7 +301,7 @@ impl Channel for EmailChannel {
         Box::pin(async move {
             let mail = match outgoing(message) {
                 Ok(m) => m,
-                Err(e) => return Sent::Refused(e),
+                Err(e) => return Sent::Refused(format!("not a stored mail: {e}")),
             };
             match send(&self.cfg, &mail).await {
                 Ok(()) => Sent::Done(mail.to.join(", ")),

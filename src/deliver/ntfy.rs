@@ -272,8 +272,8 @@ impl NtfyChannel {
     }
 }
 
-fn stored(message: &Value) -> Result<Stored, String> {
-    serde_json::from_value(message.clone()).map_err(|e| format!("not a stored push: {e}"))
+fn stored(message: &Value) -> Result<Stored, serde_json::Error> {
+    serde_json::from_value(message.clone())
 }
 
 impl Channel for NtfyChannel {
@@ -321,7 +321,7 @@ impl Channel for NtfyChannel {
         Box::pin(async move {
             match stored(message) {
                 Ok(s) => self.publish(&s).await,
-                Err(e) => Sent::Refused(e),
+                Err(e) => Sent::Refused(format!("not a stored push: {e}")),
             }
         })
     }

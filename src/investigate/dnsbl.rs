@@ -268,10 +268,20 @@ fn nameserver(text: &str) -> Option<SocketAddr> {
 
 /// A resolver for the configured name servers (or the system's), with our timeout and no retries:
 /// the per-zone timeout is the bound.
-pub fn resolver(cfg: &Dnsbl) -> Result<TokioResolver, String> {
+/// Why no resolver could be set up for the blocklists.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    #[error("cannot read the system resolver configuration: {0}")]
+    System(String),
+    #[error("no usable address in dnsbl.nameservers")]
+    NoNameserver,
+    #[error("cannot set up the resolver: {0}")]
+    Build(String),
+}
+
+pub fn resolver(cfg: &Dnsbl) -> Result<TokioResolver, ResolverError> {
     let mut builder = if cfg.nameservers.is_empty() {
-        TokioResolver::builder_tokio()
-            .map_err(|e| format!("cannot read the system resolver configuration: {e}"))?
+        TokioResolver::builder_tokio().map_err(|e| ResolverError::System(e.to_string()))?
     } else {
         let servers: Vec<_> = cfg
             .nameservers
@@ -286,7 +296,7 @@ pub fn resolver(cfg: &Dnsbl) -> Result<TokioResolver, String> {
             })
             .collect();
         if servers.is_empty() {
-            return Err("no usable address in dnsbl.nameservers".into());
+            return Err(ResolverError::NoNameserver);
         }
         Resolver::builder_with_config(
             ResolverConfig::from_parts(None, Vec::new(), servers),
@@ -300,7 +310,7 @@ pub fn resolver(cfg: &Dnsbl) -> Result<TokioResolver, String> {
     opts.ndots = 0;
     builder
         .build()
-        .map_err(|e| format!("cannot set up the resolver: {e}"))
+        .map_err(|e| ResolverError::Build(e.to_string()))
 }
 
 /// Asks one zone about the address.
@@ -379,7 +389,7 @@ pub async fn check(ip: IpAddr, cfg: &Dnsbl, cache: Option<&Cache>) -> Vec<Listin
             }
             Err(reason) => {
                 for i in pending {
-                    out[i] = Some(Listing::unknown(&cfg.zones[i], reason.clone()));
+                    out[i] = Some(Listing::unknown(&cfg.zones[i], reason.to_string()));
                 }
             }
         }
@@ -397,7 +407,7 @@ pub async fn probe(cfg: &Dnsbl) -> Vec<Probe> {
     }
     let resolver = match resolver(cfg) {
         Ok(r) => r,
-        Err(e) => return vec![Probe::failed(e)],
+        Err(e) => return vec![Probe::failed(e.to_string())],
     };
     let test = IpAddr::from([127, 0, 0, 2]);
     let mut probes = Vec::new();

@@ -21,6 +21,7 @@ use crate::investigate::risk::{self, Risk};
 use crate::investigate::scope::{self, Scope};
 use crate::investigate::sources::{self, millis, Ctx, Finding, Provider, Source, SourceResult};
 use crate::investigate::Setup;
+use crate::util::error::chain as error_chain;
 
 /// Added to the longest per-source timeout to form the investigation's outer deadline.
 pub(super) const DEADLINE_GRACE: Duration = Duration::from_millis(500);
@@ -216,7 +217,8 @@ pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Intel {
     let started = Instant::now();
     let ctx = match Ctx::new(setup) {
         Ok(ctx) => Arc::new(ctx),
-        Err(reason) => {
+        Err(e) => {
+            let reason = format!("cannot build the HTTP client: {}", error_chain(&e));
             let sources = Provider::ALL
                 .iter()
                 .map(|p| SourceResult::new(*p, Finding::failed(reason.clone())))

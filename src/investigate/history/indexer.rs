@@ -89,7 +89,32 @@ fn display_url(url: &str) -> String {
 }
 
 /// Asks the indexer. Errors are one line that names the indexer and never carries the password.
-pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, String> {
+/// Why the indexer gave no history. The text goes into the report as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error("cannot read history.indexer.ca_file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("history.indexer.ca_file {0} holds no PEM certificate")]
+    NoCertificate(String),
+    #[error("cannot set up the indexer client: {0}")]
+    Client(String),
+    #[error("the indexer at {url} did not answer: {what}")]
+    NoAnswer { url: String, what: String },
+    #[error("the indexer at {url}: {what}")]
+    Read { url: String, what: String },
+    #[error("the indexer at {url} answered HTTP {status}: {reason}")]
+    Http {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    #[error("the indexer at {url} sent something that is not JSON: {reason}")]
+    NotJson { url: String, reason: String },
+    #[error("the indexer at {url} answered without hits.hits: {reason}")]
+    NoHits { url: String, reason: String },
+}
+
+pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError> {
     let mut collector = Collector::new(query.clone(), "indexer");
     if query.max_events == 0 {
         return Ok(collector.finish());
@@ -102,30 +127,26 @@ pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, String> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")));
     if !cfg.ca_file.as_os_str().is_empty() {
-        let pem = tokio::fs::read(&cfg.ca_file).await.map_err(|e| {
-            format!(
-                "cannot read history.indexer.ca_file {}: {e}",
-                cfg.ca_file.display()
-            )
-        })?;
+        let pem = tokio::fs::read(&cfg.ca_file)
+            .await
+            .map_err(|e| IndexerError::CaFile {
+                path: cfg.ca_file.display().to_string(),
+                reason: e.to_string(),
+            })?;
         // A bundle is accepted too; Wazuh's root-ca.pem holds one certificate.
         let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
         if certs.is_empty() {
-            return Err(format!(
-                "history.indexer.ca_file {} holds no PEM certificate",
-                cfg.ca_file.display()
+            return Err(IndexerError::NoCertificate(
+                cfg.ca_file.display().to_string(),
             ));
         }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
     }
-    let client = builder.build().map_err(|e| {
-        format!(
-            "cannot set up the indexer client: {}",
-            error_chain(&e.without_url())
-        )
-    })?;
+    let client = builder
+        .build()
+        .map_err(|e| IndexerError::Client(error_chain(&e.without_url())))?;
     let shown = display_url(&cfg.url);
     let url = join_url(&cfg.url, &format!("{}/_search", cfg.index.trim()));
     let mut request = client.post(&url).json(&request_body(query));
@@ -138,26 +159,34 @@ pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, String> {
         } else {
             error_chain(&e.without_url())
         };
-        format!("the indexer at {shown} did not answer: {what}")
+        IndexerError::NoAnswer {
+            url: shown.clone(),
+            what,
+        }
     })?;
     let status = response.status();
     let body = read_capped(response)
         .await
-        .map_err(|e| format!("the indexer at {shown}: {e}"))?;
+        .map_err(|what| IndexerError::Read {
+            url: shown.clone(),
+            what,
+        })?;
     if !status.is_success() {
-        return Err(format!(
-            "the indexer at {shown} answered HTTP {}: {}",
-            status.as_u16(),
-            error_reason(&body)
-        ));
+        return Err(IndexerError::Http {
+            url: shown,
+            status: status.as_u16(),
+            reason: error_reason(&body),
+        });
     }
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| format!("the indexer at {shown} sent something that is not JSON: {e}"))?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| IndexerError::NotJson {
+        url: shown.clone(),
+        reason: e.to_string(),
+    })?;
     let Some(hits) = value.pointer("/hits/hits").and_then(Value::as_array) else {
-        return Err(format!(
-            "the indexer at {shown} answered without hits.hits: {}",
-            error_reason(&body)
-        ));
+        return Err(IndexerError::NoHits {
+            url: shown,
+            reason: error_reason(&body),
+        });
     };
     for hit in hits {
         let Some(source) = hit.get("_source").filter(|s| s.is_object()) else {

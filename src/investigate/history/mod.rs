@@ -400,7 +400,9 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> History
                 Err(e) => Err(format!("the alert-log search stopped: {e}")),
             }
         }
-        HistoryBackend::Indexer => indexer::search(&h.indexer, &query).await,
+        HistoryBackend::Indexer => indexer::search(&h.indexer, &query)
+            .await
+            .map_err(|e| e.to_string()),
     };
     match found {
         Ok(found) => {

@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::{plural, Signals};
 use crate::util::join_url;
 use crate::util::secret::Secret;
@@ -156,9 +157,9 @@ struct Wire {
 }
 
 /// Parses a 200 body.
-pub fn parse(body: &str, max_age_days: u32) -> Result<Check, String> {
+pub fn parse(body: &str, max_age_days: u32) -> Result<Check, BodyError> {
     let env: Envelope = lenient::object(body)?;
-    let w = env.data.ok_or("no \"data\" object")?;
+    let w = env.data.ok_or(BodyError::Missing("data"))?;
     Ok(Check {
         score: w.abuse_confidence_score.unwrap_or(0).min(100),
         total_reports: w.total_reports.unwrap_or(0),

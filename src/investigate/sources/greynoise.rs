@@ -9,7 +9,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::Signals;
 use crate::util::join_url;
 use crate::util::secret::Secret;
@@ -123,7 +124,7 @@ struct Wire {
 }
 
 /// Parses a 200 body.
-pub fn parse(body: &str) -> Result<Community, String> {
+pub fn parse(body: &str) -> Result<Community, BodyError> {
     let w: Wire = lenient::object(body)?;
     Ok(Community {
         classification: w.classification.map(|c| c.to_ascii_lowercase()),

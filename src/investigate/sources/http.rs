@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::lenient::BodyError;
 use super::{Data, Finding, Providers};
 use crate::investigate::cache::Cache;
 use crate::investigate::Setup;
@@ -25,7 +26,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(setup: &Setup) -> Result<Self, String> {
+    pub fn new(setup: &Setup) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -33,8 +34,7 @@ impl Ctx {
             // header such as `Key:` or `x-apikey:` must never follow a redirect to another host.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+            .build()?;
         Ok(Ctx {
             http,
             cache: Cache::new(setup.state.cache(), setup.cache_ttl),
@@ -142,7 +142,7 @@ impl Ctx {
         &self,
         req: reqwest::RequestBuilder,
         keyed: bool,
-        parse: impl FnOnce(&str) -> Result<T, String>,
+        parse: impl FnOnce(&str) -> Result<T, BodyError>,
         wrap: impl FnOnce(T) -> Data,
     ) -> Finding {
         let reply = match self.send(req).await {

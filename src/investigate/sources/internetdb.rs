@@ -9,7 +9,8 @@ use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use super::{lenient, shodan, Common, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{shodan, Common, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::util::join_url;
 
 /// How reports and the risk reasons name it.
@@ -51,7 +52,7 @@ struct Wire {
 }
 
 /// Parses a 200 body.
-pub fn parse(body: &str) -> Result<Host, String> {
+pub fn parse(body: &str) -> Result<Host, BodyError> {
     let w: Wire = lenient::object(body)?;
     let mut ports = w.ports;
     ports.sort_unstable();

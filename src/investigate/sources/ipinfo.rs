@@ -8,7 +8,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::Signals;
 use crate::util::join_url;
 use crate::util::secret::Secret;
@@ -147,7 +148,7 @@ struct Wire {
 }
 
 /// Parses a 200 body.
-pub fn parse(body: &str) -> Result<Info, String> {
+pub fn parse(body: &str) -> Result<Info, BodyError> {
     let w: Wire = lenient::object(body)?;
     let asn_type = lenient::as_string(&w.asn["type"]);
     let org = w.org.or_else(|| {

@@ -7,14 +7,36 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+/// Why a source's answer could not be read. The text goes into the report as it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON, or JSON in another shape than the source documents.
+    #[error("{0}")]
+    Json(String),
+    #[error("the answer is not a JSON object")]
+    NotObject,
+    /// A part the source always sends is missing: `"data"`.
+    #[error("no {0:?} object")]
+    Missing(&'static str),
+    /// The source said in the body what went wrong (an error inside a 200 answer).
+    #[error("{0}")]
+    Said(String),
+}
+
+impl From<serde_json::Error> for BodyError {
+    fn from(e: serde_json::Error) -> Self {
+        BodyError::Json(e.to_string())
+    }
+}
+
 /// Parses a body that must be a JSON object (a derived struct would also take an array, reading
 /// its fields by position, which turns garbage into data).
-pub fn object<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, String> {
-    let v: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+pub fn object<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, BodyError> {
+    let v: Value = serde_json::from_str(body)?;
     if !v.is_object() {
-        return Err("the answer is not a JSON object".into());
+        return Err(BodyError::NotObject);
     }
-    serde_json::from_value(v).map_err(|e| e.to_string())
+    Ok(serde_json::from_value(v)?)
 }
 
 /// A number, or a string holding one; anything else is `None`.

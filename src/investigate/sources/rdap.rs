@@ -10,7 +10,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::util::join_url;
 
 /// How reports name it.
@@ -124,7 +125,7 @@ impl Answer for Network {
 }
 
 /// Parses a 200 body (an `ip network` object).
-pub fn parse(body: &str) -> Result<Network, String> {
+pub fn parse(body: &str) -> Result<Network, BodyError> {
     let w: Wire = lenient::object(body)?;
     let mut cidr: Vec<String> = w
         .cidr0_cidrs

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::{plural, Signals};
 use crate::util::join_url;
 use crate::util::secret::Secret;
@@ -168,10 +169,10 @@ struct Wire {
 }
 
 /// Parses a 200 body. Shodan can put `{"error": ...}` in a 200; that is a failure.
-pub fn parse(body: &str) -> Result<Host, String> {
+pub fn parse(body: &str) -> Result<Host, BodyError> {
     let w: Wire = lenient::object(body)?;
     if let Some(e) = w.error {
-        return Err(e);
+        return Err(BodyError::Said(e));
     }
     let mut ports = w.ports;
     ports.sort_unstable();
@@ -219,7 +220,9 @@ mod tests {
         assert_eq!(min.ports, vec![443]);
         assert!(min.vulns.is_empty());
         assert_eq!(
-            parse(&fixture("shodan_host_404.json")).unwrap_err(),
+            parse(&fixture("shodan_host_404.json"))
+                .unwrap_err()
+                .to_string(),
             "No information available for that IP."
         );
     }

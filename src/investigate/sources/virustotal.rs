@@ -10,7 +10,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{lenient, Answer, Ctx, Data, Finding, Lookup, Provider, Source};
+use super::lenient::{self, BodyError};
+use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::{plural, Signals};
 use crate::util::join_url;
 use crate::util::secret::Secret;
@@ -169,12 +170,12 @@ impl Answer for Report {
 }
 
 /// Parses a 200 body.
-pub fn parse(body: &str) -> Result<Report, String> {
+pub fn parse(body: &str) -> Result<Report, BodyError> {
     let env: Envelope = lenient::object(body)?;
     let a = env
         .data
         .and_then(|d| d.attributes)
-        .ok_or("no \"data.attributes\" object")?;
+        .ok_or(BodyError::Missing("data.attributes"))?;
     let stat = |k: &str| lenient::as_u64(&a.last_analysis_stats[k]).unwrap_or(0);
     let vote = |k: &str| lenient::as_u64(&a.total_votes[k]).unwrap_or(0);
     Ok(Report {
