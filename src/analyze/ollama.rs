@@ -355,6 +355,43 @@ pub async fn probe(cfg: &Ollama, http: &reqwest::Client) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every error body Ollama is recorded sending: 404 is a missing model, anything else an
+    /// HTTP error carrying Ollama's own text.
+    #[test]
+    fn recorded_error_bodies_become_one_line_errors() {
+        let client = Client::new(&Ollama::default()).unwrap();
+        let prompt = Prompt {
+            system: "s".into(),
+            user: "u".into(),
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llm_ntfy");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix("ollama_error_") else {
+                continue;
+            };
+            let status: u16 = rest[..3].parse().unwrap();
+            let body = std::fs::read(&path).unwrap();
+            let said: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let code = reqwest::StatusCode::from_u16(status).unwrap();
+            match client.read_answer(code, &body, &prompt) {
+                Err(LlmError::ModelNotFound { model }) => {
+                    assert_eq!(status, 404, "{name}");
+                    assert_eq!(model, Ollama::default().model);
+                }
+                Err(LlmError::Http { status: s, message }) => {
+                    assert_eq!(s, status, "{name}");
+                    assert_eq!(message, said["error"].as_str().unwrap(), "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 8, "every recorded Ollama error body");
+    }
     use crate::config::NTFY_MAX_BYTES;
 
     #[test]

@@ -158,22 +158,7 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(&e))?;
         if !status.is_success() {
-            let (code, message) = match serde_json::from_slice::<NtfyError>(&bytes) {
-                Ok(e) => (e.code, e.error),
-                Err(_) => (
-                    None,
-                    String::from_utf8_lossy(&bytes)
-                        .trim()
-                        .chars()
-                        .take(200)
-                        .collect(),
-                ),
-            };
-            return Err(PushError::Refused {
-                status: status.as_u16(),
-                code,
-                message,
-            });
+            return Err(refusal(status.as_u16(), &bytes));
         }
         Ok(serde_json::from_slice(&bytes).unwrap_or(Published { id: String::new() }))
     }
@@ -191,6 +176,27 @@ impl Client {
 }
 
 /// Header text: printable ASCII as is, anything else as RFC 2047 base64 (`=?UTF-8?B?...?=`).
+/// What ntfy said when it refused a message: its JSON error (`code`, `error`), or the start of
+/// whatever else it sent.
+fn refusal(status: u16, bytes: &[u8]) -> PushError {
+    let (code, message) = match serde_json::from_slice::<NtfyError>(bytes) {
+        Ok(e) => (e.code, e.error),
+        Err(_) => (
+            None,
+            String::from_utf8_lossy(bytes)
+                .trim()
+                .chars()
+                .take(200)
+                .collect(),
+        ),
+    };
+    PushError::Refused {
+        status,
+        code,
+        message,
+    }
+}
+
 pub fn encode_header(text: &str) -> String {
     let cut: String = text
         .chars()
@@ -382,6 +388,59 @@ pub fn message(push: Push, target: Option<NtfyOverride>) -> Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every error body ntfy documents: its status, code and text are read, and only 429 and
+    /// 5xx are worth a retry.
+    #[test]
+    fn recorded_error_bodies_are_read_and_classified() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llm_ntfy");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("ntfy_error_") {
+                continue;
+            }
+            let body = std::fs::read(&path).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let status = u16::try_from(v["http"].as_u64().unwrap()).unwrap();
+            let e = refusal(status, &body);
+            match &e {
+                PushError::Refused {
+                    status: s,
+                    code,
+                    message,
+                } => {
+                    assert_eq!(*s, status, "{name}");
+                    assert_eq!(code.map(u64::from), v["code"].as_u64(), "{name}");
+                    assert_eq!(message, v["error"].as_str().unwrap(), "{name}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert_eq!(e.is_retryable(), status == 429 || status >= 500, "{name}");
+            seen += 1;
+        }
+        assert_eq!(seen, 13, "every recorded ntfy error body");
+        // A body that is not ntfy's JSON (a proxy's page) is kept as text.
+        match refusal(502, b"  <html>Bad Gateway</html>  ") {
+            PushError::Refused { code, message, .. } => {
+                assert_eq!((code, message.as_str()), (None, "<html>Bad Gateway</html>"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A message that ntfy turned into an attachment still answers with its id.
+    #[test]
+    fn a_publish_answer_gives_the_message_id() {
+        let body = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/llm_ntfy/ntfy_publish_response_body_became_attachment.json"
+        ))
+        .unwrap();
+        let p: Published = serde_json::from_slice(&body).unwrap();
+        assert_eq!(p.id, "Gx3kLmN0pQrS");
+    }
 
     #[test]
     fn priority_map() {

@@ -405,6 +405,25 @@ mod tests {
         Alert::new(v)
     }
 
+    /// The AR message of Wazuh's own documentation (firewall-drop on a shellshock alert) reads
+    /// the same way as a live one.
+    #[test]
+    fn ar_message_from_the_wazuh_docs() {
+        let line = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/protocol/ar_stdin_add_firewall-drop_31168_from_docs.json"
+        ));
+        let inc = parse_input(line.as_bytes()).expect("AR message parses");
+        assert_eq!(inc.shape, Shape::ArMessage);
+        assert_eq!(inc.command, Command::Add);
+        assert_eq!(inc.alert.rule_id(), "31168");
+        assert_eq!(inc.alert.rule_level(), 15);
+        assert_eq!(
+            inc.alert.source_ip().map(|(ip, f)| (ip.to_string(), f)),
+            Some(("192.168.0.223".to_string(), "data.srcip"))
+        );
+    }
+
     #[test]
     fn ar_message_4x() {
         let line = include_str!(concat!(

@@ -282,6 +282,34 @@ mod tests {
             "HTML page"
         );
         assert_eq!(reply("").message(), "empty body");
+        // The other recorded error bodies of the sources we ask.
+        for (name, want) in [
+            (
+                "abuseipdb_422_invalid_ip.json",
+                "The ip address must be a valid IPv4 or IPv6 address (e.g. 8.8.8.8 or 2001:4860:4860::8888).",
+            ),
+            (
+                "greynoise_400_invalid.json",
+                "Request is not a valid routable IPv4 address",
+            ),
+            (
+                "ipinfo_429_unauthenticated.json",
+                "You've hit the daily limit for the unauthenticated API. Create an API access token by signing up to get 50k req/month.",
+            ),
+            ("virustotal_401_missing.json", "X-Apikey header is missing"),
+        ] {
+            assert_eq!(reply(&fixture(name)).message(), want, "{name}");
+        }
+        // A recorded 429 as it came over the wire: the body after the headers.
+        let raw = fixture("abuseipdb_429.http");
+        let body = raw
+            .lines()
+            .skip_while(|l| !l.trim().is_empty())
+            .collect::<String>();
+        assert_eq!(
+            reply(&body).message(),
+            "Daily rate limit of 1000 requests exceeded for this endpoint. See headers for additional details."
+        );
     }
 
     #[test]
