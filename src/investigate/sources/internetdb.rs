@@ -96,6 +96,9 @@ mod tests {
         assert_eq!(bad.ports, vec![22, 80, 443, 3389]);
         assert_eq!(bad.vulns.len(), 2);
         assert_eq!(bad.os.as_deref(), Some("canonical ubuntu_linux"));
+        // The tags feed the risk rules (a `tor` tag counts as a Tor exit).
+        assert_eq!(bad.tags, vec!["self-signed", "tor"]);
+        assert_eq!(bad.hostnames, vec!["vps-203-0-113-45.example-hosting.net"]);
         let clean = parse(&fixture("internetdb_clean.json")).unwrap();
         assert_eq!(clean.ports, vec![53, 443]);
         assert!(clean.vulns.is_empty() && clean.tags.is_empty());
