@@ -14,14 +14,13 @@ use super::lenient::{self, BodyError};
 use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::{plural, Signals};
 use crate::util::join_url;
-use crate::util::secret::Secret;
 
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "AbuseIPDB";
 
 source_config!(
     "https://api.abuseipdb.com",
-    api_key: Secret = Secret::default(),
+    key api_key,
     /// Reports older than this are not counted (1-365).
     max_age_days: u32 = 90,
 );
@@ -29,12 +28,6 @@ source_config!(
 impl Source for Config {
     fn provider(&self) -> Provider {
         Provider::Abuseipdb
-    }
-    fn key(&self) -> Option<&Secret> {
-        Some(&self.api_key)
-    }
-    fn key_mut(&mut self) -> Option<&mut Secret> {
-        Some(&mut self.api_key)
     }
     fn needs_key(&self) -> bool {
         true

@@ -13,26 +13,19 @@ use super::lenient::{self, BodyError};
 use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::Signals;
 use crate::util::join_url;
-use crate::util::secret::Secret;
 
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "GreyNoise";
 
 source_config!(
     "https://api.greynoise.io",
-    /// The community API works without one.
-    api_key: Secret = Secret::default(),
+    // The community API works without a key.
+    key api_key,
 );
 
 impl Source for Config {
     fn provider(&self) -> Provider {
         Provider::Greynoise
-    }
-    fn key(&self) -> Option<&Secret> {
-        Some(&self.api_key)
-    }
-    fn key_mut(&mut self) -> Option<&mut Secret> {
-        Some(&mut self.api_key)
     }
     fn not_asked(&self, ip: IpAddr, _ctx: &Ctx) -> Option<Finding> {
         ip.is_ipv6().then(|| {

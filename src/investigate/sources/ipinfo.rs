@@ -12,26 +12,19 @@ use super::lenient::{self, BodyError};
 use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::Signals;
 use crate::util::join_url;
-use crate::util::secret::Secret;
 
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "ipinfo";
 
 source_config!(
     "https://ipinfo.io",
-    /// Optional: the keyless API works with a smaller quota.
-    token: Secret = Secret::default(),
+    // Optional: the keyless API works with a smaller quota.
+    key token,
 );
 
 impl Source for Config {
     fn provider(&self) -> Provider {
         Provider::Ipinfo
-    }
-    fn key(&self) -> Option<&Secret> {
-        Some(&self.token)
-    }
-    fn key_mut(&mut self) -> Option<&mut Secret> {
-        Some(&mut self.token)
     }
     /// `AI_ANALYZER_IPINFO_TOKEN` (ipinfo's own word) wins over `..._API_KEY`.
     fn key_env(&self) -> Vec<String> {

@@ -24,36 +24,11 @@ use crate::util::secret::Secret;
 use crate::util::Probe;
 
 /// Makes a source's `Config`: `enabled`, `url` and `timeout_secs` (5 s) that every source takes,
-/// the source's own keys with their defaults, and the [`Common`] accessors.
+/// the key when the source takes one (`key api_key`), the source's own keys with their defaults,
+/// and the [`Common`] accessors.
 macro_rules! source_config {
-    ($url:expr $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
-        /// This source's `[providers.<name>]` section.
-        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-        #[serde(deny_unknown_fields, default)]
-        pub struct Config {
-            pub enabled: bool,
-            pub url: String,
-            pub timeout_secs: u64,
-            $($(#[$doc])* pub $field: $ty,)*
-        }
-
-        impl Default for Config {
-            fn default() -> Self {
-                Config {
-                    enabled: true,
-                    url: $url.into(),
-                    timeout_secs: 5,
-                    $($field: $default,)*
-                }
-            }
-        }
-
-        impl Config {
-            /// `timeout_secs` as a duration.
-            pub fn timeout(&self) -> std::time::Duration {
-                std::time::Duration::from_secs(self.timeout_secs)
-            }
-        }
+    ($url:expr, key $(#[$kdoc:meta])* $key:ident $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
+        source_config!(@config $url, [$(#[$kdoc])* $key] $(, $(#[$doc])* $field : $ty = $default)*);
 
         impl $crate::investigate::sources::Common for Config {
             fn enabled(&self) -> bool {
@@ -64,6 +39,58 @@ macro_rules! source_config {
             }
             fn timeout_secs(&self) -> u64 {
                 self.timeout_secs
+            }
+            fn key(&self) -> Option<&$crate::util::secret::Secret> {
+                Some(&self.$key)
+            }
+            fn key_mut(&mut self) -> Option<&mut $crate::util::secret::Secret> {
+                Some(&mut self.$key)
+            }
+        }
+    };
+    ($url:expr $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
+        source_config!(@config $url, [] $(, $(#[$doc])* $field : $ty = $default)*);
+
+        impl $crate::investigate::sources::Common for Config {
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
+            fn url(&self) -> &str {
+                &self.url
+            }
+            fn timeout_secs(&self) -> u64 {
+                self.timeout_secs
+            }
+        }
+    };
+    (@config $url:expr, [$($(#[$kdoc:meta])* $key:ident)?] $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)*) => {
+        /// This source's `[providers.<name>]` section.
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            pub enabled: bool,
+            pub url: String,
+            pub timeout_secs: u64,
+            $($(#[$kdoc])* pub $key: $crate::util::secret::Secret,)?
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config {
+                    enabled: true,
+                    url: $url.into(),
+                    timeout_secs: 5,
+                    $($key: $crate::util::secret::Secret::default(),)?
+                    $($field: $default,)*
+                }
+            }
+        }
+
+        impl Config {
+            /// `timeout_secs` as a duration.
+            pub fn timeout(&self) -> std::time::Duration {
+                std::time::Duration::from_secs(self.timeout_secs)
             }
         }
     };
@@ -93,16 +120,6 @@ pub trait Common {
     fn url(&self) -> &str;
     fn timeout_secs(&self) -> u64;
 
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout_secs())
-    }
-}
-
-/// One threat-intelligence source, built from its config section.
-pub trait Source: Common + Sync {
-    /// Which source this is.
-    fn provider(&self) -> Provider;
-
     /// The key the source is asked with (set or not), for sources that take one.
     fn key(&self) -> Option<&Secret> {
         None
@@ -112,6 +129,16 @@ pub trait Source: Common + Sync {
     fn key_mut(&mut self) -> Option<&mut Secret> {
         None
     }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs())
+    }
+}
+
+/// One threat-intelligence source, built from its config section.
+pub trait Source: Common + Sync {
+    /// Which source this is.
+    fn provider(&self) -> Provider;
 
     /// Environment variables that may hold the key, the strongest last.
     fn key_env(&self) -> Vec<String> {

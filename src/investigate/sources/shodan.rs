@@ -15,22 +15,15 @@ use super::lenient::{self, BodyError};
 use super::{Answer, Ctx, Data, Finding, Lookup, Provider, Source};
 use crate::investigate::risk::{plural, Signals};
 use crate::util::join_url;
-use crate::util::secret::Secret;
 
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "Shodan";
 
-source_config!("https://api.shodan.io", api_key: Secret = Secret::default());
+source_config!("https://api.shodan.io", key api_key);
 
 impl Source for Config {
     fn provider(&self) -> Provider {
         Provider::Shodan
-    }
-    fn key(&self) -> Option<&Secret> {
-        Some(&self.api_key)
-    }
-    fn key_mut(&mut self) -> Option<&mut Secret> {
-        Some(&mut self.api_key)
     }
     fn needs_key(&self) -> bool {
         true
