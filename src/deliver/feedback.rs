@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
 use crate::config::Settings;
-use crate::intake::alert::{truncate_chars, Alert};
+use crate::intake::alert::{truncate_chars, Alert, VERDICT_LOCATION};
 use crate::investigate::Evidence;
 use crate::util::Probe;
 
@@ -121,13 +121,13 @@ pub fn frame(event: &Event, alert: &Alert) -> Vec<u8> {
     let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
     let agent_id = alert.agent_id();
     let header = match agent_id.as_deref() {
-        None | Some("000") => "1:ai-analyzer:".to_string(),
+        None | Some("000") => format!("1:{VERDICT_LOCATION}:"),
         Some(id) => {
             let ip = alert.text("agent.ip").unwrap_or_else(|| "any".into());
             let location = format!("[{id}] ({}) {ip}", alert.agent_name())
                 .replace('|', "||")
                 .replace(':', "|:");
-            format!("1:{location}->ai-analyzer:")
+            format!("1:{location}->{VERDICT_LOCATION}:")
         }
     };
     format!("{header}{json}").into_bytes()

@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 
 use crate::util::error::InputError;
 
+/// The location of the verdict events this tool writes to analysisd's queue.
+pub const VERDICT_LOCATION: &str = "ai-analyzer";
+
 /// What execd asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -289,23 +292,23 @@ impl Alert {
         first_ip(self, DEST_IP_FIELDS)
     }
 
-    /// True for alerts this tool must never analyse: active-response logs (rules 650-658, which our
-    /// own log lines can fire) and the verdict events the tool itself feeds back.
+    /// Why this alert is one of the events that must never start an analysis: Wazuh's alerts on
+    /// the active-response log (this tool's own lines among them), and the verdicts this tool
+    /// feeds back. Read only from what Wazuh's rules and decoders set (rule groups, the decoder's
+    /// name, the event's location), never from text an attacker can put in a log line.
     pub fn loop_guard(&self) -> Option<&'static str> {
-        if self.groups().iter().any(|g| g == "active_response") {
+        let groups = self.groups();
+        if groups.iter().any(|g| g == "active_response") {
             return Some("rule group active_response");
         }
-        if self.groups().iter().any(|g| g == "ai_analyzer") {
-            return Some("rule group ai_analyzer (this tool's own verdict)");
-        }
-        if self.text("data.integration").as_deref() == Some("ai-analyzer") {
-            return Some("an ai-analyzer verdict event");
-        }
-        if self
-            .full_log()
-            .is_some_and(|l| l.contains("active-response/bin/ai-analyzer"))
-        {
-            return Some("a line of this tool's own log");
+        let our_location = self.text("location").is_some_and(|l| {
+            l == VERDICT_LOCATION || l.ends_with(&format!("->{VERDICT_LOCATION}"))
+        });
+        // Only a process on the manager that may write to analysisd's queue (root or the wazuh
+        // group) can give an event this location; whatever decoder or rule then took it, it is
+        // this tool's verdict. Our decoder or rule group anywhere else is a log line imitating one.
+        if our_location {
+            return Some("this tool's own verdict (location ai-analyzer)");
         }
         None
     }
@@ -597,17 +600,49 @@ mod tests {
                 .loop_guard()
                 .is_some()
         );
-        assert!(alert(json!({"data":{"integration":"ai-analyzer"}}))
-            .loop_guard()
-            .is_some());
-        assert!(alert(
-            json!({"full_log":"2024/06/10 14:12:41 active-response/bin/ai-analyzer: Ended"})
-        )
-        .loop_guard()
-        .is_some());
+        let verdict = json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+            "location":"ai-analyzer","data":{"integration":"ai-analyzer"}});
+        assert!(alert(verdict).loop_guard().is_some());
         assert!(alert(json!({"rule":{"groups":["sshd"]}}))
             .loop_guard()
             .is_none());
+    }
+
+    /// Text an attacker writes (a URL, a user name, a JSON field of their own log) never makes
+    /// an alert pass for one of this tool's own events.
+    #[test]
+    fn attacker_text_never_skips_an_alert() {
+        let shellshock = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/alerts/web_shellshock_31168.json"
+        ));
+        let mut v: Value = serde_json::from_str(shellshock).unwrap();
+        v["full_log"] = json!(
+            "203.0.113.7 - - [01/Feb/2021:20:58:43 +0000] \"GET /active-response/bin/ai-analyzer HTTP/1.1\" 200 612 \"-\" \"() { :; }; /bin/cat /etc/passwd\""
+        );
+        v["data"]["url"] = json!("/active-response/bin/ai-analyzer");
+        assert_eq!(
+            alert(v).loop_guard(),
+            None,
+            "shellshock with our path in the URL"
+        );
+        let sshd = json!({"rule":{"id":"5710","level":5,"groups":["syslog","sshd","authentication_failed"]},
+            "decoder":{"name":"sshd"},"location":"/var/log/auth.log",
+            "data":{"srcip":"203.0.113.7","srcuser":"active-response/bin/ai-analyzer"},
+            "full_log":"sshd[1]: Invalid user active-response/bin/ai-analyzer from 203.0.113.7"});
+        assert_eq!(alert(sshd).loop_guard(), None, "our path as the user name");
+        // A JSON log of the attacker's that looks like our verdict: the json decoder and our
+        // decoder's prematch may take it, but its location is a file, not ours.
+        let forged = json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+            "location":"/var/log/app/events.json","data":{"integration":"ai-analyzer"}});
+        assert_eq!(
+            alert(forged).loop_guard(),
+            None,
+            "a forged verdict from a log file"
+        );
+        let no_group = json!({"decoder":{"name":"json"},"location":"/var/log/app/events.json",
+            "data":{"integration":"ai-analyzer"}});
+        assert_eq!(alert(no_group).loop_guard(), None, "data.integration alone");
     }
 
     #[test]
@@ -938,6 +973,7 @@ mod tests {
 
     #[test]
     fn loop_guard_names_each_reason_in_order() {
+        let ours = "this tool's own verdict (location ai-analyzer)";
         let cases = [
             (
                 json!({"rule":{"groups":["ossec","active_response"]}}),
@@ -948,17 +984,40 @@ mod tests {
                 Some("rule group active_response"),
             ),
             (
-                json!({"rule":{"groups":["ai_analyzer"]},"data":{"integration":"ai-analyzer"}}),
-                Some("rule group ai_analyzer (this tool's own verdict)"),
+                json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+                    "location":"ai-analyzer"}),
+                Some(ours),
+            ),
+            (
+                // An agent's verdict: analysisd keeps the agent's part of the location.
+                json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+                    "location":"[001] (web-01) 10.0.0.5->ai-analyzer"}),
+                Some(ours),
+            ),
+            (
+                // Our decoder not installed: the json decoder read it, at our location.
+                json!({"rule":{"groups":["other"]},"decoder":{"name":"json"},
+                    "location":"ai-analyzer"}),
+                Some(ours),
+            ),
+            (
+                json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+                    "location":"/var/log/ai-analyzer.json"}),
+                None,
+            ),
+            (
+                json!({"rule":{"groups":["ai_analyzer"]},"decoder":{"name":"ai-analyzer"},
+                    "location":"/var/log/app/ai-analyzer"}),
+                None,
             ),
             (
                 json!({"data":{"integration":"ai-analyzer"},
                     "full_log":"x active-response/bin/ai-analyzer y"}),
-                Some("an ai-analyzer verdict event"),
+                None,
             ),
             (
                 json!({"event":{"original":"2024/06/10 active-response/bin/ai-analyzer: Ended"}}),
-                Some("a line of this tool's own log"),
+                None,
             ),
             (
                 json!({"rule":{"groups":["active_responses","ai"]},

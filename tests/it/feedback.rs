@@ -196,6 +196,41 @@ async fn our_own_verdict_alert_is_never_analysed() {
     assert_eq!(env.log().matches("skipped:").count(), 2, "{}", env.log());
 }
 
+/// Attacker-written text that names this tool (a URL, a user name) never skips an alert: a
+/// level-15 shellshock and an sshd failure carrying `active-response/bin/ai-analyzer` are
+/// analysed and pushed like any other.
+#[tokio::test]
+async fn our_name_in_attacker_text_never_skips_an_alert() {
+    let (llm, ntfy) = fakes().await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut shellshock: serde_json::Value =
+        serde_json::from_str(&read_fixture("alerts/web_shellshock_31168.json")).unwrap();
+    shellshock["full_log"] = serde_json::json!(
+        "203.0.113.7 - - [01/Feb/2021:20:58:43 +0000] \"GET /active-response/bin/ai-analyzer HTTP/1.1\" 200 612 \"-\" \"() { :; }; /bin/cat /etc/passwd\""
+    );
+    let sshd = serde_json::json!({
+        "timestamp": "2026-01-01T00:00:00.000+0000",
+        "rule": {"level": 5, "id": "5710", "groups": ["syslog", "sshd", "authentication_failed"],
+                 "description": "sshd: Attempt to login using a non-existent user"},
+        "agent": {"id": "001", "name": "web-01", "ip": "10.0.0.5"},
+        "decoder": {"parent": "sshd", "name": "sshd"},
+        "location": "/var/log/auth.log",
+        "data": {"srcip": "203.0.113.7", "srcuser": "active-response/bin/ai-analyzer"},
+        "full_log": "Jan  1 00:00:00 web-01 sshd[1]: Invalid user active-response/bin/ai-analyzer from 203.0.113.7 port 4242 ssh2"
+    });
+    for alert in [shellshock, sshd] {
+        let (out, _) = run_with_input(
+            env.cmd(),
+            alert.to_string().as_bytes(),
+            Duration::from_secs(20),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", env.log());
+    }
+    assert_eq!(env.log().matches("skipped:").count(), 0, "{}", env.log());
+    assert_eq!(llm.received_requests().await.unwrap().len(), 2);
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 2);
+}
+
 fn shipped(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -212,19 +247,22 @@ fn field<'a>(event: &'a Value, path: &str) -> &'a Value {
 
 /// Wazuh's OS_Regex for the subset the shipped rules use: `^` and `$` anchors around literals.
 fn os_regex_matches(pattern: &str, value: &str) -> bool {
-    let anchored_start = pattern.starts_with('^');
-    let anchored_end = pattern.ends_with('$');
-    let lit = pattern.trim_start_matches('^').trim_end_matches('$');
-    assert!(
-        !lit.contains(['\\', '(', ')', '|', '*', '+', '.']),
-        "pattern {pattern} uses more than literals; extend this checker"
-    );
-    match (anchored_start, anchored_end) {
-        (true, true) => value == lit,
-        (true, false) => value.starts_with(lit),
-        (false, true) => value.ends_with(lit),
-        (false, false) => value.contains(lit),
-    }
+    // `|` separates alternatives (OS_Match); each is a literal, anchored or not.
+    pattern.split('|').any(|alt| {
+        let anchored_start = alt.starts_with('^');
+        let anchored_end = alt.ends_with('$');
+        let lit = alt.trim_start_matches('^').trim_end_matches('$');
+        assert!(
+            !lit.contains(['\\', '(', ')', '*', '+', '.']),
+            "pattern {pattern} uses more than literals; extend this checker"
+        );
+        match (anchored_start, anchored_end) {
+            (true, true) => value == lit,
+            (true, false) => value.starts_with(lit),
+            (false, true) => value.ends_with(lit),
+            (false, false) => value.contains(lit),
+        }
+    })
 }
 
 #[test]
@@ -296,6 +334,13 @@ fn shipped_decoder_and_rules_parse_and_match_our_events() {
             let decoded = child(*rule, "decoded_as");
             let parent = child(*rule, "if_sid");
             let applies = if parent.is_empty() {
+                // The base rule takes only events at our location, never a log file that
+                // imitates a verdict.
+                let location = child(*rule, "location");
+                let ours = datagram[2..datagram.find(":{").unwrap()].to_string();
+                assert!(os_regex_matches(&location, &ours), "{location} on {ours}");
+                assert!(!os_regex_matches(&location, "/var/log/app/events.json"));
+                assert!(!os_regex_matches(&location, "/var/log/app/ai-analyzer"));
                 decoded == "ai-analyzer"
             } else {
                 level.is_some()
