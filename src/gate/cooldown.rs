@@ -219,6 +219,8 @@ fn is_success(alert: &Alert) -> bool {
 pub(crate) struct Store {
     dir: PathBuf,
     cooldown_ms: i64,
+    /// How long to wait for the lock: [`LOCK_WAIT`] in intake, longer in the worker.
+    wait: std::time::Duration,
 }
 
 /// The host-wide lock over the store.
@@ -231,7 +233,13 @@ impl Store {
         Store {
             dir: state_dir.join("cooldown"),
             cooldown_ms: (cooldown_secs as i64).saturating_mul(1000),
+            wait: LOCK_WAIT,
         }
+    }
+
+    /// The same store, waiting up to `wait` for the lock (the worker, which nobody waits on).
+    pub(crate) fn patient(self, wait: std::time::Duration) -> Store {
+        Store { wait, ..self }
     }
 
     fn lock(&self) -> std::io::Result<Guard> {
@@ -249,13 +257,13 @@ impl Store {
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Guard { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < self.wait => {
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     return Err(std::io::Error::other(format!(
                         "the cooldown state stayed locked for {} ms",
-                        LOCK_WAIT.as_millis()
+                        self.wait.as_millis()
                     )))
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(e),

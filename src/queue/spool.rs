@@ -28,6 +28,10 @@ pub struct Job {
     pub earlier: Option<Tally>,
     #[serde(default)]
     pub ntfy: Option<NtfyOverride>,
+    /// Intake could not apply the cooldown (its lock was busy while execd waited): the worker
+    /// applies it before analysing.
+    #[serde(default)]
+    pub ungated: bool,
 }
 
 impl Job {
@@ -39,6 +43,7 @@ impl Job {
             alert,
             earlier: None,
             ntfy: None,
+            ungated: false,
         }
     }
 

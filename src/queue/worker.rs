@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::config::{Settings, Source};
 use crate::deliver::{digest, outbox, Channels};
-use crate::gate::cooldown::{self};
+use crate::gate::cooldown::{self, Decision};
 use crate::intake::alert::Alert;
 use crate::pipeline::{self, RunOptions};
 use crate::queue::spool::{self, Job};
@@ -137,6 +137,23 @@ struct Pass {
     busy: HashSet<PathBuf>,
 }
 
+/// The cooldown for a job that intake spooled without it (its lock was busy): the worker may wait
+/// for the lock. `None` when even that fails; the job is then analysed.
+fn late_gate(settings: &Settings, alert: &Alert, received_ms: i64) -> Option<Decision> {
+    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
+        .patient(LATE_GATE_WAIT);
+    match store.gate(alert, received_ms) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!("cooldown state unavailable ({e}); analysing without dedup");
+            None
+        }
+    }
+}
+
+/// How long the worker waits for the cooldown lock.
+const LATE_GATE_WAIT: Duration = Duration::from_secs(10);
+
 /// Analyses and delivers every job in the spool, oldest first.
 async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBuf>) -> Pass {
     let mut pass = Pass::default();
@@ -159,9 +176,28 @@ async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBu
         };
         let job = &claimed.value;
         let alert = Alert::new(job.alert.clone());
+        let mut earlier = job.earlier.clone();
+        if job.ungated {
+            match late_gate(settings, &alert, job.received_ms) {
+                Some(Decision::Counted { count, .. }) => {
+                    tracing::info!(
+                        "counted, not analysed: {count} alert(s) for {} since its last report \
+                         (the cooldown applied by the worker)",
+                        cooldown::key_for(&alert)
+                    );
+                    if let Err(e) = claimed.done() {
+                        tracing::error!("job counted but cannot remove {}: {e}", path.display());
+                    }
+                    pass.done += 1;
+                    continue;
+                }
+                Some(Decision::Analyse { earlier: e, .. }) => earlier = e,
+                None => {}
+            }
+        }
         let options = RunOptions {
             dry_run: false,
-            earlier: job.earlier.clone(),
+            earlier,
             ntfy: job.ntfy.clone(),
             waited_secs: job.age_secs(),
         };
