@@ -155,3 +155,42 @@ proptest! {
         prop_assert_eq!(p.user.matches(&close).count(), 1);
     }
 }
+
+/// Text with every kind of link an attacker could write, among anything else.
+fn arb_linky() -> impl Strategy<Value = String> {
+    let link = prop_oneof![
+        Just("[confirm here](https://evil.example/sso)".to_string()),
+        Just("![x](http://evil.example/p.png)".to_string()),
+        Just("<https://evil.example/a>".to_string()),
+        Just("\n[id]: https://evil.example/ref\n[click][id]".to_string()),
+        Just("<a href=\"https://evil.example\">x</a>".to_string()),
+        Just("www.evil.example/login HTTPS://EVIL.EXAMPLE".to_string()),
+    ];
+    prop::collection::vec((any::<String>(), link), 1..4)
+        .prop_map(|parts| parts.into_iter().map(|(a, b)| format!("{a}{b}")).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Whatever text goes in, what comes out has no link, image or HTML for a Markdown renderer
+    /// (as ntfy and the mail's HTML part read it), and no URL a client would make clickable.
+    #[test]
+    fn unlinked_text_has_no_link_image_or_url(text in arb_linky()) {
+        use ai_analyzer::analyze::links::unlink;
+        use pulldown_cmark::{Event, Parser, Tag};
+        let out = unlink(&text, &[]);
+        for event in Parser::new(&out) {
+            let bad = matches!(
+                event,
+                Event::Start(Tag::Link { .. } | Tag::Image { .. }) | Event::Html(_) | Event::InlineHtml(_)
+            );
+            prop_assert!(!bad, "{event:?} in {out:?}");
+        }
+        let lower = out.to_ascii_lowercase();
+        prop_assert!(!lower.contains("http://") && !lower.contains("https://"), "{out:?}");
+        prop_assert!(!lower.contains("www.evil"), "{out:?}");
+        // A report passes through twice (alone, then in the full report): nothing changes then.
+        prop_assert_eq!(unlink(&out, &[]), out.clone());
+    }
+}

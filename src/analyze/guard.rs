@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
+use crate::analyze::links::bare_domain_at;
 use crate::intake::alert::parse_ip_text;
 
 /// What the evidence contains, normalised for lookup.
@@ -13,6 +14,57 @@ use crate::intake::alert::parse_ip_text;
 pub struct Corpus {
     ips: HashSet<IpAddr>,
     tokens: HashSet<String>,
+    /// Host names, lower case: those of URLs, and bare domains a client would make clickable.
+    hosts: HashSet<String>,
+}
+
+/// Undoes the usual defanging, so that `45.9.148[.]100` is the address it names and
+/// `hxxps://evil[.]example` the URL: `[.]`, `(.)`, `{.}` and `[dot]` are dots, `[:]` a colon,
+/// `[://]` the separator, `hxxp` and `fxp` the schemes they stand for.
+pub fn refang(text: &str) -> String {
+    let mut out = text
+        .replace("[.]", ".")
+        .replace("(.)", ".")
+        .replace("{.}", ".")
+        .replace("[dot]", ".")
+        .replace("[://]", "://")
+        .replace("[:]", ":");
+    for (from, to) in [
+        ("hxxps://", "https://"),
+        ("hxxp://", "http://"),
+        ("fxp://", "ftp://"),
+    ] {
+        while let Some(i) = out.to_ascii_lowercase().find(from) {
+            out.replace_range(i..i + from.len(), to);
+        }
+    }
+    out
+}
+
+/// The host a token names: that of a URL (`https://evil.example/x`), or a bare domain a client
+/// would make clickable (`www.evil.example`, `evil.com`); lower case, without a port.
+fn host_in(token: &str) -> Option<String> {
+    if let Some((_, rest)) = token.split_once("://") {
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .rsplit('@')
+            .next()
+            .unwrap_or_default();
+        let host = if host.starts_with('[') {
+            host.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+        } else {
+            host.split(':').next().unwrap_or_default()
+        };
+        return (!host.is_empty()).then(|| host.to_ascii_lowercase());
+    }
+    bare_domain_at(token)
+        .filter(|len| *len == token.len() || token[*len..].starts_with('/'))
+        .map(|len| token[..len].to_ascii_lowercase())
 }
 
 fn is_token_char(c: char) -> bool {
@@ -43,9 +95,16 @@ impl Corpus {
     pub fn new<'a>(texts: impl IntoIterator<Item = &'a str>) -> Corpus {
         let mut c = Corpus::default();
         for text in texts {
-            for t in tokens(text) {
+            let text = refang(text);
+            for t in tokens(&text) {
                 if let Some(ip) = ip_in(t) {
                     c.ips.insert(ip);
+                }
+                if let Some(host) = host_in(t) {
+                    if let Ok(ip) = host.parse::<IpAddr>() {
+                        c.ips.insert(ip);
+                    }
+                    c.hosts.insert(host);
                 }
                 c.tokens.insert(t.to_ascii_uppercase());
                 // `5712` inside `rule-5712` or `"id":"5712"` counts as the token 5712.
@@ -59,15 +118,22 @@ impl Corpus {
         c
     }
 
-    /// The addresses, CVE ids and rule ids in `report` that the evidence does not contain, in
-    /// the order they first appear, each once.
+    /// The addresses, host names, CVE ids and rule ids in `report` that the evidence does not
+    /// contain, in the order they first appear, each once. Defanged forms count as what they
+    /// name.
     pub fn unverified(&self, report: &str) -> Vec<String> {
         let mut missing = Vec::new();
         let mut seen = HashSet::new();
-        let words: Vec<&str> = tokens(report).collect();
+        let report = refang(report);
+        let words: Vec<&str> = tokens(&report).collect();
         for (i, w) in words.iter().enumerate() {
             let claim = if let Some(ip) = ip_in(w) {
                 (!self.ips.contains(&ip)).then(|| ip.to_string())
+            } else if let Some(host) = host_in(w) {
+                match host.parse::<IpAddr>() {
+                    Ok(ip) => (!self.ips.contains(&ip)).then(|| ip.to_string()),
+                    Err(_) => (!self.hosts.contains(&host)).then_some(host),
+                }
             } else if let Some(cve) = cve_in(w) {
                 (!self.tokens.contains(&cve)).then_some(cve)
             } else if is_rule_word(w) {
@@ -118,9 +184,13 @@ fn cve_in(token: &str) -> Option<String> {
 
 /// The flag line put under a report's title.
 pub fn flag_line(unverified: &[String]) -> String {
-    format!(
-        "_⚠ Unverified: {} not in the evidence; check before acting._",
-        unverified.join(", ")
+    // A named host is the model's claim: shown defanged, never clickable.
+    crate::analyze::links::unlink(
+        &format!(
+            "_⚠ Unverified: {} not in the evidence; check before acting._",
+            unverified.join(", ")
+        ),
+        &[],
     )
 }
 
@@ -392,5 +462,64 @@ mod tests {
             flag("# T\na\nb", &["x".into()]),
             "# T\n_⚠ Unverified: x not in the evidence; check before acting._\na\nb"
         );
+    }
+
+    #[test]
+    fn defanged_forms_are_read_as_what_they_name() {
+        for (input, want) in [
+            ("45.9.148[.]100", "45.9.148.100"),
+            ("45(.)9{.}148[dot]100", "45.9.148.100"),
+            ("2001:db8[:]:1", "2001:db8::1"),
+            ("hxxps://evil[.]example/x", "https://evil.example/x"),
+            ("HXXP://a[.]b and hxxp://c", "http://a.b and http://c"),
+            ("fxp://f[.]example ssh[://]h", "ftp://f.example ssh://h"),
+            ("plain 10.0.0.1", "plain 10.0.0.1"),
+        ] {
+            assert_eq!(refang(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn hosts_come_from_urls_and_clickable_domains() {
+        for (token, want) in [
+            ("https://Evil.Example/sso", Some("evil.example")),
+            ("http://user@evil.example:8080/x?y#z", Some("evil.example")),
+            ("http://[2001:db8::9]:443/", Some("2001:db8::9")),
+            ("ftp://1.2.3.4", Some("1.2.3.4")),
+            ("evil.com", Some("evil.com")),
+            ("www.evil.test/login", Some("www.evil.test")),
+            ("evil.test/login", Some("evil.test")),
+            ("evil.com.", None),
+            ("auth.log", None),
+            ("alerts.json", None),
+            ("localhost.localdomain", None),
+            ("1.2.3.4", None),
+            ("https://", None),
+        ] {
+            assert_eq!(host_in(token).as_deref(), want, "{token}");
+        }
+    }
+
+    #[test]
+    fn invented_hosts_and_defanged_addresses_are_named() {
+        let c = Corpus::new([
+            r#"{"data":{"url":"https://shop.example.com/cart","srcip":"45.9.148.100"}}"#,
+            "RDAP: abuse contact abuse@provider.net",
+        ]);
+        let report =
+            "# From 45.9.148[.]100 and 45.9.148[.]101\nSee hxxps://shop[.]example[.]com/x, \
+                      https://evil.example/sso, www.evil.test, mail abuse@provider.net, \
+                      logs in auth.log, and http://198.51.100.7/x.";
+        assert_eq!(
+            c.unverified(report),
+            vec![
+                "45.9.148.101",
+                "evil.example",
+                "www.evil.test",
+                "198.51.100.7"
+            ]
+        );
+        // A URL whose host is a known address is grounded like the address itself.
+        assert!(c.unverified("http://45.9.148.100/admin").is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Analysis: the prompt, the LLM, the checks on its answer and the report without AI.
 
 pub mod guard;
+pub mod links;
 pub mod ollama;
 pub mod prompt;
 pub mod report;
@@ -69,7 +70,11 @@ pub async fn analyse(
                 answer.eval_count.unwrap_or_default(),
                 answer.done_reason.as_deref().unwrap_or("-")
             );
-            let markdown = ollama::clean_answer(&answer.content, &fallback_title, max_chars);
+            // Nothing the model wrote may be a link or an image.
+            let markdown = links::unlink(
+                &ollama::clean_answer(&answer.content, &fallback_title, max_chars),
+                &settings.configured_hosts(),
+            );
             // The quality guard: whatever the model names must be in the evidence.
             let unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
             if unverified.is_empty() {
@@ -87,7 +92,11 @@ pub async fn analyse(
         }
         Err(reason) => {
             tracing::warn!("AI analysis unavailable: {reason}");
-            report::fallback(alert, evidence, &reason, max_chars)
+            let mut report = report::fallback(alert, evidence, &reason, max_chars);
+            // Alert fields (a user name, a URL) may carry link syntax of the attacker's.
+            report.markdown = links::unlink(&report.markdown, &settings.configured_hosts());
+            report.title = report::title_of(&report.markdown);
+            report
         }
     }
 }

@@ -39,6 +39,7 @@ pub(crate) fn alert(cli: &Cli, settings: &Settings, source: &Source) -> anyhow::
             dry_run: cli.dry_run,
             ..RunOptions::default()
         },
+        ungated: false,
     };
     run.process(&incoming)
 }
@@ -50,6 +51,8 @@ struct Run<'a> {
     origin: Origin,
     foreground: bool,
     options: RunOptions,
+    /// The cooldown could not be applied here; the worker applies it.
+    ungated: bool,
 }
 
 impl Run<'_> {
@@ -155,6 +158,11 @@ impl Run<'_> {
                 self.options.earlier = earlier;
                 false
             }
+            Err(e) if detach => {
+                tracing::warn!("cooldown state unavailable ({e}); the worker applies the cooldown");
+                self.ungated = true;
+                false
+            }
             Err(e) => {
                 tracing::warn!("cooldown state unavailable ({e}); analysing without dedup");
                 false
@@ -168,6 +176,7 @@ impl Run<'_> {
         let mut job = Job::new(self.origin, alert.json().clone());
         job.earlier = self.options.earlier.clone();
         job.ntfy = self.options.ntfy.clone();
+        job.ungated = self.ungated;
         let dirs = settings.state();
         match spool::put(&dirs.spool(), &job) {
             Ok(path) => {
@@ -292,6 +301,7 @@ pub(crate) fn run_integration(args: &Integration) -> anyhow::Result<u8> {
             ntfy: target,
             ..RunOptions::default()
         },
+        ungated: false,
     };
     run.process(&incoming)
 }

@@ -331,6 +331,29 @@ impl Settings {
         }
     }
 
+    /// The hosts the configuration names (the model server, ntfy, the report link, the indexer,
+    /// the mail relay, every source, every blocklist zone): a report may name these as they
+    /// are, while any other host in it is defanged.
+    pub fn configured_hosts(&self) -> Vec<String> {
+        let urls = [
+            self.ollama.url.as_str(),
+            self.ntfy.url.as_str(),
+            self.report.base_url.as_str(),
+            self.history.indexer.url.as_str(),
+            self.email.smtp_url.as_str(),
+        ]
+        .into_iter()
+        .chain(self.providers.all().map(|s| s.url()));
+        let mut hosts: Vec<String> = urls
+            .filter_map(|u| reqwest::Url::parse(u).ok())
+            .filter_map(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+            .chain(self.dnsbl.zones.iter().cloned())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
     /// The state directory and every folder in it.
     pub fn state(&self) -> StateDir {
         StateDir::new(&self.general.state_dir)

@@ -61,7 +61,6 @@ impl MailError {
 
 /// Markdown to HTML, with raw HTML escaped, images dropped and only safe links kept.
 pub fn to_html(markdown: &str) -> String {
-    let mut link_depth_dropped = Vec::new();
     let events = Parser::new_ext(
         markdown,
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
@@ -69,27 +68,8 @@ pub fn to_html(markdown: &str) -> String {
     .filter_map(|event| match event {
         Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => {
-            let safe = ["http://", "https://", "mailto:"]
-                .iter()
-                .any(|p| dest_url.to_ascii_lowercase().starts_with(p));
-            link_depth_dropped.push(!safe);
-            safe.then_some(Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }))
-        }
-        Event::End(TagEnd::Link) => {
-            let dropped = link_depth_dropped.pop().unwrap_or(false);
-            (!dropped).then_some(Event::End(TagEnd::Link))
-        }
+        // No link of any kind: the text has none of ours, only what an attacker could write.
+        Event::Start(Tag::Link { .. }) | Event::End(TagEnd::Link) => None,
         other => Some(other),
     });
     let mut body = String::new();
@@ -351,7 +331,9 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<b>"));
-        assert!(html.contains("<a href=\"https://example.org\">ok</a>"));
+        // No link at all: the text of a report is the model's or the attacker's, never ours.
+        assert!(!html.contains("<a "), "{html}");
+        assert!(html.contains("ok"), "the link text stays");
         assert!(!html.contains("javascript:"), "{html}");
         assert!(html.contains("bad"), "the link text stays");
         assert!(!html.contains("<img"));

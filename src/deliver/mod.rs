@@ -150,7 +150,11 @@ pub async fn deliver(
     let created = chrono::Local::now()
         .format("%Y-%m-%d %H:%M:%S %Z")
         .to_string();
-    let full = report::full(alert, evidence, report, &created);
+    // The appendix quotes the alert: its URLs are defanged like the report's.
+    let full = crate::analyze::links::unlink(
+        &report::full(alert, evidence, report, &created),
+        &settings.configured_hosts(),
+    );
     let archived = archive::archive(alert, evidence, report, &full, settings);
     let delivery = Delivery {
         alert,

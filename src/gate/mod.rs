@@ -48,7 +48,7 @@ mod tests {
             Some("rule level 9 is below general.min_level 10")
         );
         let own = Alert::new(json!({"rule": {"id": "100900", "level": 3,
-            "groups": ["ai_analyzer"]}}));
+            "groups": ["ai_analyzer"]}, "location": "ai-analyzer"}));
         assert!(screen(&own, 0).is_some(), "the loop guard comes first");
     }
 

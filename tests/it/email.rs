@@ -162,8 +162,11 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
         !html.contains("<script>"),
         "no raw HTML from the model: {html}"
     );
-    assert!(html.contains("&lt;script&gt;"));
-    assert!(html.contains("<a href=\"https://wazuh.com\">docs</a>"));
+    // The model's raw HTML is text: its tags are broken up before the HTML is made.
+    assert!(html.contains("\u{2039}script&gt;alert(1)"), "{html}");
+    // A link the model wrote is text, its address defanged.
+    assert!(!html.contains("<a "), "{html}");
+    assert!(html.contains("docs (hxxps://wazuh[.]com)"), "{html}");
     let names: Vec<String> = mail.subparts[1..]
         .iter()
         .map(|p| {

@@ -128,6 +128,55 @@ async fn every_sample_alert_gets_a_report_when_the_llm_is_down() {
     assert_eq!(ntfy.received_requests().await.unwrap().len(), samples.len());
 }
 
+/// A link written by the attacker (a user name, a URL) or by a model talked into it is never
+/// clickable in the push: it is text, and its address is defanged.
+#[tokio::test]
+async fn no_link_from_an_alert_or_the_model_reaches_the_push() {
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    let mut alert: serde_json::Value =
+        serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5712.json")).unwrap();
+    alert["data"]["srcuser"] = serde_json::json!("[confirm here](https://evil.example/sso)");
+    alert["data"]["url"] =
+        serde_json::json!("![x](https://evil.example/t.png) <https://evil.example/a>");
+    // The LLM down: the no-AI report quotes the alert's fields.
+    let env = Env::new(&dead_url(), &ntfy.uri(), "");
+    let (out, _) = run_with_input(
+        env.cmd(),
+        alert.to_string().as_bytes(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The LLM up, and talked into writing links.
+    let (llm, _) = fakes(ResponseTemplate::new(200).set_body_json(ollama_answer(
+        "# Brute force\n## Overview\nPlease [log in here](https://evil.example/sso) and see \
+         ![chart](http://evil.example/c.png) or www.evil.example/help.",
+    )))
+    .await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let (out, _) = run_with_input(
+        env.cmd(),
+        alert.to_string().as_bytes(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let pushes = ntfy.received_requests().await.unwrap();
+    assert_eq!(pushes.len(), 2);
+    for push in &pushes {
+        let body = text(&push.body);
+        assert!(!body.contains("]("), "{body}");
+        assert!(!body.contains("<http"), "{body}");
+        assert!(!body.to_ascii_lowercase().contains("https://"), "{body}");
+        assert!(!body.contains("www.evil"), "{body}");
+        assert!(body.contains("evil[.]example"), "{body}");
+    }
+    assert!(text(&pushes[0].body).contains("confirm here (hxxps://evil[.]example/sso)"));
+    assert!(text(&pushes[1].body).contains("log in here (hxxps://evil[.]example/sso)"));
+}
+
 /// The LLM failing in each distinct way still delivers the fallback, naming the failure.
 #[tokio::test]
 async fn llm_failures_each_give_the_fallback_with_their_reason() {
