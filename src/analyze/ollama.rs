@@ -9,11 +9,15 @@ use serde_json::json;
 use crate::analyze::prompt::Prompt;
 use crate::analyze::report::fit;
 use crate::config::{join_url, Ollama};
+use crate::util::body::{read_capped, BodyError};
 use crate::util::error::root_cause;
 use crate::util::Probe;
 
 /// How long to wait for the TCP connection to Ollama.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// An answer larger than this is refused unread: a report is a few KiB, and a server that sends
+/// gigabytes must not take the host's memory with it.
+pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
 
 /// Why the model gave no report. Each variant says what the admin can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +146,11 @@ impl Client {
             .await
             .map_err(|e| self.transport_error(&e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+        let bytes = match read_capped(response, MAX_ANSWER_BYTES).await {
+            Ok(b) => b,
+            Err(BodyError::Read(e)) => return Err(self.transport_error(&e)),
+            Err(e @ BodyError::TooLarge(_)) => return Err(LlmError::BadBody(e.to_string())),
+        };
         self.read_answer(status, &bytes, prompt)
     }
 

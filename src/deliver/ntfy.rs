@@ -11,12 +11,15 @@ use serde_json::Value;
 
 use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
 use crate::config::{Ntfy, Settings, NTFY_MAX_BYTES};
+use crate::util::body::{read_capped, BodyError};
 use crate::util::error::root_cause;
 use crate::util::secret::Secret;
 use crate::util::{join_url, Probe};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+/// ntfy answers a publish with a small JSON; anything larger is not read.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Titles longer than this are cut (phones show one line anyway).
 pub const MAX_TITLE_CHARS: usize = 150;
 
@@ -153,10 +156,12 @@ impl Client {
         }
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
+        let bytes = match read_capped(response, MAX_ANSWER_BYTES).await {
+            Ok(b) => b,
+            Err(BodyError::Read(e)) => return Err(self.transport_error(&e)),
+            // More than ntfy ever sends: the start of it is all a refusal needs.
+            Err(BodyError::TooLarge(_)) => b"(an answer too large to read)".to_vec(),
+        };
         if !status.is_success() {
             return Err(refusal(status.as_u16(), &bytes));
         }

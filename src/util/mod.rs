@@ -1,6 +1,7 @@
 //! Small shared pieces: errors and exit codes, the state directory, file helpers, claims and slot
 //! locks, logging, the clock.
 
+pub(crate) mod body;
 pub(crate) mod claim;
 pub(crate) mod error;
 pub(crate) mod fsutil;

@@ -177,6 +177,42 @@ async fn no_link_from_an_alert_or_the_model_reaches_the_push() {
     assert!(text(&pushes[1].body).contains("log in here (hxxps://evil[.]example/sso)"));
 }
 
+/// A model server (or ntfy) that sends an answer without end is cut off at the cap: the run
+/// ends with the no-AI report, whatever the server sends.
+#[tokio::test]
+async fn an_endless_answer_is_cut_off_and_the_report_still_goes_out() {
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    // 64 MiB of blanks from "Ollama"; the client stops reading at 2 MiB.
+    let llm = endless_answer(64 << 20);
+    let env = Env::new(&llm, &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(
+            "Ollama sent a body that is not a chat answer: the answer is larger than 2048 KiB"
+        ),
+        "{report}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+    // ntfy itself answering without end: the push counts as sent (2xx), nothing waits on it.
+    let env = Env::new(&dead_url(), &endless_answer(64 << 20), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
 /// The LLM failing in each distinct way still delivers the fallback, naming the failure.
 #[tokio::test]
 async fn llm_failures_each_give_the_fallback_with_their_reason() {

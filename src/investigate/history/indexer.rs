@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::Indexer;
 use super::{Collector, Found, Query};
 use crate::intake::alert::{self, Alert};
+use crate::util::body::read_capped;
 use crate::util::error::chain as error_chain;
 use crate::util::join_url;
 
@@ -114,11 +115,9 @@ pub enum IndexerError {
     NoHits { url: String, reason: String },
 }
 
-pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError> {
-    let mut collector = Collector::new(query.clone(), "indexer");
-    if query.max_events == 0 {
-        return Ok(collector.finish());
-    }
+/// The HTTP client for the indexer: its timeouts, no redirects (credentials never follow one),
+/// and the CA of `ca_file` when one is set.
+async fn client(cfg: &Indexer) -> Result<reqwest::Client, IndexerError> {
     let timeout = cfg.timeout();
     let mut builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -144,9 +143,18 @@ pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError>
             builder = builder.add_root_certificate(cert);
         }
     }
-    let client = builder
+    builder
         .build()
-        .map_err(|e| IndexerError::Client(error_chain(&e.without_url())))?;
+        .map_err(|e| IndexerError::Client(error_chain(&e.without_url())))
+}
+
+pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError> {
+    let mut collector = Collector::new(query.clone(), "indexer");
+    if query.max_events == 0 {
+        return Ok(collector.finish());
+    }
+    let timeout = cfg.timeout();
+    let client = client(cfg).await?;
     let shown = display_url(&cfg.url);
     let url = join_url(&cfg.url, &format!("{}/_search", cfg.index.trim()));
     let mut request = client.post(&url).json(&request_body(query));
@@ -165,11 +173,11 @@ pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError>
         }
     })?;
     let status = response.status();
-    let body = read_capped(response)
+    let body = read_capped(response, MAX_BODY)
         .await
-        .map_err(|what| IndexerError::Read {
+        .map_err(|e| IndexerError::Read {
             url: shown.clone(),
-            what,
+            what: e.to_string(),
         })?;
     if !status.is_success() {
         return Err(IndexerError::Http {
@@ -204,22 +212,6 @@ pub async fn search(cfg: &Indexer, query: &Query) -> Result<Found, IndexerError>
             .note("the indexer timed out on part of the search: the history may be incomplete");
     }
     Ok(collector.finish())
-}
-
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| {
-        format!(
-            "reading the answer failed: {}",
-            error_chain(&e.without_url())
-        )
-    })? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY {
-            return Err(format!("the answer is over {} MiB", MAX_BODY >> 20));
-        }
-    }
-    Ok(body)
 }
 
 /// OpenSearch's `{"error":{"root_cause":[{"reason":...}],"reason":...},"status":...}`, or the

@@ -371,3 +371,56 @@ pub fn ar_message(ip: &str, level: u32) -> String {
     v["parameters"]["alert"]["rule"]["level"] = serde_json::json!(level);
     v.to_string()
 }
+
+/// A server that answers every request with `200` and a chunked body that never ends (up to
+/// `limit` bytes): a model server, or ntfy, that tries to take the host's memory. It stops
+/// sending when the client hangs up.
+pub fn endless_answer(limit: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut len = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; len];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let mut out = stream;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                            Transfer-Encoding: chunked\r\n\r\n";
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                let mut sent = 0;
+                while sent < limit {
+                    let framed = [
+                        format!("{:x}\r\n", chunk.len()).as_bytes(),
+                        &chunk[..],
+                        b"\r\n",
+                    ]
+                    .concat();
+                    if out.write_all(&framed).is_err() {
+                        return;
+                    }
+                    sent += chunk.len();
+                }
+                let _ = out.write_all(b"0\r\n\r\n");
+            });
+        }
+    });
+    url
+}
