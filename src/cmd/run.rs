@@ -78,7 +78,7 @@ impl Run<'_> {
             return Ok(EXIT_OK);
         }
         tracing::info!("{}", describe(alert));
-        let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+        let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs);
         let gated = self.origin != Origin::Hand && !self.options.dry_run;
         if self.origin == Origin::Execd
             && settings.wazuh.check_keys
@@ -240,7 +240,7 @@ impl Run<'_> {
 
 /// Whether a digest or an outbox retry is waiting.
 fn work_is_due(settings: &Settings) -> bool {
-    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs);
     store.next_due_ms().is_some() || outbox::next_due_ms(&settings.state().outbox()).is_some()
 }
 

@@ -12,7 +12,7 @@ use crate::util::now_ms;
 pub fn send_digests(settings: &Settings) {
     let outbox_dir = settings.state().outbox();
     let channel = NtfyChannel::new(settings);
-    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs);
+    let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs);
     let result = store.take_due(now_ms(), |key, tally| {
         if !settings.ntfy.enabled() {
             tracing::info!(

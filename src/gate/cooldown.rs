@@ -12,12 +12,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::intake::alert::{truncate_chars, Alert};
 use crate::util::fsutil;
+#[cfg(doc)]
+use crate::util::state::StateDir;
 
 /// At most this many single alerts are listed in a tally (all are counted).
 pub(crate) const MAX_LISTED: usize = 20;
@@ -229,9 +231,10 @@ struct Guard {
 }
 
 impl Store {
-    pub(crate) fn new(state_dir: &Path, cooldown_secs: u64) -> Store {
+    /// The store in `dir` (the state dir's `cooldown/`, [`StateDir::cooldown`]).
+    pub(crate) fn new(dir: PathBuf, cooldown_secs: u64) -> Store {
         Store {
-            dir: state_dir.join("cooldown"),
+            dir,
             cooldown_ms: (cooldown_secs as i64).saturating_mul(1000),
             wait: LOCK_WAIT,
         }
@@ -446,7 +449,7 @@ mod tests {
     #[test]
     fn window_counts_then_hands_over() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 60);
+        let store = Store::new(dir.path().join("cooldown"), 60);
         let a = alert("203.0.113.5", "5710", 5, &["sshd", "authentication_failed"]);
         assert!(matches!(
             store.gate(&a, 0).unwrap(),
@@ -482,7 +485,7 @@ mod tests {
     #[test]
     fn level_jump_and_success_break_through() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 600);
+        let store = Store::new(dir.path().join("cooldown"), 600);
         let fail = alert("203.0.113.5", "5710", 5, &["authentication_failed"]);
         store.gate(&fail, 0).unwrap();
         store.gate(&fail, 1).unwrap();
@@ -510,7 +513,7 @@ mod tests {
     #[test]
     fn due_windows_become_digests_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let a = alert("203.0.113.5", "5710", 5, &[]);
         store.gate(&a, 0).unwrap();
         store.gate(&a, 1000).unwrap();
@@ -538,7 +541,7 @@ mod tests {
     #[test]
     fn corrupt_state_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         fs::create_dir_all(dir.path().join("cooldown")).unwrap();
         fs::write(dir.path().join("cooldown/203.0.113.5.json"), b"{broken").unwrap();
         let a = alert("203.0.113.5", "5710", 5, &[]);
@@ -756,7 +759,7 @@ mod tests {
     #[test]
     fn gate_window_closes_exactly_at_its_end() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let a = alert("203.0.113.5", "5710", 5, &[]);
         let d = store.gate(&a, 0).unwrap();
         assert_eq!(reason(&d), "first alert for this address");
@@ -790,7 +793,7 @@ mod tests {
     #[test]
     fn gate_level_must_rise_to_break_through() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 600);
+        let store = Store::new(dir.path().join("cooldown"), 600);
         store.gate(&alert("203.0.113.5", "1", 7, &[]), 0).unwrap();
         // Same and lower levels are counted.
         assert!(matches!(
@@ -821,7 +824,7 @@ mod tests {
     #[test]
     fn gate_success_breaks_through_only_after_failures() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 600);
+        let store = Store::new(dir.path().join("cooldown"), 600);
         let plain = alert("203.0.113.5", "1", 5, &["sshd"]);
         let fail = alert("203.0.113.5", "5710", 5, &["authentication_failed"]);
         let success = alert("203.0.113.5", "5715", 3, &["authentication_success"]);
@@ -849,7 +852,7 @@ mod tests {
         assert_eq!(earlier_count(&d), Some(4));
         // A success that also raises the level gives the level as the reason.
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 600);
+        let store = Store::new(dir.path().join("cooldown"), 600);
         store.gate(&fail, 0).unwrap();
         let d = store
             .gate(
@@ -863,7 +866,7 @@ mod tests {
     #[test]
     fn count_only_joins_the_open_window_and_carries_a_closed_ones_counts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let a = alert("203.0.113.5", "5710", 5, &[]);
         // No window yet: one is opened, closing 10 s later.
         assert_eq!(store.count_only(&a, 0).unwrap(), 1);
@@ -899,7 +902,7 @@ mod tests {
     #[test]
     fn take_due_hands_over_closed_windows_by_label_and_forgets_the_rest() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let a = alert("203.0.113.5", "5710", 5, &[]);
         let no_ip = Alert::new(json!({"timestamp":"t","rule":{"id":"554","level":5},
             "agent":{"name":"web"}}));
@@ -966,7 +969,7 @@ mod tests {
     #[test]
     fn take_due_keeps_a_window_whose_digest_could_not_be_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let a = alert("203.0.113.5", "5710", 5, &[]);
         store.gate(&a, 0).unwrap();
         store.gate(&a, 1).unwrap();
@@ -981,7 +984,7 @@ mod tests {
     #[test]
     fn next_due_is_the_earliest_window_with_counted_alerts() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         // No state directory at all.
         assert_eq!(store.next_due_ms(), None);
         // A window with nothing counted is not due.
@@ -1000,7 +1003,7 @@ mod tests {
     }
 
     /// Holds the store's lock as another intake process would.
-    fn hold_lock(dir: &Path) -> File {
+    fn hold_lock(dir: &std::path::Path) -> File {
         let cooldown = dir.join("cooldown");
         fs::create_dir_all(&cooldown).unwrap();
         let file = OpenOptions::new()
@@ -1020,7 +1023,7 @@ mod tests {
         let path = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let store = Store::new(&path, 10);
+            let store = Store::new(path.join("cooldown"), 10);
             let start = std::time::Instant::now();
             let result = store.gate(&alert("203.0.113.5", "1", 5, &[]), 0);
             let _ = tx.send((result.map_err(|e| e.to_string()), start.elapsed()));
@@ -1042,7 +1045,7 @@ mod tests {
     fn intake_gets_a_lock_released_within_the_wait_limit() {
         let dir = tempfile::tempdir().unwrap();
         let held = hold_lock(dir.path());
-        let store = Store::new(dir.path(), 10);
+        let store = Store::new(dir.path().join("cooldown"), 10);
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(30));
             drop(held);

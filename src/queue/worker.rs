@@ -90,7 +90,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             .iter()
             .any(|p| !failed.contains(p) && !pass.busy.contains(p));
         let next_due = [
-            cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
+            cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
                 .next_due_ms(),
             outbox::next_due_ms(&dirs.outbox()),
         ]
@@ -140,7 +140,7 @@ struct Pass {
 /// The cooldown for a job that intake spooled without it (its lock was busy): the worker may wait
 /// for the lock. `None` when even that fails; the job is then analysed.
 fn late_gate(settings: &Settings, alert: &Alert, received_ms: i64) -> Option<Decision> {
-    let store = cooldown::Store::new(&settings.general.state_dir, settings.dedup.cooldown_secs)
+    let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
         .patient(LATE_GATE_WAIT);
     match store.gate(alert, received_ms) {
         Ok(d) => Some(d),
@@ -230,7 +230,9 @@ fn file_name(path: &Path) -> String {
 /// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days.
 /// Reports are the admin's and are kept.
 pub fn prune(settings: &Settings) {
-    let state = &settings.general.state_dir;
+    let dirs = settings.state();
+    let state = dirs.root();
+    let (cache, reports) = (dirs.cache(), dirs.reports());
     let now = std::time::SystemTime::now();
     let older_than = |path: &Path, age: Duration| {
         std::fs::symlink_metadata(path)
@@ -242,7 +244,7 @@ pub fn prune(settings: &Settings) {
     let ttl = Duration::from_secs(settings.cache.ttl_hours.max(1).saturating_mul(3600));
     let month = Duration::from_secs(30 * 86_400);
     let mut removed = 0usize;
-    let mut stack = vec![state.clone()];
+    let mut stack = vec![state.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -253,7 +255,7 @@ pub fn prune(settings: &Settings) {
                 continue;
             };
             if kind.is_dir() {
-                if !path.ends_with("reports") {
+                if path != reports {
                     stack.push(path);
                 }
                 continue;
@@ -262,7 +264,7 @@ pub fn prune(settings: &Settings) {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            let in_cache = path.starts_with(state.join("cache"));
+            let in_cache = path.starts_with(&cache);
             let stale = (name.ends_with(".tmp") && older_than(&path, Duration::from_secs(3600)))
                 || (in_cache
                     && name.ends_with(".json")
