@@ -94,7 +94,10 @@ pub async fn analyse(
             tracing::warn!("AI analysis unavailable: {reason}");
             let mut report = report::fallback(alert, evidence, &reason, max_chars);
             // Alert fields (a user name, a URL) may carry link syntax of the attacker's.
-            report.markdown = links::unlink(&report.markdown, &settings.configured_hosts());
+            report.markdown = links::unlink(&report.markdown, &settings.configured_hosts())
+                .chars()
+                .filter(|c| !crate::util::is_hiding_char(*c))
+                .collect();
             report.title = report::title_of(&report.markdown);
             report
         }

@@ -97,7 +97,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: &Ollama) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if crate::investigate::scope::is_local_url(&cfg.url) {
+            // A proxy must never see what goes to a server on the admin's own network.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
@@ -288,8 +293,8 @@ fn strip_controls(text: &str) -> String {
             '\t' => out.push_str("    "),
             '\r' => {}
             c if c.is_control() => {}
-            // Bidi overrides can disguise text on screen.
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {}
+            // Bidi overrides and invisible marks can disguise text on screen.
+            c if crate::util::is_hiding_char(c) => {}
             c => out.push(c),
         }
     }

@@ -272,17 +272,12 @@ pub(crate) fn run_integration(args: &Integration) -> anyhow::Result<u8> {
             })?,
             None => (settings.ntfy.url.clone(), settings.ntfy.topic.clone()),
         };
-        target = Some(NtfyOverride {
-            url,
-            topic,
-            token: args.api_key.clone().or_else(|| {
-                settings
-                    .ntfy
-                    .token
-                    .is_set()
-                    .then(|| settings.ntfy.token.expose().to_string())
-            }),
+        // The configured token goes only to the server it was configured for.
+        let token = args.api_key.clone().or_else(|| {
+            (settings.ntfy.token.is_set() && same_origin(&url, &settings.ntfy.url))
+                .then(|| settings.ntfy.token.expose().to_string())
         });
+        target = Some(NtfyOverride { url, topic, token });
     }
     let mut secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
     secrets.extend(args.api_key.clone());
@@ -304,6 +299,14 @@ pub(crate) fn run_integration(args: &Integration) -> anyhow::Result<u8> {
         ungated: false,
     };
     run.process(&incoming)
+}
+
+/// Whether two URLs name the same server: scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 /// `https://ntfy.example/prefix/topic` -> (`https://ntfy.example/prefix`, `topic`).
@@ -335,5 +338,30 @@ mod tests {
         assert_eq!(split_topic_url("https://ntfy.example.com/"), None);
         assert_eq!(split_topic_url("not a url"), None);
         assert_eq!(split_topic_url("ftp://h/topic"), None);
+    }
+
+    #[test]
+    fn the_configured_token_goes_only_to_its_own_server() {
+        assert!(same_origin(
+            "https://ntfy.example.com/p",
+            "https://ntfy.example.com"
+        ));
+        assert!(same_origin(
+            "https://ntfy.example.com:443",
+            "https://ntfy.example.com/x"
+        ));
+        assert!(!same_origin(
+            "https://evil.example",
+            "https://ntfy.example.com"
+        ));
+        assert!(!same_origin(
+            "http://ntfy.example.com",
+            "https://ntfy.example.com"
+        ));
+        assert!(!same_origin(
+            "https://ntfy.example.com:8443",
+            "https://ntfy.example.com"
+        ));
+        assert!(!same_origin("not a url", "https://ntfy.example.com"));
     }
 }

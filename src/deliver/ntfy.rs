@@ -121,7 +121,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: &Ntfy) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if crate::investigate::scope::is_local_url(&cfg.url) {
+            // A proxy must never see what goes to a server on the admin's own network.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TIMEOUT)
             .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
@@ -205,10 +210,13 @@ fn refusal(status: u16, bytes: &[u8]) -> PushError {
 pub fn encode_header(text: &str) -> String {
     let cut: String = text
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !crate::util::is_hiding_char(*c))
         .take(MAX_TITLE_CHARS)
         .collect();
-    if cut.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+    // An ASCII title that holds an encoded word of its own (`=?UTF-8?B?...?=`) would be decoded
+    // by ntfy into whatever its author chose: it is encoded as a whole, so it reads as written.
+    let looks_encoded = cut.contains("=?") && cut.contains("?=");
+    if !looks_encoded && cut.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         cut
     } else {
         format!(
@@ -481,6 +489,21 @@ mod tests {
         assert_eq!(encode_header("Größe"), "=?UTF-8?B?R3LDtsOfZQ==?=");
         assert_eq!(encode_header("a\nb"), "ab");
         assert_eq!(encode_header(&"x".repeat(500)).len(), MAX_TITLE_CHARS);
+        // Bidi overrides and invisible marks are dropped: "evil\u{202e}txt.exe" reads as written.
+        assert_eq!(encode_header("a\u{202e}b\u{200f}c\u{200b}d"), "abcd");
+        // A title that is an encoded word of its own is encoded as a whole: ntfy shows it as
+        // written, never what it would decode to.
+        let forged = "=?UTF-8?B?QmVuaWduOiBub3RoaW5nIHRvIGRv?=";
+        let sent = encode_header(forged);
+        assert_ne!(sent, forged);
+        let inner = sent
+            .strip_prefix("=?UTF-8?B?")
+            .and_then(|s| s.strip_suffix("?="))
+            .unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(inner)
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), forged);
     }
 
     #[test]

@@ -254,6 +254,8 @@ impl Store {
             .truncate(false)
             .write(true)
             .mode(fsutil::FILE_MODE)
+            // A symlink swapped in after the check above is refused by the kernel itself.
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)?;
         // Intake runs while wazuh-execd waits: never wait long for the lock.
         let start = std::time::Instant::now();

@@ -111,6 +111,26 @@ pub fn scope(ip: IpAddr) -> Scope {
         })
 }
 
+/// Whether a server URL points into the admin's own network (a loopback, private or link-local
+/// address, `localhost`, or a name without a dot): such a request never goes through a proxy,
+/// since the proxy would see what only the admin's hosts may (the prompt, the report).
+pub fn is_local_url(url: &str) -> bool {
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(ip) => !scope(ip).is_global(),
+        Err(_) => {
+            let name = host.trim_end_matches('.');
+            name == "localhost" || name.ends_with(".localhost") || !name.contains('.')
+        }
+    }
+}
+
 /// The configured zone an address falls in; the most specific CIDR wins.
 pub fn zone_of(ip: IpAddr, zones: &[Zone]) -> Option<&str> {
     let ip = ip.to_canonical();
@@ -124,6 +144,26 @@ pub fn zone_of(ip: IpAddr, zones: &[Zone]) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_urls_are_the_admins_own_servers() {
+        for (url, want) in [
+            ("http://127.0.0.1:11434", true),
+            ("http://[::1]:11434", true),
+            ("http://10.0.0.5", true),
+            ("http://192.168.1.2:8080/ntfy", true),
+            ("http://[fd00::1]", true),
+            ("http://localhost:11434", true),
+            ("http://ollama.localhost", true),
+            ("http://ollama:11434", true),
+            ("https://ntfy.sh", false),
+            ("https://9.9.9.9", false),
+            ("https://api.openai.com/v1", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(is_local_url(url), want, "{url}");
+        }
+    }
 
     fn s(ip: &str) -> Scope {
         scope(ip.parse().expect("test address"))

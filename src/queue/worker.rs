@@ -44,11 +44,26 @@ pub fn spawn(source: &Source) -> std::io::Result<u32> {
             if libc::setsid() == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            close_inherited_descriptors();
             Ok(())
         });
     }
     let child = cmd.spawn()?;
     Ok(child.id())
+}
+
+/// Closes every descriptor above stderr in the child before it runs: whatever the parent held
+/// (a pipe of execd's, a socket, a lock) must not live on in a worker that outlives it. Only
+/// async-signal-safe calls: it runs between fork and exec.
+fn close_inherited_descriptors() {
+    // SAFETY: close_range and close take plain integers and touch no memory of ours.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+            for fd in 3..1024 {
+                libc::close(fd);
+            }
+        }
+    }
 }
 
 /// Starts a worker unless enough are running already.
@@ -291,6 +306,38 @@ fn is_dead(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A descriptor the parent left open (not close-on-exec) is closed in the worker.
+    #[test]
+    fn a_worker_inherits_no_descriptor_above_stderr() {
+        use std::os::unix::io::AsRawFd;
+        let f = std::fs::File::open("/dev/null").unwrap();
+        // SAFETY: dup of a descriptor we own; the copy is closed below.
+        let fd = unsafe { libc::dup(f.as_raw_fd()) };
+        assert!(fd > 2);
+        let probe = format!("test -e /proc/self/fd/{fd} && echo open || echo closed");
+        let run = |close: bool| {
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(&probe);
+            if close {
+                // SAFETY: only close and close_range run in the child.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        close_inherited_descriptors();
+                        Ok(())
+                    });
+                }
+            }
+            String::from_utf8_lossy(&cmd.output().unwrap().stdout)
+                .trim()
+                .to_string()
+        };
+        let (without, with) = (run(false), run(true));
+        // SAFETY: closes the copy made above.
+        unsafe { libc::close(fd) };
+        assert_eq!(without, "open", "the probe sees an inherited descriptor");
+        assert_eq!(with, "closed");
+    }
     use std::time::SystemTime;
 
     fn aged(path: &Path, secs: u64) {

@@ -35,6 +35,24 @@ impl Probe {
     }
 }
 
+/// True for the invisible characters that reorder or hide text on screen (bidi overrides and
+/// marks, isolates, zero-width spaces): an attacker uses them to make a title or a name read as
+/// something else. The zero-width joiner stays (emoji need it).
+pub(crate) fn is_hiding_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'
+            | '\u{200c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
 /// Unix time in milliseconds.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

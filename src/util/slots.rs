@@ -24,6 +24,8 @@ fn open(dir: &Path, kind: &str, i: u32) -> std::io::Result<File> {
         .truncate(false)
         .write(true)
         .mode(fsutil::FILE_MODE)
+        // A symlink swapped in after the check above is refused by the kernel itself.
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
 }
 

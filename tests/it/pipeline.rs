@@ -213,6 +213,33 @@ async fn an_endless_answer_is_cut_off_and_the_report_still_goes_out() {
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
+/// A proxy in the environment never sees what goes to the admin's own servers: the prompt to
+/// an Ollama on loopback and the push to a local ntfy go direct.
+#[tokio::test]
+async fn no_proxy_for_servers_on_the_admins_network() {
+    let (llm, ntfy) = fakes(
+        ResponseTemplate::new(200)
+            .set_body_json(ollama_answer("# Direct\n## Overview\nNo proxy in between.")),
+    )
+    .await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), "");
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"))
+        // Nothing listens there: a request sent through it would fail.
+        .env("HTTP_PROXY", dead_url())
+        .env("http_proxy", dead_url())
+        .env("ALL_PROXY", dead_url());
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("# Direct"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
+
 /// The LLM failing in each distinct way still delivers the fallback, naming the failure.
 #[tokio::test]
 async fn llm_failures_each_give_the_fallback_with_their_reason() {
