@@ -1,4 +1,4 @@
-//! Benchmark of the investigation's fan-out (issue #3), against local fakes only: every
+//! Benchmark of the investigation's fan-out, against local fakes only: every
 //! threat-intel source served by wiremock on 127.0.0.1 and every DNSBL zone by a hickory-server on
 //! 127.0.0.1, each answer delayed by the same amount.
 //!

@@ -383,7 +383,7 @@ mod tests {
         insta::assert_snapshot!(p.render());
     }
 
-    /// Issue #3: the attacker profile carries every source's finding, the blocklists and the
+    /// The attacker profile carries every source's finding, the blocklists and the
     /// score with its reasons; what came from outside stays inside the fence.
     #[test]
     fn snapshot_attacker_profile_from_intel() {
@@ -421,7 +421,7 @@ mod tests {
         insta::assert_snapshot!(profile);
     }
 
-    /// Issue #5: the history's counts and times stand outside the fence; the rules, hosts, users
+    /// The history's counts and times stand outside the fence; the rules, hosts, users
     /// and log lines (from the logs) inside it.
     #[test]
     fn snapshot_history_section() {

@@ -539,7 +539,7 @@ mod tests {
         );
     }
 
-    /// Issue #3: the fallback's attacker profile shows every finding and the blocklists, and its
+    /// The fallback's attacker profile shows every finding and the blocklists, and its
     /// risk assessment the score with its reasons.
     #[test]
     fn fallback_carries_the_investigation() {
@@ -583,7 +583,7 @@ mod tests {
         insta::assert_snapshot!(md);
     }
 
-    /// Issue #5: the fallback's attacker profile carries the history in brief.
+    /// The fallback's attacker profile carries the history in brief.
     #[test]
     fn fallback_carries_the_history() {
         let settings = Settings::default();

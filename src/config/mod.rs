@@ -647,7 +647,7 @@ mod tests {
         assert_eq!(s.secrets().len(), 3);
     }
 
-    /// Issue #5: the indexer password comes from the environment too, is a secret, and the
+    /// The indexer password comes from the environment too, is a secret, and the
     /// history keys are validated by name.
     #[test]
     fn history_indexer_settings() {

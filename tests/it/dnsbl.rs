@@ -1,4 +1,4 @@
-//! Issue #3: DNS blocklists through hickory-resolver against a real DNS server on 127.0.0.1
+//! DNS blocklists through hickory-resolver against a real DNS server on 127.0.0.1
 //! (hickory-server): listed, unlisted, error-code, SERVFAIL and non-answering zones, IPv4 and
 //! IPv6, all zones at once.
 

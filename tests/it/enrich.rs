@@ -1,4 +1,4 @@
-//! Issue #3 through the built binary: `ai-analyzer enrich IP [--json]` against the local fakes,
+//! Through the built binary: `ai-analyzer enrich IP [--json]` against the local fakes,
 //! and the report's attacker profile filled from the investigation.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Issue #5 through the built binary: the earlier alerts of an address, from a generated Wazuh
+//! Through the built binary: the earlier alerts of an address, from a generated Wazuh
 //! alert tree (alerts.json hard-linked to today's file, rotated days plain and `.gz`, a corrupt
 //! `.gz`, a half-written last line, look-alike addresses, IPv6) and from a fake Wazuh indexer
 //! speaking OpenSearch's `_search`. Every assertion names exactly which events come back.

@@ -1,4 +1,4 @@
-//! Issue #3: the whole investigation against local fakes: every source and the blocklists at once,
+//! The whole investigation against local fakes: every source and the blocklists at once,
 //! the cache (a second run sends nothing), the private-address rule (nothing sent at all), a
 //! hanging source (the run ends at its timeout with the rest intact), the outer deadline, and a
 //! corrupt cache file.

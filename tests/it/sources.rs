@@ -1,4 +1,4 @@
-//! Issue #3: every threat-intel source against a wiremock fake on 127.0.0.1 serving the recorded
+//! Every threat-intel source against a wiremock fake on 127.0.0.1 serving the recorded
 //! bodies: malicious, clean, 404, 401, 429 (with and without Retry-After), 500, garbage, and slow
 //! past its timeout. The requests are checked too: path, query, auth header, nothing but the
 //! address sent, the key never echoed back.
