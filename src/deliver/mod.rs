@@ -166,11 +166,23 @@ pub async fn deliver(
     };
     let outbox_dir = settings.state().outbox();
     let mut pushed = false;
+    let mut lost = None;
+    // Every channel gets its turn: one that can neither send nor keep its message (a full disk)
+    // does not cost the others theirs.
     for channel in Channels::new(settings).iter() {
-        let sent = send_one(channel, &delivery, &outbox_dir).await?;
-        pushed |= sent && channel.kind() == ntfy::KIND;
+        match send_one(channel, &delivery, &outbox_dir).await {
+            Ok(sent) => pushed |= sent && channel.kind() == ntfy::KIND,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                lost.get_or_insert(e);
+            }
+        }
     }
-    Ok(Delivered { archived, pushed })
+    match lost {
+        // The job stays in the spool: the next worker tries again.
+        Some(e) => Err(e),
+        None => Ok(Delivered { archived, pushed }),
+    }
 }
 
 /// Sends one report on one channel; what fails goes to the outbox. True when it went out now.

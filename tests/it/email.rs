@@ -277,3 +277,35 @@ async fn invented_facts_are_flagged() {
 fn text_of(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// The outbox unusable (a full disk, here a file where its folder should be) and ntfy refusing:
+/// the push can neither go out nor wait, but the mail still goes out, the failure is logged, and
+/// the run fails with exit 1 so that nothing is taken as delivered.
+#[tokio::test]
+async fn a_push_that_cannot_be_kept_does_not_cost_the_mail() {
+    let smtp = Smtp::start(0);
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/api/chat"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ollama_answer(MODEL_TEXT)))
+        .mount(&llm)
+        .await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw(
+            read_fixture("llm_ntfy/ntfy_error_500.json"),
+            "application/json",
+        ))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(smtp.port, 0));
+    std::fs::create_dir_all(env.state()).unwrap();
+    std::fs::write(env.state().join("outbox"), b"not a folder").unwrap();
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1), "{}", env.log());
+    assert_eq!(smtp.messages().len(), 1, "the mail went out: {}", env.log());
+    assert!(env.log().contains("the outbox"), "{}", env.log());
+}
