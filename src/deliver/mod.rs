@@ -129,6 +129,21 @@ impl Channels {
     }
 }
 
+/// The longest one send may take as a whole, whatever the server does (a mail server can keep
+/// each read under its timeout forever by sending a line every few seconds).
+pub const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One send, bounded as a whole by [`SEND_LIMIT`]: past it the message waits in the outbox.
+pub async fn send_bounded(channel: &dyn Channel, message: &Value) -> Sent {
+    match tokio::time::timeout(SEND_LIMIT, channel.send(message)).await {
+        Ok(sent) => sent,
+        Err(_) => Sent::Retry {
+            error: format!("no answer within {} s", SEND_LIMIT.as_secs()),
+            down: true,
+        },
+    }
+}
+
 /// What delivery did with one report.
 #[derive(Debug, Default)]
 pub struct Delivered {
@@ -208,7 +223,7 @@ async fn send_one(
             return Ok(false);
         }
     };
-    let (error, retry) = match channel.send(&message).await {
+    let (error, retry) = match send_bounded(channel, &message).await {
         Sent::Done(to) => {
             tracing::info!("{noun} delivered to {to}");
             return Ok(true);

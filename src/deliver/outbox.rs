@@ -182,7 +182,7 @@ async fn attempt(
 ) -> Sent {
     let what = channel.describe(&message);
     entry.attempts += 1;
-    let sent = channel.send(&message).await;
+    let sent = super::send_bounded(channel, &message).await;
     match &sent {
         Sent::Done(to) => tracing::info!(
             "outbox: delivered {what} to {to} after {} attempt(s)",

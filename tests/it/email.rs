@@ -309,3 +309,46 @@ async fn a_push_that_cannot_be_kept_does_not_cost_the_mail() {
     assert_eq!(smtp.messages().len(), 1, "the mail went out: {}", env.log());
     assert!(env.log().contains("the outbox"), "{}", env.log());
 }
+
+/// A mail server that keeps the connection alive with a `220-` line every second and never
+/// finishes its greeting: each read stays under the SMTP timeout, but the send as a whole is cut
+/// at its limit, the push has gone out before it, and the mail waits in the outbox.
+#[tokio::test]
+async fn a_mail_server_that_drips_holds_nothing_up() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                for _ in 0..120 {
+                    if s.write_all(b"220-still here\r\n").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(port, 0));
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(90));
+    assert_eq!(out.status.code(), Some(0), "{}", env.log());
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+    assert!(
+        took < Duration::from_secs(45),
+        "the send is cut at 30 s: {took:?}"
+    );
+    assert!(
+        env.log().contains("mail failed: no answer within 30 s"),
+        "{}",
+        env.log()
+    );
+    let waiting = std::fs::read_dir(env.state().join("outbox"))
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    assert_eq!(waiting, 1, "the mail waits in the outbox");
+}
