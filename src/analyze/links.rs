@@ -9,7 +9,17 @@
 /// those whose host is in `configured` (the admin's own servers, named in error lines and the
 /// blocklist line: they come from the configuration, not from an attacker).
 pub fn unlink(markdown: &str, configured: &[String]) -> String {
-    let text = inline_links_to_text(markdown);
+    // Links inside links come out one layer a pass; whatever is left after a few passes loses
+    // its syntax outright.
+    let mut text = markdown.to_string();
+    for _ in 0..8 {
+        let next = inline_links_to_text(&text);
+        if next == text {
+            break;
+        }
+        text = next;
+    }
+    let text = text.replace("](", "] (");
     let text = reference_definitions_to_text(&text);
     let text = angle_brackets_to_text(&text);
     defang_urls(&text, configured)
@@ -125,7 +135,8 @@ fn defang_urls(text: &str, configured: &[String]) -> String {
             let len = rest
                 .find(|c: char| !(is_label_char(c) || c == '.'))
                 .unwrap_or(rest.len());
-            if len > 0 {
+            // With a path after it, it is a URL after all, and defanged below.
+            if len > 0 && !rest[len..].starts_with('/') {
                 out.push_str(&rest[..len]);
                 i += len;
                 continue;
@@ -227,6 +238,10 @@ fn push_defanged_host(text: &str, mut i: usize, out: &mut String) -> usize {
             break;
         }
         if c == '.' {
+            // A dot that ends the name is the sentence's, not the host's.
+            if !text[i + 1..].starts_with(|n: char| is_label_char(n)) {
+                break;
+            }
             out.push_str("[.]");
         } else {
             out.push(c);
@@ -253,7 +268,7 @@ mod tests {
             ),
             ("[empty]()", "empty"),
             ("a [b] c (d)", "a [b] c (d)"),
-            ("[broken](no end", "[broken](no end"),
+            ("[broken](no end", "[broken] (no end"),
             (
                 "[two\nlines](http://x.example)",
                 "two\nlines (hxxp://x[.]example)",
@@ -322,7 +337,8 @@ mod tests {
                 "evil[.]com and evil[.]test/x and www[.]evil[.]test",
             ),
             ("mail abuse@example.net.", "mail abuse@example.net."),
-            ("to x@www.evil.example/y", "to x@www.evil.example/y"),
+            ("to x@www.evil.example y", "to x@www.evil.example y"),
+            ("a@www.evil.example/login", "a@www[.]evil[.]example/login"),
             (
                 "/var/log/auth.log, alerts.json, sshd.service, 8.9p1",
                 "/var/log/auth.log, alerts.json, sshd.service, 8.9p1",

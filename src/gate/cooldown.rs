@@ -1043,6 +1043,27 @@ mod tests {
         drop(held);
     }
 
+    /// The worker's store waits longer than intake's for a lock held past intake's limit.
+    #[test]
+    fn a_patient_store_waits_past_the_intake_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = hold_lock(dir.path());
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(LOCK_WAIT * 5);
+            drop(held);
+        });
+        let alert = alert("203.0.113.5", "1", 5, &[]);
+        let impatient = Store::new(dir.path().join("cooldown"), 10);
+        assert!(
+            impatient.gate(&alert, 0).is_err(),
+            "intake gives up at its limit"
+        );
+        let patient =
+            Store::new(dir.path().join("cooldown"), 10).patient(std::time::Duration::from_secs(5));
+        assert!(patient.gate(&alert, 0).is_ok(), "the worker waits for it");
+        release.join().unwrap();
+    }
+
     #[test]
     fn intake_gets_a_lock_released_within_the_wait_limit() {
         let dir = tempfile::tempdir().unwrap();
