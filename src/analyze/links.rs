@@ -316,6 +316,11 @@ mod tests {
             "Ollama is unreachable at http://127.0.0.1:11434 (refused); zen.spamhaus.org \
              listed; hxxp://127[.]0[.]0[.]2:80 and evil[.]com"
         );
+        // A configured address that ends the text stays whole too.
+        assert_eq!(
+            unlink("down: http://127.0.0.1:11434", &configured),
+            "down: http://127.0.0.1:11434"
+        );
         // The link syntax goes even for a configured host: only the address stays as it is.
         assert_eq!(
             unlink("[x](http://127.0.0.1/a)", &configured),
