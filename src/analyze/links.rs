@@ -359,6 +359,15 @@ mod tests {
                 "ünïcode http://ä.example ok",
                 "ünïcode hxxp://ä[.]example ok",
             ),
+            // A sentence's dot is not part of the host.
+            (
+                "see http://evil.example. Then",
+                "see hxxp://evil[.]example. Then",
+            ),
+            // An @ without a mail address's local part before it is no mail address.
+            ("@evil.com", "@evil[.]com"),
+            ("x @evil.com", "x @evil[.]com"),
+            ("a@ b.com", "a@ b[.]com"),
             ("", ""),
         ] {
             assert_eq!(unlink(input, &[]), want, "{input}");
