@@ -34,6 +34,7 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     }
     probes.push(("history", history::probe(&settings.history, &http).await));
     probes.extend(local_state(settings));
+    probes.push(("permissions", permissions(settings, source)));
     let lines: Vec<String> = probes
         .iter()
         .map(|(what, p)| {
@@ -47,6 +48,29 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     print_stdout(&lines.join("\n"))?;
     let failed = probes.iter().any(|(_, p)| !p.ok);
     Ok(if failed { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+/// Whether anyone but the owner and its group may change what the root worker reads: the
+/// config (it names the servers the reports go to) and the state dir (jobs the worker analyses).
+fn permissions(settings: &Settings, source: &Source) -> Probe {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut paths = vec![settings.general.state_dir.clone()];
+    if let Source::File(config) = source {
+        paths.push(config.clone());
+    }
+    let open: Vec<String> = paths
+        .iter()
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0))
+        .map(|p| p.display().to_string())
+        .collect();
+    if open.is_empty() {
+        Probe::ok("the config and the state dir are writable by their owner and group only")
+    } else {
+        Probe::failed(format!(
+            "writable by anyone: {} (run: chmod o-w on it; the worker runs as root)",
+            open.join(", ")
+        ))
+    }
 }
 
 /// What is on this host: the state dir and what waits in it, the workers, the cache, the log.

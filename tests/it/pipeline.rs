@@ -448,6 +448,28 @@ async fn check_command_probes_each_endpoint() {
         "one probe, no lookup"
     );
 
+    assert!(
+        stdout.contains("ok    permissions the config and the state dir"),
+        "{stdout}"
+    );
+    // A config anyone may write to: check fails and says what to do.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&env.config, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let mut cmd = env.cmd();
+        cmd.arg("check");
+        let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "FAIL  permissions writable by anyone: {} (run: chmod o-w",
+                env.config.display()
+            )),
+            "{stdout}"
+        );
+    }
+
     // Ollama down: the line says so and the exit code is 1.
     let env = Env::new(&dead_url(), "", "");
     let mut cmd = env.cmd();
