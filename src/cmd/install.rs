@@ -8,7 +8,6 @@
 use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::util::fsutil;
@@ -96,13 +95,18 @@ fn wazuh_gid() -> Option<u32> {
 }
 
 /// Owner root, group wazuh, when we can; otherwise leave ownership as it is.
-fn set_owner(path: &Path, gid: Option<u32>) -> io::Result<()> {
-    let Some(gid) = gid else { return Ok(()) };
+fn owner(gid: Option<u32>) -> Option<(u32, u32)> {
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    let root = unsafe { libc::geteuid() } == 0;
+    gid.filter(|_| root).map(|g| (0, g))
+}
+
+/// Owner root, group wazuh, when we can; otherwise leave ownership as it is.
+fn set_owner(path: &Path, gid: Option<u32>) -> io::Result<()> {
+    let Some((uid, gid)) = owner(gid) else {
         return Ok(());
-    }
-    std::os::unix::fs::chown(path, Some(0), Some(gid))
+    };
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
 }
 
 /// Writes `data` at `path` with `mode` unless the same bytes are there already.
@@ -119,8 +123,7 @@ fn put_file(
         (Some(_), false) => return Ok(Done::Kept),
         (Some(old), true) if old.as_slice() == data => {
             if !dry {
-                fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-                set_owner(path, gid)?;
+                fsutil::set_mode_owner(path, mode, owner(gid))?;
             }
             return Ok(Done::Unchanged);
         }
@@ -137,9 +140,7 @@ fn put_file(
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;
     }
-    fsutil::write_atomic(path, data)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-    set_owner(path, gid)?;
+    fsutil::write_atomic_as(path, data, mode, owner(gid))?;
     Ok(done)
 }
 

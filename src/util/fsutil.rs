@@ -36,6 +36,18 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename, then
 /// fsync of the directory. The temporary file is created with `O_EXCL`, which never follows a link.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_as(path, data, FILE_MODE, None)
+}
+
+/// [`write_atomic`] with `mode` and, when given, the owner `(uid, gid)` set on the new file's
+/// own descriptor before it takes the name: nothing is ever changed through a path that someone
+/// could have turned into a symlink in between.
+pub(crate) fn write_atomic_as(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
@@ -54,7 +66,10 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
             .mode(FILE_MODE)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+        }
         f.sync_all()?;
         fs::rename(&tmp, path)?;
         if let Ok(d) = fs::File::open(dir) {
@@ -111,6 +126,20 @@ pub(crate) fn unique_suffix() -> u64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
     (u64::from(t) << 16) ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Sets `mode` and, when given, the owner on the file at `path` through its own descriptor,
+/// opened without following a symlink: a link someone swapped in is refused, never followed.
+pub(crate) fn set_mode_owner(path: &Path, mode: u32, owner: Option<(u32, u32)>) -> io::Result<()> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

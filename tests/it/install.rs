@@ -122,6 +122,29 @@ fn install_is_complete_idempotent_and_reversible() {
     assert!(!h.join("var/ai-analyzer").exists());
 }
 
+/// A file install put in place swapped for a symlink to another file (what a process of the
+/// wazuh group can do in etc/decoders): a second install never changes the link's target.
+#[test]
+fn install_never_follows_a_symlink_swapped_in() {
+    let h = wazuh_tree();
+    let (code, _, err) = run(&["install"], h.path());
+    assert_eq!(code, 0, "{err}");
+    let victim = h.path().join("victim");
+    std::fs::write(&victim, b"root's own").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let decoders = h.path().join("etc/decoders/ai-analyzer_decoders.xml");
+    let same = std::fs::read(&decoders).unwrap();
+    // The same bytes at the target: install would only fix mode and owner, through the link.
+    std::fs::write(&victim, &same).unwrap();
+    std::fs::remove_file(&decoders).unwrap();
+    std::os::unix::fs::symlink(&victim, &decoders).unwrap();
+    let (code, _, err) = run(&["install"], h.path());
+    assert_eq!(mode(&victim), 0o600, "the link's target keeps its mode");
+    // The link is refused, not followed: install says so and stops.
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ai-analyzer_decoders.xml"), "{err}");
+}
+
 #[test]
 fn install_refuses_a_directory_that_is_not_wazuh() {
     let dir = tempfile::tempdir().unwrap();
