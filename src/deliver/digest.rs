@@ -38,12 +38,42 @@ pub fn send_digests(settings: &Settings) {
 
 /// The push that tells of alerts counted in a closed window.
 pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
-    let body = report::fit(&tally.digest_markdown(key), max_chars);
+    // Rule descriptions (which may quote alert fields) and agent names: no link of theirs goes out.
+    let body = report::fit(
+        &crate::analyze::links::unlink(&tally.digest_markdown(key), &[]),
+        max_chars,
+    );
     Push {
         title: report::title_of(&body),
         priority: ntfy::priority_for_level(tally.max_level),
         tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
         body,
         click: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::alert::Alert;
+
+    /// A digest quotes rule descriptions and agent names: a link in them goes out as text.
+    #[test]
+    fn a_digest_carries_no_link() {
+        let mut tally = Tally::default();
+        tally.add(&Alert::new(serde_json::json!({
+            "rule": {"id": "5710", "level": 5,
+                     "description": "sshd: user [confirm here](https://evil.example/sso)"},
+            "agent": {"name": "web-01"},
+            "data": {"srcip": "203.0.113.5"}
+        })));
+        let push = digest_push("203.0.113.5", &tally, 3500);
+        assert!(!push.body.contains("]("), "{}", push.body);
+        assert!(
+            push.body
+                .contains("confirm here (hxxps://evil[.]example/sso)"),
+            "{}",
+            push.body
+        );
     }
 }
