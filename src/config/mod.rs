@@ -216,6 +216,9 @@ pub struct Email {
     pub from: String,
     pub to: Vec<String>,
     pub min_level: u32,
+    /// Lets `smtp://` to a server that is not on loopback go out in plain text when the server
+    /// offers no STARTTLS (a trusted LAN relay). Off: STARTTLS is required there.
+    pub allow_plaintext: bool,
 }
 
 impl Default for Email {
@@ -228,6 +231,7 @@ impl Default for Email {
             from: "wazuh@localhost".into(),
             to: Vec::new(),
             min_level: 0,
+            allow_plaintext: false,
         }
     }
 }

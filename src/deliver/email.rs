@@ -137,7 +137,18 @@ pub fn compose(
     })
 }
 
-/// `smtp://host:port` (STARTTLS when offered) or `smtps://host:port` (implicit TLS).
+/// Whether `smtp://` to `host` may go out without TLS: to a loopback relay, or with
+/// `email.allow_plaintext`, and never with credentials.
+fn plaintext_allowed(cfg: &Email, host: &str) -> bool {
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback());
+    !cfg.username.is_set() && (loopback || cfg.allow_plaintext)
+}
+
+/// `smtp://host:port` (STARTTLS, required but to a loopback relay) or `smtps://host:port`
+/// (implicit TLS).
 fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     let url = reqwest::Url::parse(&cfg.smtp_url)
         .map_err(|e| MailError::Settings(format!("email.smtp_url {:?}: {e}", cfg.smtp_url)))?;
@@ -152,9 +163,11 @@ fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailErro
         TlsParameters::new(host.to_string()).map_err(|e| MailError::Settings(format!("TLS: {e}")))
     };
     let (tls, default_port) = match url.scheme() {
-        // With credentials, never fall back to plain text: a stripped STARTTLS must fail.
-        "smtp" if cfg.username.is_set() => (Tls::Required(tls_params(&host)?), 25),
-        "smtp" => (Tls::Opportunistic(tls_params(&host)?), 25),
+        // Plain text only to a relay on this host, or where the settings allow it; never with
+        // credentials. Elsewhere a stripped STARTTLS must fail, or an on-path attacker reads the
+        // reports.
+        "smtp" if plaintext_allowed(cfg, &host) => (Tls::Opportunistic(tls_params(&host)?), 25),
+        "smtp" => (Tls::Required(tls_params(&host)?), 25),
         "smtps" => (Tls::Wrapper(tls_params(&host)?), 465),
         other => {
             return Err(MailError::Settings(format!(
@@ -321,6 +334,7 @@ impl Channel for EmailChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
 
     #[test]
     fn html_is_safe() {
@@ -338,6 +352,37 @@ mod tests {
         assert!(html.contains("bad"), "the link text stays");
         assert!(!html.contains("<img"));
         assert!(html.contains("<table>"));
+    }
+
+    #[test]
+    fn plain_text_only_to_loopback_or_when_allowed_and_never_with_credentials() {
+        let open = Email::default();
+        let lan = Email {
+            allow_plaintext: true,
+            ..Email::default()
+        };
+        let with_login = Email {
+            allow_plaintext: true,
+            username: Secret::new("soc"),
+            ..Email::default()
+        };
+        for (cfg, host, allowed) in [
+            (&open, "127.0.0.1", true),
+            (&open, "127.8.9.10", true),
+            (&open, "::1", true),
+            (&open, "::ffff:127.0.0.1", true),
+            (&open, "localhost", true),
+            (&open, "LocalHost", true),
+            (&open, "192.168.1.25", false),
+            (&open, "mail.example.org", false),
+            (&open, "localhost.example.org", false),
+            (&lan, "192.168.1.25", true),
+            (&lan, "mail.example.org", true),
+            (&with_login, "127.0.0.1", false),
+            (&with_login, "192.168.1.25", false),
+        ] {
+            assert_eq!(plaintext_allowed(cfg, host), allowed, "{host}");
+        }
     }
 
     #[test]

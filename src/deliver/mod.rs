@@ -106,8 +106,8 @@ pub trait Channel: Send + Sync {
     fn probe<'a>(&'a self, http: &'a reqwest::Client) -> Probing<'a>;
 }
 
-/// Every channel, built once from the settings, in the order a report goes out: the phone first,
-/// then the mail (which may wait on a slow server), then the verdict event.
+/// Every channel, built once from the settings. A report goes out on all of them side by side,
+/// so a slow server delays only its own channel.
 pub struct Channels(Vec<Box<dyn Channel>>);
 
 impl Channels {
@@ -180,12 +180,19 @@ pub async fn deliver(
         target,
     };
     let outbox_dir = settings.state().outbox();
+    // The channels go out side by side: a slow mail server delays only the mail. Each one gets
+    // its turn even when another can neither send nor keep its message (a full disk).
+    let channels = Channels::new(settings);
+    let results = futures_util::future::join_all(
+        channels
+            .iter()
+            .map(|channel| send_one(channel, &delivery, &outbox_dir)),
+    )
+    .await;
     let mut pushed = false;
     let mut lost = None;
-    // Every channel gets its turn: one that can neither send nor keep its message (a full disk)
-    // does not cost the others theirs.
-    for channel in Channels::new(settings).iter() {
-        match send_one(channel, &delivery, &outbox_dir).await {
+    for (channel, result) in channels.iter().zip(results) {
+        match result {
             Ok(sent) => pushed |= sent && channel.kind() == ntfy::KIND,
             Err(e) => {
                 tracing::error!("{e:#}");
@@ -239,8 +246,9 @@ async fn send_one(
         tracing::warn!("{noun} not delivered: {error}");
         return Ok(false);
     }
-    let stored =
-        outbox::store(outbox_dir, channel, message, Some((&error, retry))).with_context(|| {
+    let stored = keep(outbox_dir, channel, message, (&error, retry))
+        .await
+        .with_context(|| {
             format!(
                 "{noun} failed ({error}) and the outbox {} is unusable",
                 outbox_dir.display()
@@ -259,4 +267,36 @@ async fn send_one(
         );
     }
     Ok(false)
+}
+
+/// How often a message that cannot be written to the outbox (a full disk) is tried again before
+/// the job is left in the spool, and the pause before each try.
+const KEEP_RETRIES: [std::time::Duration; 2] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(3),
+];
+
+/// Writes a failed message to the outbox; a failed write is logged and tried again a few times
+/// (space may come free) before it counts as lost for this run.
+async fn keep(
+    outbox_dir: &Path,
+    channel: &dyn Channel,
+    message: Value,
+    (error, retry): (&str, bool),
+) -> std::io::Result<PathBuf> {
+    for pause in KEEP_RETRIES {
+        match outbox::store(outbox_dir, channel, message.clone(), Some((error, retry))) {
+            Ok(path) => return Ok(path),
+            Err(e) => {
+                tracing::warn!(
+                    "{} cannot be written to the outbox {} ({e}); trying again in {} s",
+                    channel.noun(),
+                    outbox_dir.display(),
+                    pause.as_secs()
+                );
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    outbox::store(outbox_dir, channel, message, Some((error, retry)))
 }

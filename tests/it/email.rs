@@ -308,11 +308,17 @@ async fn a_push_that_cannot_be_kept_does_not_cost_the_mail() {
     assert_eq!(out.status.code(), Some(1), "{}", env.log());
     assert_eq!(smtp.messages().len(), 1, "the mail went out: {}", env.log());
     assert!(env.log().contains("the outbox"), "{}", env.log());
+    assert!(
+        env.log().contains("cannot be written to the outbox")
+            && env.log().contains("trying again in 1 s"),
+        "a failed write is logged and tried again: {}",
+        env.log()
+    );
 }
 
 /// A mail server that keeps the connection alive with a `220-` line every second and never
 /// finishes its greeting: each read stays under the SMTP timeout, but the send as a whole is cut
-/// at its limit, the push has gone out before it, and the mail waits in the outbox.
+/// at its limit, the push and the verdict go out beside it, and the mail waits in the outbox.
 #[tokio::test]
 async fn a_mail_server_that_drips_holds_nothing_up() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -331,11 +337,34 @@ async fn a_mail_server_that_drips_holds_nothing_up() {
         }
     });
     let (llm, ntfy) = fakes(MODEL_TEXT).await;
-    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(port, 0));
+    let scratch = tempfile::tempdir().unwrap();
+    let queue = scratch.path().join("queue");
+    let analysisd = std::os::unix::net::UnixDatagram::bind(&queue).expect("bind");
+    analysisd
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let env = Env::new(
+        &llm.uri(),
+        &ntfy.uri(),
+        &format!(
+            "{}\n[wazuh]\nqueue_socket = \"{}\"",
+            email_config(port, 0),
+            queue.display()
+        ),
+    );
     let mut cmd = env.cmd();
     cmd.arg("--alert-file")
         .arg(fixture("alerts/web_shellshock_31168.json"));
-    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(90));
+    let run = std::thread::spawn(move || run_with_input(cmd, b"", Duration::from_secs(90)));
+    // The verdict, the last channel, does not wait for the mail: it arrives long before the
+    // mail's 30 s are up.
+    let mut buf = vec![0u8; 65536];
+    let verdict = analysisd.recv(&mut buf);
+    assert!(
+        verdict.is_ok_and(|n| String::from_utf8_lossy(&buf[..n]).contains("ai-analyzer")),
+        "the verdict went out while the mail was still waiting"
+    );
+    let (out, took) = run.join().expect("the run");
     assert_eq!(out.status.code(), Some(0), "{}", env.log());
     assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
     assert!(
@@ -351,4 +380,32 @@ async fn a_mail_server_that_drips_holds_nothing_up() {
         .map(|d| d.flatten().count())
         .unwrap_or(0);
     assert_eq!(waiting, 1, "the mail waits in the outbox");
+}
+
+/// With credentials, a server that offers no STARTTLS gets nothing, not even on loopback: the
+/// password and the report never cross the wire in plain text.
+#[tokio::test]
+async fn no_mail_in_plain_text_with_credentials() {
+    let smtp = Smtp::start(0);
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(
+        &llm.uri(),
+        &ntfy.uri(),
+        &email_config(smtp.port, 0).replace(
+            "min_level = 0",
+            "min_level = 0\nusername = \"soc\"\npassword = \"hunter2-secret\"",
+        ),
+    );
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", env.log());
+    assert!(smtp.messages().is_empty(), "nothing sent in clear");
+    let log = env.log();
+    assert!(
+        log.contains("mail failed") && log.to_lowercase().contains("tls"),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
 }
