@@ -55,7 +55,11 @@ pub(crate) enum Command {
     /// Validate the config and probe every configured endpoint, one line each.
     Check,
     /// Drain the spool, send due digests, retry the outbox (what the detached worker runs).
-    Work,
+    Work {
+        /// First take one job from stdin (intake's hand-off when the spool cannot be written).
+        #[arg(long, hide = true)]
+        job_on_stdin: bool,
+    },
     /// Put the binary, config, state dir, decoder and rules in place; print the ossec.conf blocks.
     Install {
         /// The Wazuh home.

@@ -75,8 +75,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Check) => runtime()?.block_on(check::run(&settings, &source)),
         Some(Command::Enrich { ip, json }) => enrich::run(&settings, ip, *json),
         Some(Command::Install { .. } | Command::Uninstall { .. }) => Ok(EXIT_OK),
-        Some(Command::Work) => {
-            runtime()?.block_on(worker::run(&settings))?;
+        Some(Command::Work { job_on_stdin }) => {
+            if *job_on_stdin {
+                let limit = (settings.intake.max_alert_bytes as u64).saturating_add(1 << 20);
+                let job = worker::read_job(std::io::stdin().lock(), limit)?;
+                runtime()?.block_on(worker::run_handed(&settings, job))?;
+            } else {
+                runtime()?.block_on(worker::run(&settings))?;
+            }
             Ok(EXIT_OK)
         }
         None => run::alert(&cli, &settings, &source),

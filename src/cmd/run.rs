@@ -198,13 +198,25 @@ impl Run<'_> {
                 }
                 true
             }
-            Err(e) => {
-                tracing::error!(
-                    "cannot spool the job in {} ({e}); analysing in the foreground",
-                    dirs.spool().display()
-                );
-                false
-            }
+            Err(e) => match worker::spawn_with_job(self.source, &job) {
+                // execd is still freed at once: the job lives in the new worker's memory.
+                Ok(pid) => {
+                    tracing::error!(
+                        "cannot spool the job in {} ({e}); handed to a worker in memory \
+                         (pid {pid}): it is lost if that worker dies",
+                        dirs.spool().display()
+                    );
+                    true
+                }
+                Err(e2) => {
+                    tracing::error!(
+                        "cannot spool the job in {} ({e}) nor start a worker ({e2}); \
+                         analysing in the foreground",
+                        dirs.spool().display()
+                    );
+                    false
+                }
+            },
         }
     }
 

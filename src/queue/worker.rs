@@ -29,12 +29,36 @@ pub const POLL: Duration = Duration::from_millis(250);
 /// Starts `ai-analyzer work` detached: a new session, stdio on /dev/null, nothing inherited that
 /// keeps execd's pipes open (std opens every other descriptor close-on-exec).
 pub fn spawn(source: &Source) -> std::io::Result<u32> {
-    let exe = std::env::current_exe()?;
+    let child = detached(source).stdin(Stdio::null()).spawn()?;
+    Ok(child.id())
+}
+
+/// Starts a detached worker that takes `job` from its stdin instead of the spool: the hand-off
+/// when the spool cannot be written (a full disk), so execd is still freed at once.
+pub fn spawn_with_job(source: &Source, job: &Job) -> std::io::Result<u32> {
+    use std::io::Write as _;
+    let data = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+    let mut cmd = detached(source);
+    cmd.arg(JOB_ON_STDIN).stdin(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let written = match child.stdin.take() {
+        // The worker reads its stdin first thing; it ends at our close.
+        Some(mut stdin) => stdin.write_all(&data),
+        None => Err(std::io::Error::other("no pipe to the worker")),
+    };
+    written.map(|()| pid).inspect_err(|_| {
+        let _ = child.kill();
+    })
+}
+
+/// The flag of `work` that takes one job from stdin.
+pub const JOB_ON_STDIN: &str = "--job-on-stdin";
+
+fn detached(source: &Source) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
     let mut cmd = Command::new(exe);
-    cmd.arg("work")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg("work").stdout(Stdio::null()).stderr(Stdio::null());
     if let Source::File(path) = source {
         cmd.arg("--config").arg(path);
     }
@@ -48,8 +72,40 @@ pub fn spawn(source: &Source) -> std::io::Result<u32> {
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
-    Ok(child.id())
+    cmd
+}
+
+/// Reads the job a parent hands over on stdin (see [`spawn_with_job`]), at most `limit` bytes.
+pub fn read_job(input: impl std::io::Read, limit: u64) -> anyhow::Result<Job> {
+    use anyhow::Context as _;
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut input.take(limit.saturating_add(1)), &mut data)
+        .context("cannot read the job handed over on stdin")?;
+    anyhow::ensure!(
+        data.len() as u64 <= limit,
+        "the job handed over on stdin is over {limit} bytes"
+    );
+    serde_json::from_slice(&data).context("the job handed over on stdin is not a job")
+}
+
+/// One job handed over in memory: analysed and delivered here, with no worker slot (no other
+/// worker can see it), then whatever else is due.
+pub async fn run_handed(settings: &Settings, job: Job) -> anyhow::Result<()> {
+    if let Err(e) = process(settings, &job).await {
+        // Nowhere to keep it: the log is the last place the alert is named.
+        tracing::error!(
+            "job handed over in memory failed: {e:#}; lost: alert rule {} from {}",
+            Alert::new(job.alert.clone()).rule_id(),
+            Alert::new(job.alert)
+                .source_ip()
+                .map(|(ip, _)| ip.to_string())
+                .unwrap_or_else(|| "no source address".into())
+        );
+    }
+    if let Err(e) = run(settings).await {
+        tracing::debug!("no worker pass after the handed-over job: {e:#}");
+    }
+    Ok(())
 }
 
 /// Closes every descriptor above stderr in the child before it runs: whatever the parent held
@@ -189,38 +245,11 @@ async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBu
                 continue;
             }
         };
-        let job = &claimed.value;
-        let alert = Alert::new(job.alert.clone());
-        let mut earlier = job.earlier.clone();
-        if job.ungated {
-            match late_gate(settings, &alert, job.received_ms) {
-                Some(Decision::Counted { count, .. }) => {
-                    tracing::info!(
-                        "counted, not analysed: {count} alert(s) for {} since its last report \
-                         (the cooldown applied by the worker)",
-                        cooldown::key_for(&alert)
-                    );
-                    if let Err(e) = claimed.done() {
-                        tracing::error!("job counted but cannot remove {}: {e}", path.display());
-                    }
-                    pass.done += 1;
-                    continue;
-                }
-                Some(Decision::Analyse { earlier: e, .. }) => earlier = e,
-                None => {}
-            }
-        }
-        let options = RunOptions {
-            dry_run: false,
-            earlier,
-            ntfy: job.ntfy.clone(),
-            waited_secs: job.age_secs(),
-        };
         pass.done += 1;
-        match pipeline::analyse_and_deliver(&alert, settings, options).await {
-            Ok(_) => {
+        match process(settings, &claimed.value).await {
+            Ok(()) => {
                 if let Err(e) = claimed.done() {
-                    tracing::error!("job delivered but cannot remove {}: {e}", path.display());
+                    tracing::error!("job done but cannot remove {}: {e}", path.display());
                 }
             }
             Err(e) => {
@@ -233,6 +262,36 @@ async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBu
         }
     }
     pass
+}
+
+/// One job: the cooldown when intake could not apply it, then the analysis and delivery. An
+/// error means the report could not be delivered nor kept: the job must be kept.
+async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
+    let alert = Alert::new(job.alert.clone());
+    let mut earlier = job.earlier.clone();
+    if job.ungated {
+        match late_gate(settings, &alert, job.received_ms) {
+            Some(Decision::Counted { count, .. }) => {
+                tracing::info!(
+                    "counted, not analysed: {count} alert(s) for {} since its last report \
+                     (the cooldown applied by the worker)",
+                    cooldown::key_for(&alert)
+                );
+                return Ok(());
+            }
+            Some(Decision::Analyse { earlier: e, .. }) => earlier = e,
+            None => {}
+        }
+    }
+    let options = RunOptions {
+        dry_run: false,
+        earlier,
+        ntfy: job.ntfy.clone(),
+        waited_secs: job.age_secs(),
+    };
+    pipeline::analyse_and_deliver(&alert, settings, options)
+        .await
+        .map(|_| ())
 }
 
 fn file_name(path: &Path) -> String {
@@ -306,6 +365,22 @@ fn is_dead(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handed_over_job_is_read_whole_and_bounded() {
+        let job = Job::new(
+            crate::intake::Origin::Execd,
+            serde_json::json!({"rule": {"id": "5712"}}),
+        );
+        let data = serde_json::to_vec(&job).unwrap();
+        let n = data.len() as u64;
+        let read = read_job(&data[..], n).expect("a job at the limit");
+        assert_eq!(read.alert, job.alert);
+        let err = read_job(&data[..], n - 1).unwrap_err().to_string();
+        assert!(err.contains(&format!("over {} bytes", n - 1)), "{err}");
+        let err = read_job(&b"{\"half\""[..], 100).unwrap_err().to_string();
+        assert!(err.contains("not a job"), "{err}");
+    }
 
     /// A descriptor the parent left open (not close-on-exec) is closed in the worker.
     #[test]

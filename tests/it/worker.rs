@@ -375,11 +375,13 @@ async fn an_old_job_still_gets_a_report() {
     assert_eq!(llm.count(), 0);
 }
 
-/// An unusable state dir is reported, and the job runs in the foreground instead.
+/// An unusable state dir (a full disk, a file in the way) is reported, and the job is handed to
+/// a detached worker in memory: execd is still freed before the model has answered, and the push
+/// still goes out.
 #[tokio::test]
-async fn unwritable_state_dir_runs_in_the_foreground() {
+async fn unwritable_state_dir_hands_the_job_over_in_memory() {
     let ntfy = ntfy_ok_server().await;
-    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Foreground report\nx");
+    let llm = SlowLlm::start(vec![Duration::from_secs(3)], "# Handed-over report\nx");
     let env = Env::new(&llm.url, &ntfy.uri(), "");
     let blocker = env.dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"file").unwrap();
@@ -390,10 +392,18 @@ async fn unwritable_state_dir_runs_in_the_foreground() {
     std::fs::write(&env.config, cfg).unwrap();
     let (_, code) = execd_run(&env.config, &ar_message("198.51.100.9", 10));
     assert_eq!(code, Some(0));
-    // Delivered before the process exited: it ran in the foreground.
-    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
-    assert!(env.log().contains("cannot spool the job"), "{}", env.log());
-    assert_eq!(workers_running(&env.config), 0);
+    // The model takes 3 s: had intake analysed in the foreground, the push would be in.
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 0);
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(30)).await;
+    assert_eq!(pushes.len(), 1, "{}", env.log());
+    assert!(text(&pushes[0].body).starts_with("# Handed-over report"));
+    assert!(
+        env.log().contains("cannot spool the job")
+            && env.log().contains("handed to a worker in memory"),
+        "{}",
+        env.log()
+    );
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
 }
 
 /// ntfy out of reach with a backlog: one attempt per pass, not one (timeout) per entry.
