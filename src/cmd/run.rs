@@ -13,6 +13,7 @@ use crate::deliver::{digest, outbox, Channels};
 use crate::gate;
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::handshake::{self, Answer};
+use crate::gate::held::Held;
 use crate::intake::alert::{Alert, Command as ArCommand, Incoming};
 use crate::intake::read;
 use crate::pipeline::{self, RunOptions};
@@ -178,6 +179,9 @@ impl Run<'_> {
         job.ntfy = self.options.ntfy.clone();
         job.ungated = self.ungated;
         let dirs = settings.state();
+        if self.queue_is_full(alert) {
+            return true;
+        }
         match spool::put(&dirs.spool(), &job) {
             Ok(path) => {
                 worker::ensure_running(settings, self.source);
@@ -220,11 +224,32 @@ impl Run<'_> {
         }
     }
 
+    /// The cap on queued jobs: true when the spool is full and the alert was counted into the
+    /// held-back digest instead (a worker is made sure of, to send it).
+    fn queue_is_full(&self, alert: &Alert) -> bool {
+        let settings = self.settings;
+        let cap = settings.limits.max_queued_jobs as usize;
+        let queued = spool::list(&settings.state().spool()).len();
+        if cap == 0 || queued < cap {
+            return false;
+        }
+        let reason = format!("the spool holds {queued} jobs (limits.max_queued_jobs = {cap})");
+        let held = gate::hold(settings, alert, &reason, now_ms());
+        if held {
+            worker::ensure_running(settings, self.source);
+        }
+        held
+    }
+
     /// The pipeline in this process; then whatever else is due (digests, the outbox).
     fn in_foreground(self, alert: &Alert, started: Instant) -> anyhow::Result<u8> {
         let settings = self.settings;
         let origin = self.origin;
         let dry_run = self.options.dry_run;
+        // A person asking gets the report; runs started by Wazuh count against the ceiling.
+        if origin != Origin::Hand && !dry_run && gate::over_ceiling(settings, alert, now_ms()) {
+            return Ok(EXIT_OK);
+        }
         let rt = runtime()?;
         let outcome = rt.block_on(pipeline::analyse_and_deliver(alert, settings, self.options))?;
         if origin == Origin::Hand {
@@ -234,6 +259,7 @@ impl Run<'_> {
         if !dry_run {
             // Any run delivers what is due: digests of closed windows, the outbox.
             digest::send_digests(settings);
+            digest::send_held(settings);
             rt.block_on(outbox::flush(
                 &settings.state().outbox(),
                 &Channels::new(settings),
@@ -253,7 +279,9 @@ impl Run<'_> {
 /// Whether a digest or an outbox retry is waiting.
 fn work_is_due(settings: &Settings) -> bool {
     let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs);
-    store.next_due_ms().is_some() || outbox::next_due_ms(&settings.state().outbox()).is_some()
+    store.next_due_ms().is_some()
+        || outbox::next_due_ms(&settings.state().outbox()).is_some()
+        || Held::new(settings.state().limits()).next_due_ms().is_some()
 }
 
 fn describe(alert: &Alert) -> String {

@@ -43,6 +43,7 @@ pub struct Settings {
     pub dedup: Dedup,
     pub email: Email,
     pub report: Report,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -236,11 +237,48 @@ impl Default for Email {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Report {
     /// Where `state_dir/reports` is served, for the push's Click link.
     pub base_url: String,
+    /// Saved reports older than this are removed (0 = kept for ever).
+    pub max_age_days: u64,
+    /// The oldest saved reports are removed while all of them take more than this (0 = no cap).
+    pub max_total_mb: u64,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            base_url: String::new(),
+            max_age_days: 90,
+            max_total_mb: 500,
+        }
+    }
+}
+
+/// Host-wide limits, so that a flood of alerts (from addresses an attacker picks) cannot run
+/// away with the model, the push channel, the threat-intel quotas or the disk.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Analyses started in any minute; past it, alerts are counted into a digest (0 = no limit).
+    pub analyses_per_minute: u32,
+    /// Threat-intel requests in any minute; past it, sources are skipped (0 = no limit).
+    pub lookups_per_minute: u32,
+    /// Jobs waiting in the spool; past it, alerts are counted into a digest (0 = no limit).
+    pub max_queued_jobs: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            analyses_per_minute: 20,
+            lookups_per_minute: 200,
+            max_queued_jobs: 500,
+        }
+    }
 }
 
 /// Which file the settings came from, for messages.
@@ -332,6 +370,7 @@ impl Settings {
             deadline_secs: self.general.deadline_secs,
             history_budget_chars: history::budget_chars(self.ollama.num_ctx),
             secrets: self.secrets().into_iter().map(String::from).collect(),
+            lookups_per_minute: self.limits.lookups_per_minute,
         }
     }
 

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::deliver::ntfy::{self, NtfyChannel, Push};
 use crate::deliver::{outbox, Compose};
 use crate::gate::cooldown::{self, Tally};
+use crate::gate::held::{Held, HeldBack};
 use crate::util::now_ms;
 
 /// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
@@ -33,6 +34,48 @@ pub fn send_digests(settings: &Settings) {
     });
     if let Err(e) = result {
         tracing::error!("cannot write cooldown digests: {e}");
+    }
+}
+
+/// Moves what the host-wide limits held back, once a minute old, into the outbox as one push.
+pub fn send_held(settings: &Settings) {
+    let outbox_dir = settings.state().outbox();
+    let channel = NtfyChannel::new(settings);
+    let held = Held::new(settings.state().limits());
+    let result = held.take_due(now_ms(), |held| {
+        tracing::warn!(
+            "held-back digest: {} alert(s) from {} address(es) counted, not analysed",
+            held.tally.count,
+            held.addresses.len()
+        );
+        if !settings.ntfy.enabled() {
+            tracing::info!("held-back digest not sent: ntfy is not configured");
+            return Ok(());
+        }
+        let Compose::Message(message) =
+            ntfy::message(held_push(held, settings.ntfy.max_chars), None)
+        else {
+            return Err(std::io::Error::other("cannot encode the held-back push"));
+        };
+        outbox::store(&outbox_dir, &channel, message, None).map(|_| ())
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot write the held-back digest: {e}");
+    }
+}
+
+/// The push that tells of alerts held back by the host-wide limits.
+pub fn held_push(held: &HeldBack, max_chars: usize) -> Push {
+    let body = report::fit(
+        &crate::analyze::links::unlink(&held.markdown(), &[]),
+        max_chars,
+    );
+    Push {
+        title: report::title_of(&body),
+        priority: ntfy::priority_for_level(held.tally.max_level),
+        tags: vec!["warning".into(), "wazuh".into(), "digest".into()],
+        body,
+        click: None,
     }
 }
 

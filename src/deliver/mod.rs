@@ -5,7 +5,7 @@
 //! Adding a channel (Gotify, Telegram, a webhook): one file with a type that implements
 //! [`Channel`], and one line in [`Channels::new`].
 
-mod archive;
+pub mod archive;
 pub mod digest;
 pub mod email;
 pub mod feedback;

@@ -3,10 +3,12 @@
 
 pub(crate) mod cooldown;
 pub(crate) mod handshake;
+pub(crate) mod held;
 
-use crate::config::Detach;
+use crate::config::{Detach, Settings};
 use crate::intake::alert::Alert;
 use crate::intake::Origin;
+use crate::util::ceiling::Ceiling;
 
 /// Why an alert is not looked at at all (this tool's own events, a level below
 /// `general.min_level`), or `None` when it goes on.
@@ -31,6 +33,50 @@ pub(crate) fn detaches(origin: Origin, foreground: bool, mode: Detach) -> bool {
             Detach::Always => true,
             Detach::Auto => origin != Origin::Hand,
         }
+}
+
+/// The host-wide ceiling of analyses a minute: true when `alert` is held back (counted into the
+/// next held-back digest) instead of analysed. When the count cannot be kept, it is analysed.
+pub(crate) fn over_ceiling(settings: &Settings, alert: &Alert, now_ms: i64) -> bool {
+    let dirs = settings.state();
+    let ceiling = Ceiling::new(
+        &dirs.limits(),
+        "analyses",
+        settings.limits.analyses_per_minute,
+    );
+    match ceiling.take(now_ms) {
+        Ok(true) => false,
+        Ok(false) => hold(
+            settings,
+            alert,
+            &format!(
+                "the ceiling of {} analyses a minute (limits.analyses_per_minute)",
+                ceiling.per_minute()
+            ),
+            now_ms,
+        ),
+        Err(e) => {
+            tracing::warn!("the ceiling of analyses is unavailable ({e}); analysing");
+            false
+        }
+    }
+}
+
+/// Counts `alert` into the held-back digest for `reason`; false when that cannot be written
+/// (the alert then goes on, rather than being lost).
+pub(crate) fn hold(settings: &Settings, alert: &Alert, reason: &str, now_ms: i64) -> bool {
+    match held::Held::new(settings.state().limits()).add(alert, reason, now_ms) {
+        Ok(n) => {
+            tracing::warn!(
+                "held back, not analysed: {reason}; {n} alert(s) held for the next digest"
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("{reason}, but the held-back count cannot be kept ({e}); going on");
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -179,6 +179,20 @@ async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duratio
             cached: false,
         };
     }
+    // A source kept as a whole (the Tor list) costs nothing per address; every other asking is
+    // one request against the host-wide ceiling. Never cached: the next alert asks again.
+    if source.cached_per_ip() && !ctx.lookups.take(crate::util::now_ms()).unwrap_or(true) {
+        return SourceResult {
+            provider,
+            finding: Finding::skipped(format!(
+                "not asked: the host-wide limit of {} threat-intel requests a minute is reached \
+                 (limits.lookups_per_minute)",
+                ctx.lookups.per_minute()
+            )),
+            elapsed_ms: 0,
+            cached: false,
+        };
+    }
     let finding = match tokio::time::timeout(timeout, source.lookup(&ctx, ip)).await {
         Ok(Finding::TimedOut { .. }) | Err(_) => Finding::TimedOut {
             after_ms: millis(started.elapsed()),

@@ -44,6 +44,8 @@ pub struct Setup {
     pub history_budget_chars: usize,
     /// Every configured secret, masked in whatever an outside answer or error brings back.
     pub secrets: Vec<String>,
+    /// `limits.lookups_per_minute`: threat-intel requests on the host in any minute (0: any).
+    pub lookups_per_minute: u32,
 }
 
 /// An address seen in the alert, with what we know of it locally.

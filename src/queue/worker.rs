@@ -13,8 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::config::{Settings, Source};
-use crate::deliver::{digest, outbox, Channels};
+use crate::deliver::{archive, digest, outbox, Channels};
 use crate::gate::cooldown::{self, Decision};
+use crate::gate::{self, held::Held};
 use crate::intake::alert::Alert;
 use crate::pipeline::{self, RunOptions};
 use crate::queue::spool::{self, Job};
@@ -154,6 +155,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
         digest::send_digests(settings);
+        digest::send_held(settings);
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
@@ -164,6 +166,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
                 .next_due_ms(),
             outbox::next_due_ms(&dirs.outbox()),
+            Held::new(dirs.limits()).next_due_ms(),
         ]
         .into_iter()
         .flatten()
@@ -283,6 +286,9 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
             None => {}
         }
     }
+    if gate::over_ceiling(settings, &alert, now_ms()) {
+        return Ok(());
+    }
     let options = RunOptions {
         dry_run: false,
         earlier,
@@ -301,8 +307,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Removes what has outlived its use under `state_dir`: cached answers past `cache.ttl_hours`,
-/// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days.
-/// Reports are the admin's and are kept.
+/// temporary files a crash left behind, unreadable jobs and refused deliveries after 30 days;
+/// saved reports past `report.max_age_days` or beyond `report.max_total_mb`.
 pub fn prune(settings: &Settings) {
     let dirs = settings.state();
     let state = dirs.root();
@@ -352,6 +358,19 @@ pub fn prune(settings: &Settings) {
     }
     if removed > 0 {
         tracing::debug!("pruned {removed} stale file(s) under {}", state.display());
+    }
+    let report = &settings.report;
+    let old_reports = archive::prune(
+        &reports,
+        (report.max_age_days > 0)
+            .then(|| Duration::from_secs(report.max_age_days.saturating_mul(86_400))),
+        (report.max_total_mb > 0).then(|| report.max_total_mb.saturating_mul(1 << 20)),
+    );
+    if old_reports > 0 {
+        tracing::info!(
+            "removed {old_reports} saved report file(s) past report.max_age_days or \
+             report.max_total_mb"
+        );
     }
 }
 
@@ -436,7 +455,8 @@ mod tests {
         aged(&s.join("spool/.x.job.1.2.tmp"), 2 * 3600); // crash leftover
         aged(&s.join("spool/0001.job"), 40 * day); // a job is never pruned
         aged(&s.join("spool/0002.bad"), 40 * day);
-        aged(&s.join("reports/old.md"), 400 * day); // the admin's
+        aged(&s.join("reports/old.md"), 400 * day); // past report.max_age_days
+        aged(&s.join("reports/recent.md"), 10 * day);
         aged(&s.join("cooldown/203.0.113.5.json"), 40 * day); // not a cache file
         prune(&settings);
         assert!(!s.join("cache/ti/abuseipdb/203.0.113.5.json").exists());
@@ -444,7 +464,13 @@ mod tests {
         assert!(!s.join("spool/.x.job.1.2.tmp").exists());
         assert!(s.join("spool/0001.job").exists());
         assert!(!s.join("spool/0002.bad").exists());
-        assert!(s.join("reports/old.md").exists());
+        assert!(!s.join("reports/old.md").exists());
+        assert!(s.join("reports/recent.md").exists());
         assert!(s.join("cooldown/203.0.113.5.json").exists());
+        // Kept for ever when asked to.
+        aged(&s.join("reports/old.md"), 400 * day);
+        settings.report.max_age_days = 0;
+        prune(&settings);
+        assert!(s.join("reports/old.md").exists());
     }
 }

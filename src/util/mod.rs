@@ -2,6 +2,7 @@
 //! locks, logging, the clock.
 
 pub(crate) mod body;
+pub(crate) mod ceiling;
 pub(crate) mod claim;
 pub(crate) mod error;
 pub(crate) mod fsutil;

@@ -1,5 +1,5 @@
 //! Every path under `general.state_dir`, in one place: the spool, the outbox, the slot locks, the
-//! threat-intel cache, the cooldown windows and the saved reports.
+//! threat-intel cache, the cooldown windows, the host-wide limits and the saved reports.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +41,11 @@ impl StateDir {
         self.0.join("cooldown")
     }
 
+    /// The host-wide ceilings and what they held back.
+    pub fn limits(&self) -> PathBuf {
+        self.0.join("limits")
+    }
+
     /// The full reports, kept for the admin.
     pub fn reports(&self) -> PathBuf {
         self.0.join("reports")
@@ -62,6 +67,7 @@ mod tests {
             (s.cache(), "cache"),
             (s.cooldown(), "cooldown"),
             (s.reports(), "reports"),
+            (s.limits(), "limits"),
         ] {
             assert_eq!(dir, Path::new("/var/ossec/var/ai-analyzer").join(name));
         }

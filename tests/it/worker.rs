@@ -445,3 +445,117 @@ async fn an_unreachable_ntfy_is_asked_once_per_pass() {
         "all kept"
     );
 }
+
+/// A flood of alerts from 30 addresses the attacker picks (X-Forwarded-For, UDP logs): the
+/// host-wide ceilings hold the model, the phone and the threat-intel quotas. 5 are analysed and
+/// pushed, at most 12 threat-intel requests go out, and the other 25 alerts are counted into one
+/// "Held back" digest a minute later, none dropped.
+#[tokio::test]
+async fn a_flood_of_addresses_is_held_at_the_ceilings() {
+    use crate::common::intel::IntelFakes;
+    let fakes = IntelFakes::start(Duration::ZERO, None).await;
+    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Flood report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        "[limits]\nanalyses_per_minute = 5\nlookups_per_minute = 12",
+    );
+    env.intel(&fakes.toml(5, false));
+    for i in 1..=30 {
+        let (_, code) = execd_run(&env.config, &ar_message(&format!("185.220.101.{i}"), 10));
+        assert_eq!(code, Some(0));
+    }
+    let pushes = wait_for_requests(&ntfy, 5, Duration::from_secs(60)).await;
+    assert_eq!(pushes.len(), 5, "{}", env.log());
+    // Every alert is accounted for: 5 analysed, 25 held back.
+    let held_path = env.state().join("limits/held.json");
+    assert_eq!(held_count(&held_path, 25), Some(25), "{}", env.log());
+    assert_eq!(llm.count(), 5);
+    let asked = fakes
+        .http
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() != "/torbulkexitlist")
+        .count();
+    assert!((1..=12).contains(&asked), "{asked} threat-intel requests");
+    assert!(
+        env.state_files()
+            .contains("threat-intel requests a minute is reached"),
+        "the reports say why a source was not asked"
+    );
+    // The digest falls due a minute after the first alert held back, and the worker waits for
+    // it: move that minute into the past.
+    make_due(&held_path);
+    let pushes = wait_for_requests(&ntfy, 6, Duration::from_secs(30)).await;
+    assert_eq!(pushes.len(), 6, "{}", env.log());
+    let digest = format!("{} {}", header(&pushes[5], "title"), text(&pushes[5].body));
+    assert!(
+        digest.contains("Held back: 25 alerts from 25 addresses"),
+        "{digest}"
+    );
+    assert!(digest.contains("- 185.220.101.10: 1"), "{digest}");
+    assert!(
+        digest.contains("and more: 15 alert(s) from other addresses"),
+        "{digest}"
+    );
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
+    assert!(!held_path.exists(), "taken once sent");
+}
+
+/// The count of alerts held back, once it reaches `want` (or what it is after 60 s).
+fn held_count(path: &std::path::Path, want: u64) -> Option<u64> {
+    let read = || {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["tally"]["count"].as_u64())
+    };
+    let start = Instant::now();
+    while read() != Some(want) && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    read()
+}
+
+/// The held-back digest falls due a minute after the first alert held back, and the worker
+/// waits for it: moves that minute into the past.
+fn make_due(path: &std::path::Path) {
+    let mut held: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("held.json")).unwrap();
+    held["since_ms"] = (held["since_ms"].as_i64().unwrap() - 61_000).into();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, held.to_string()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The spool holds at most `limits.max_queued_jobs`: with the model slow and 3 jobs waiting,
+/// the next alerts are counted into the held-back digest and logged, never dropped.
+#[tokio::test]
+async fn a_full_spool_counts_what_it_refuses() {
+    let llm = SlowLlm::start(vec![Duration::from_secs(2)], "# Queued report\nx");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(&llm.url, &ntfy.uri(), "[limits]\nmax_queued_jobs = 3");
+    env.set("ollama", "max_concurrent = 1");
+    for i in 1..=6 {
+        let (_, code) = execd_run(&env.config, &ar_message(&format!("203.0.113.{i}"), 10));
+        assert_eq!(code, Some(0));
+    }
+    let held_path = env.state().join("limits/held.json");
+    assert_eq!(held_count(&held_path, 3), Some(3), "{}", env.log());
+    assert!(
+        env.log()
+            .contains("the spool holds 3 jobs (limits.max_queued_jobs = 3)"),
+        "{}",
+        env.log()
+    );
+    let pushes = wait_for_requests(&ntfy, 3, Duration::from_secs(60)).await;
+    assert_eq!(pushes.len(), 3, "{}", env.log());
+    make_due(&held_path);
+    let pushes = wait_for_requests(&ntfy, 4, Duration::from_secs(30)).await;
+    let digest = text(&pushes[3].body);
+    assert!(digest.contains("- 203.0.113.6: 1"), "{digest}");
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
+}

@@ -8,6 +8,7 @@ use super::lenient::BodyError;
 use super::{Data, Finding, Providers};
 use crate::investigate::cache::Cache;
 use crate::investigate::Setup;
+use crate::util::ceiling::Ceiling;
 use crate::util::error::chain as error_chain;
 
 /// How long to wait for a TCP (and TLS) connection to any source.
@@ -22,6 +23,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     pub providers: Providers,
     pub cache: Cache,
+    /// The host-wide ceiling of threat-intel requests a minute.
+    pub(crate) lookups: Ceiling,
     secrets: Vec<String>,
 }
 
@@ -38,6 +41,7 @@ impl Ctx {
         Ok(Ctx {
             http,
             cache: Cache::new(setup.state.cache(), setup.cache_ttl),
+            lookups: Ceiling::new(&setup.state.limits(), "lookups", setup.lookups_per_minute),
             secrets: setup.secrets.clone(),
             providers: setup.providers.clone(),
         })
