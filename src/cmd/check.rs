@@ -53,24 +53,48 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
 /// Whether anyone but the owner and its group may change what the root worker reads: the
 /// config (it names the servers the reports go to) and the state dir (jobs the worker analyses).
 fn permissions(settings: &Settings, source: &Source) -> Probe {
-    use std::os::unix::fs::PermissionsExt as _;
     let mut paths = vec![settings.general.state_dir.clone()];
     if let Source::File(config) = source {
         paths.push(config.clone());
     }
+    let wazuh = crate::util::fsutil::wazuh_gid();
     let open: Vec<String> = paths
         .iter()
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o002 != 0))
-        .map(|p| p.display().to_string())
+        .filter_map(|p| {
+            let meta = std::fs::metadata(p).ok()?;
+            writable_by_others(&meta, wazuh).map(|who| format!("{} ({who})", p.display()))
+        })
         .collect();
     if open.is_empty() {
-        Probe::ok("the config and the state dir are writable by their owner and group only")
+        Probe::ok("the config and the state dir are writable by root and the wazuh group only")
     } else {
         Probe::failed(format!(
-            "writable by anyone: {} (run: chmod o-w on it; the worker runs as root)",
+            "writable beyond root and the wazuh group: {} (run: chmod o-w, and g-w unless the \
+             group is wazuh; the worker runs as root)",
             open.join(", ")
         ))
     }
+}
+
+/// Who besides root and the wazuh group may write a file with this metadata, if anyone.
+fn writable_by_others(meta: &std::fs::Metadata, wazuh: Option<u32>) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mode = meta.mode();
+    if mode & 0o002 != 0 {
+        return Some("anyone".into());
+    }
+    let trusted_group = meta.gid() == 0 || Some(meta.gid()) == wazuh;
+    if mode & 0o020 != 0 && !trusted_group {
+        return Some(format!("group {}", meta.gid()));
+    }
+    let trusted_owner = meta.uid() == 0 || meta.uid() == euid();
+    (!trusted_owner).then(|| format!("owner {}", meta.uid()))
+}
+
+/// The user this runs as (who may own its own files, when not root).
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
 }
 
 /// What is on this host: the state dir and what waits in it, the workers, the cache, the log.

@@ -5,7 +5,6 @@
 //! Idempotent: running it again changes nothing that is already right, and never overwrites a
 //! config the admin has edited. The .deb's maintainer scripts call these same commands.
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -81,32 +80,11 @@ impl Layout {
     }
 }
 
-/// The gid of the `wazuh` group, if it exists.
-fn wazuh_gid() -> Option<u32> {
-    let name = CString::new("wazuh").ok()?;
-    // SAFETY: getgrnam returns a pointer into static storage or null; we only read gr_gid.
-    let group = unsafe { libc::getgrnam(name.as_ptr()) };
-    if group.is_null() {
-        None
-    } else {
-        // SAFETY: checked non-null above.
-        Some(unsafe { (*group).gr_gid })
-    }
-}
-
 /// Owner root, group wazuh, when we can; otherwise leave ownership as it is.
 fn owner(gid: Option<u32>) -> Option<(u32, u32)> {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     gid.filter(|_| root).map(|g| (0, g))
-}
-
-/// Owner root, group wazuh, when we can; otherwise leave ownership as it is.
-fn set_owner(path: &Path, gid: Option<u32>) -> io::Result<()> {
-    let Some((uid, gid)) = owner(gid) else {
-        return Ok(());
-    };
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
 }
 
 /// Writes `data` at `path` with `mode` unless the same bytes are there already.
@@ -192,6 +170,19 @@ pub(crate) struct Options {
 }
 
 /// Installs; returns the lines to print.
+/// The state dir: root:wazuh 2750, and everything in it of group wazuh, so that the group reads
+/// the reports (and what the worker makes later inherits the group). Changed on descriptors
+/// only, never through a symlink.
+fn share_state(state: &Path, gid: Option<u32>) -> io::Result<()> {
+    fsutil::create_private_dir(state)?;
+    let owner = owner(gid);
+    fsutil::set_dir_mode_owner(state, 0o2000 | fsutil::DIR_MODE, owner)?;
+    if let Some((_, gid)) = owner {
+        fsutil::share_with_group(state, gid)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
     let layout = Layout {
         home: opts.home.clone(),
@@ -203,7 +194,7 @@ pub(crate) fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
         );
     }
     let mut lines = Vec::new();
-    let gid = wazuh_gid();
+    let gid = fsutil::wazuh_gid();
     if gid.is_none() {
         lines.push(
             "warning: group wazuh does not exist; leaving the group of the files as it is".into(),
@@ -253,14 +244,16 @@ pub(crate) fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
         put_file(&layout.rules(), RULES.as_bytes(), 0o660, true, dry, gid),
     )?;
     let state = layout.state();
-    let state_done = if state.is_dir() {
-        Ok(Done::Unchanged)
-    } else if dry {
-        Ok(Done::WouldCreate)
-    } else {
-        fsutil::create_private_dir(&state)
-            .and_then(|()| set_owner(&state, gid))
-            .map(|()| Done::Created)
+    let state_done = match (state.is_dir(), dry) {
+        (true, true) => Ok(Done::Unchanged),
+        (false, true) => Ok(Done::WouldCreate),
+        (existed, false) => share_state(&state, gid).map(|()| {
+            if existed {
+                Done::Unchanged
+            } else {
+                Done::Created
+            }
+        }),
     };
     step("state dir", &state, state_done)?;
     lines.push(String::new());

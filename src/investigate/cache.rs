@@ -5,8 +5,9 @@
 //! Layout: `ti/<provider>/<ip>.json` (answers: data or "not found"; failures are never cached),
 //! `pause/<provider>.json`, `dnsbl/<ip>@<zone hash>.json`, `tor/exit-list.txt`. Files are written
 //! atomically (a crash leaves the old file or the new one; see [`write_replace`]), and a file that
-//! does not parse is ignored and later overwritten. No file holds a secret: a pause remembers only a hash of the key
-//! it was for, so that a new key lifts it.
+//! does not parse is ignored and later overwritten. No file holds a secret: a pause remembers only an HMAC of the key
+//! it was for, under a random secret of this host readable by root alone, so that a new key
+//! lifts it and nobody who reads the cache can test a guessed key against it.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,8 @@ struct Pause {
     http_status: u16,
     #[serde(default)]
     detail: String,
-    /// FNV-1a of the key in use when the pause began; empty for keyless requests.
+    /// The key in use when the pause began, as [`Cache::key_id`] names it; empty for keyless
+    /// requests.
     #[serde(default)]
     key_id: String,
 }
@@ -226,7 +228,7 @@ impl Cache {
             kind: kind.into(),
             http_status,
             detail: detail.into(),
-            key_id: key_id(key),
+            key_id: self.key_id(key),
         };
         tracing::warn!(
             "{} paused until {}: {detail}",
@@ -242,7 +244,7 @@ impl Cache {
         if pause.version != VERSION
             || pause.provider != provider.key()
             || pause.until <= now()
-            || pause.key_id != key_id(key)
+            || pause.key_id != self.key_id(key)
         {
             return None;
         }
@@ -352,11 +354,48 @@ fn file_ip(ip: IpAddr) -> String {
     ip.to_string().replace(':', "_")
 }
 
-/// Identifies the key in use without keeping it: FNV-1a, 64 bits, hex.
-fn key_id(key: Option<&Secret>) -> String {
-    key.filter(|k| k.is_set())
-        .map(|k| format!("{:016x}", fnv1a(k.expose().as_bytes())))
-        .unwrap_or_default()
+impl Cache {
+    /// Names the key in use without keeping it, nor anything a reader of the cache could test a
+    /// guessed key against: HMAC-SHA-256 under a random secret of this host (`.pause-secret`,
+    /// readable by root only), 128 bits, hex. Without that secret, `?`: a pause then holds for
+    /// any key until it ends.
+    fn key_id(&self, key: Option<&Secret>) -> String {
+        let Some(key) = key.filter(|k| k.is_set()) else {
+            return String::new();
+        };
+        let Some(secret) = self.local_secret() else {
+            return "?".into();
+        };
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret),
+            key.expose().as_bytes(),
+        );
+        tag.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The host's secret for [`Cache::key_id`], made on first use.
+    fn local_secret(&self) -> Option<[u8; 32]> {
+        let path = self.dir.join(".pause-secret");
+        fsutil::refuse_symlink(&path).ok()?;
+        if let Ok(bytes) = std::fs::read(&path) {
+            if let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                return Some(secret);
+            }
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).ok()?;
+        fsutil::create_private_dir(&self.dir).ok()?;
+        match fsutil::write_atomic_as(&path, &secret, 0o600, None) {
+            Ok(()) => Some(secret),
+            Err(e) => {
+                tracing::debug!("cannot keep {}: {e}", path.display());
+                None
+            }
+        }
+    }
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
@@ -518,6 +557,35 @@ mod tests {
         // A corrupt pause file is no pause.
         std::fs::write(cache.pause_path(Provider::Greynoise), b"garbage").unwrap();
         assert!(cache.pause(Provider::Greynoise, None).is_none());
+    }
+
+    /// A pause names its key by an HMAC under a secret only root reads: nothing in the pause
+    /// file lets a reader test a guessed key, yet every process of the host agrees on it.
+    #[test]
+    fn a_pause_names_its_key_by_a_keyed_hash() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let key = Secret::new("vt-key-one-123456");
+        let (a, b) = (cache_in(dir.path()), cache_in(dir.path()));
+        let id = a.key_id(Some(&key));
+        assert_eq!(id.len(), 32, "{id}");
+        assert_eq!(b.key_id(Some(&key)), id, "another process, the same secret");
+        assert_ne!(a.key_id(Some(&Secret::new("vt-key-two"))), id);
+        assert_eq!(a.key_id(None), "");
+        assert_eq!(a.key_id(Some(&Secret::default())), "");
+        // Not the unkeyed hash it used to be.
+        assert_ne!(id, format!("{:016x}", fnv1a(key.expose().as_bytes())));
+        let secret = dir.path().join("cache/.pause-secret");
+        let meta = std::fs::metadata(&secret).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(meta.len(), 32);
+        // Another host (another secret) names the same key differently.
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(cache_in(other.path()).key_id(Some(&key)), id);
+        // Without a usable secret, a pause is for any key.
+        std::fs::remove_file(&secret).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &secret).unwrap();
+        assert_eq!(a.key_id(Some(&key)), "?");
     }
 
     #[test]

@@ -142,9 +142,131 @@ pub(crate) fn set_mode_owner(path: &Path, mode: u32, owner: Option<(u32, u32)>) 
     Ok(())
 }
 
+/// [`set_mode_owner`] for a directory: opened with `O_DIRECTORY | O_NOFOLLOW`, so a symlink
+/// swapped in for it is refused.
+pub(crate) fn set_dir_mode_owner(
+    path: &Path,
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
+        .open(path)?;
+    d.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&d, Some(uid), Some(gid))?;
+    }
+    Ok(())
+}
+
+/// Gives every directory and file under `root` (not `root` itself) the group `gid`, and every
+/// directory the set-group-id bit, so that what is made in them later has that group too. Never
+/// through a symlink; each change is made on the entry's own descriptor. Returns how many
+/// entries were changed.
+pub(crate) fn share_with_group(root: &Path, gid: u32) -> io::Result<usize> {
+    let mut changed = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let flags = if kind.is_dir() {
+                libc::O_NOFOLLOW | libc::O_DIRECTORY
+            } else if kind.is_file() {
+                libc::O_NOFOLLOW
+            } else {
+                continue;
+            };
+            let f = OpenOptions::new()
+                .read(true)
+                .custom_flags(flags | libc::O_NONBLOCK)
+                .open(&path)?;
+            let meta = f.metadata()?;
+            let mode = meta.permissions().mode() & 0o7777;
+            let want = if kind.is_dir() { mode | 0o2000 } else { mode };
+            if std::os::unix::fs::MetadataExt::gid(&meta) != gid || want != mode {
+                std::os::unix::fs::fchown(&f, None, Some(gid))?;
+                // chown clears set-id bits: set the mode after it.
+                f.set_permissions(fs::Permissions::from_mode(want))?;
+                changed += 1;
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The gid of the `wazuh` group, if it exists.
+pub(crate) fn wazuh_gid() -> Option<u32> {
+    let name = std::ffi::CString::new("wazuh").ok()?;
+    // SAFETY: getgrnam returns a pointer into static storage or null; we only read gr_gid.
+    let group = unsafe { libc::getgrnam(name.as_ptr()) };
+    if group.is_null() {
+        None
+    } else {
+        // SAFETY: checked non-null above.
+        Some(unsafe { (*group).gr_gid })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state dir shared with a group: every entry gets the group, directories the setgid
+    /// bit (so what is made in them later inherits it), modes otherwise kept; links untouched.
+    #[test]
+    fn a_shared_tree_takes_the_group_and_passes_it_on() {
+        use std::os::unix::fs::MetadataExt as _;
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join("state");
+        create_private_dir(&state.join("reports")).unwrap();
+        write_atomic(&state.join("reports/r.md"), b"report").unwrap();
+        write_atomic_as(&state.join("secret"), b"k", 0o600, None).unwrap();
+        let outside = root.path().join("outside");
+        fs::write(&outside, b"x").unwrap();
+        std::os::unix::fs::symlink(&outside, state.join("reports/link")).unwrap();
+        // A group this process may give when it is root; its own group otherwise (a no-op
+        // chown that still sets the modes).
+        let gid = if unsafe { libc::geteuid() } == 0 {
+            65534
+        } else {
+            fs::metadata(&state).unwrap().gid()
+        };
+        set_dir_mode_owner(&state, 0o2750, None).unwrap();
+        let changed = share_with_group(&state, gid).unwrap();
+        assert!(changed >= 1, "{changed}");
+        let meta = |p: &Path| fs::symlink_metadata(p).unwrap();
+        assert_eq!(meta(&state).mode() & 0o7777, 0o2750);
+        assert_eq!(meta(&state.join("reports")).mode() & 0o7777, 0o2750);
+        assert_eq!(meta(&state.join("reports")).gid(), gid);
+        assert_eq!(meta(&state.join("reports/r.md")).gid(), gid);
+        assert_eq!(meta(&state.join("reports/r.md")).mode() & 0o7777, 0o640);
+        assert_eq!(
+            meta(&state.join("secret")).mode() & 0o7777,
+            0o600,
+            "kept private"
+        );
+        assert_ne!(meta(&outside).gid(), gid, "a link is never followed");
+        // What is made later inherits the group.
+        create_private_dir(&state.join("reports/new")).unwrap();
+        write_atomic(&state.join("reports/new/x.md"), b"x").unwrap();
+        assert_eq!(meta(&state.join("reports/new/x.md")).gid(), gid);
+        assert_eq!(
+            share_with_group(&state, gid).unwrap(),
+            0,
+            "nothing left to change"
+        );
+        // A symlink in place of the directory itself is refused.
+        let link = root.path().join("state-link");
+        std::os::unix::fs::symlink(&state, &link).unwrap();
+        assert!(set_dir_mode_owner(&link, 0o2750, None).is_err());
+    }
 
     #[test]
     fn atomic_write_and_modes() {

@@ -463,11 +463,27 @@ async fn check_command_probes_each_endpoint() {
         assert_eq!(out.status.code(), Some(1), "{stdout}");
         assert!(
             stdout.contains(&format!(
-                "FAIL  permissions writable by anyone: {} (run: chmod o-w",
+                "FAIL  permissions writable beyond root and the wazuh group: {} (anyone) \
+                 (run: chmod o-w",
                 env.config.display()
             )),
             "{stdout}"
         );
+        // Writable by a group that is neither root nor wazuh: the same.
+        std::fs::set_permissions(&env.config, std::fs::Permissions::from_mode(0o660)).unwrap();
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&env.config, None, Some(65534)).unwrap();
+            let mut cmd = env.cmd();
+            cmd.arg("check");
+            let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+            let stdout = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{stdout}");
+            assert!(
+                stdout.contains(&format!("{} (group 65534)", env.config.display())),
+                "{stdout}"
+            );
+        }
     }
 
     // Ollama down: the line says so and the exit code is 1.
