@@ -593,6 +593,28 @@ async fn rdap_follows_redirects_to_the_registry() {
     let run = ask_at(&spec(Provider::Rdap), &redirector, dir.path(), 5).await;
     assert_eq!(status_of(&run.result), "failed", "{}", run.result.line());
     assert!(inside.received_requests().await.unwrap().is_empty());
+
+    // Nor over https to a name that leads back to this host (`localhost.`, which the name check
+    // used to let through): nothing is sent. (Names are also resolved and judged by their
+    // addresses; the unit tests of `global_addresses` pin that.)
+    let port = inside.address().port();
+    let redirector = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("https://localhost.:{port}/registry/ip/{IP}").as_str(),
+        ))
+        .mount(&redirector)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = ask_at(&spec(Provider::Rdap), &redirector, dir.path(), 5).await;
+    let line = run.result.line();
+    assert_eq!(status_of(&run.result), "failed", "{line}");
+    assert!(
+        line.contains("to a host refused") || line.contains("without a usable Location"),
+        "{line}"
+    );
+    assert!(inside.received_requests().await.unwrap().is_empty());
 }
 
 /// Shodan's key is in the query string: a transport error must not carry the URL.

@@ -18,6 +18,16 @@ pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bodies larger than this are cut off and treated as unreadable: no source sends this much.
 pub(super) const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        // Redirects are followed by hand where a source needs them (RDAP): a custom key header
+        // such as `Key:` or `x-apikey:` must never follow a redirect to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
+}
+
 /// What every source shares in one run: the HTTP client, the sources' settings, the cache.
 pub struct Ctx {
     pub http: reqwest::Client,
@@ -30,14 +40,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(setup: &Setup) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // Redirects are followed by hand where a source needs them (RDAP): a custom key
-            // header such as `Key:` or `x-apikey:` must never follow a redirect to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = client_builder().build()?;
         Ok(Ctx {
             http,
             cache: Cache::new(setup.state.cache(), setup.cache_ttl),
@@ -45,6 +48,17 @@ impl Ctx {
             secrets: setup.secrets.clone(),
             providers: setup.providers.clone(),
         })
+    }
+
+    /// A client like [`Ctx::http`] that connects to `host` at `addrs` only: the addresses a
+    /// redirect target was checked at are the ones it is asked at (no second resolution that
+    /// could answer differently).
+    pub(crate) fn pinned(
+        &self,
+        host: &str,
+        addrs: &[std::net::SocketAddr],
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        client_builder().resolve_to_addrs(host, addrs).build()
     }
 
     /// Masks every configured secret in text that came from outside or from an error.

@@ -186,9 +186,12 @@ fn vcard(entity: &Value, property: &str) -> Option<String> {
 
 async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
     let mut url = join_url(&cfg.url, &format!("ip/{ip}"));
+    // After a redirect to another host: the client pinned to the addresses it was checked at.
+    let mut pinned: Option<reqwest::Client> = None;
     for _ in 0..=MAX_REDIRECTS {
-        let req = ctx
-            .http
+        let req = pinned
+            .as_ref()
+            .unwrap_or(&ctx.http)
             .get(&url)
             .header(
                 reqwest::header::ACCEPT,
@@ -218,7 +221,23 @@ async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
                         .filter(|u| redirect_allowed(current.as_ref(), u))
                 });
                 match next {
-                    Some(next) => url = next.to_string(),
+                    Some(next) if same_host(current.as_ref(), &next) => url = next.to_string(),
+                    Some(next) => match global_addresses(&next).await {
+                        Ok(addrs) => {
+                            let host = next.host_str().unwrap_or_default().to_string();
+                            match ctx.pinned(&host, &addrs) {
+                                Ok(client) => pinned = Some(client),
+                                Err(e) => return Finding::failed(format!("redirect: {e}")),
+                            }
+                            url = next.to_string();
+                        }
+                        Err(why) => {
+                            return Finding::failed(format!(
+                                "HTTP {} to a host refused: {why}",
+                                reply.status
+                            ))
+                        }
+                    },
                     None => {
                         return Finding::failed(format!(
                             "HTTP {} without a usable Location",
@@ -242,10 +261,7 @@ async fn lookup(cfg: &Config, ctx: &Ctx, ip: IpAddr) -> Finding {
 /// over https whose name is not an address outside the global Internet: an answer must never
 /// steer a request to a private, loopback or link-local address, nor down to plain http.
 fn redirect_allowed(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
-    let same_host = from.is_some_and(|f| {
-        f.host_str() == to.host_str() && f.port_or_known_default() == to.port_or_known_default()
-    });
-    if same_host {
+    if same_host(from, to) {
         return matches!(to.scheme(), "http" | "https");
     }
     if to.scheme() != "https" {
@@ -259,8 +275,45 @@ fn redirect_allowed(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
         Ok(ip) => crate::investigate::scope::scope(ip).is_global(),
         Err(_) => {
             let host = host.to_ascii_lowercase();
+            let host = host.trim_end_matches('.');
             host != "localhost" && !host.ends_with(".localhost")
         }
+    }
+}
+
+fn same_host(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
+    from.is_some_and(|f| {
+        f.host_str() == to.host_str() && f.port_or_known_default() == to.port_or_known_default()
+    })
+}
+
+/// The addresses a redirect target's host resolves to, when every one of them is global: a
+/// name must not lead a request to this host, the LAN or a cloud metadata service either.
+async fn global_addresses(to: &reqwest::Url) -> Result<Vec<std::net::SocketAddr>, String> {
+    let host = to
+        .host_str()
+        .ok_or("no host")?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = to.port_or_known_default().unwrap_or(443);
+    let name = host.clone();
+    let addrs: Vec<std::net::SocketAddr> = tokio::task::spawn_blocking(move || {
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port)).map(Iterator::collect)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("{host} does not resolve ({e})"))?;
+    match addrs
+        .iter()
+        .find(|a| !crate::investigate::scope::scope(a.ip()).is_global())
+    {
+        _ if addrs.is_empty() => Err(format!("{host} has no address")),
+        Some(inside) => Err(format!(
+            "{host} resolves to {}, which is not a global address",
+            inside.ip()
+        )),
+        None => Ok(addrs),
     }
 }
 
@@ -268,6 +321,38 @@ fn redirect_allowed(from: Option<&reqwest::Url>, to: &reqwest::Url) -> bool {
 mod tests {
     use super::*;
     use crate::investigate::sources::fixture;
+
+    /// A name is judged by what it resolves to: one that leads to this host (a trailing dot, a
+    /// name from /etc/hosts) is refused, or cannot be resolved at all; a global address passes.
+    #[tokio::test]
+    async fn a_redirect_target_must_resolve_to_global_addresses_only() {
+        async fn check(to: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+            global_addresses(&reqwest::Url::parse(to).unwrap()).await
+        }
+        for inside in [
+            "https://localhost./ip/x",
+            "https://ip6-localhost/ip/x",
+            "https://127.0.0.1/ip/x",
+            "https://[::1]:8443/ip/x",
+            "https://169.254.169.254/latest",
+            "https://no-such-host.invalid/ip/x",
+        ] {
+            assert!(check(inside).await.is_err(), "{inside}");
+        }
+        let why = check("https://127.0.0.1/ip/x").await.unwrap_err();
+        assert!(
+            why.contains("127.0.0.1, which is not a global address"),
+            "{why}"
+        );
+        let addrs = check("https://8.8.8.8/ip/x")
+            .await
+            .expect("a global address");
+        assert_eq!(addrs, vec!["8.8.8.8:443".parse().unwrap()]);
+        // The name check alone catches the trailing dot too.
+        let from = reqwest::Url::parse("https://rdap.org/ip/1").ok();
+        let to = reqwest::Url::parse("https://LOCALHOST./x").unwrap();
+        assert!(!redirect_allowed(from.as_ref(), &to));
+    }
 
     #[test]
     fn redirects_never_lead_inside() {
