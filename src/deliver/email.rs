@@ -5,14 +5,10 @@
 //! escaped text, images dropped and links kept only for http(s) and mailto: nothing the model (or
 //! an attacker quoted in a log line) writes can put markup or script into the admin's mail client.
 
-use std::time::Duration;
-
 use base64::Engine as _;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, Message};
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +17,6 @@ use serde_json::Value;
 use super::{Channel, Compose, Delivery, Probing, Sending, Sent};
 use crate::config::{Email, Settings};
 use crate::util::Probe;
-
-pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A message ready to send (and to keep in the outbox): envelope and the formatted bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,73 +131,9 @@ pub fn compose(
     })
 }
 
-/// Whether `smtp://` to `host` may go out without TLS: to a loopback relay, or with
-/// `email.allow_plaintext`, and never with credentials.
-fn plaintext_allowed(cfg: &Email, host: &str) -> bool {
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback());
-    !cfg.username.is_set() && (loopback || cfg.allow_plaintext)
-}
-
-/// `smtp://host:port` (STARTTLS, required but to a loopback relay) or `smtps://host:port`
-/// (implicit TLS).
-fn transport(cfg: &Email) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
-    let url = reqwest::Url::parse(&cfg.smtp_url)
-        .map_err(|e| MailError::Settings(format!("email.smtp_url {:?}: {e}", cfg.smtp_url)))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| {
-            MailError::Settings(format!("email.smtp_url {:?} has no host", cfg.smtp_url))
-        })?
-        .trim_matches(|c| c == '[' || c == ']')
-        .to_string();
-    let tls_params = |host: &str| {
-        TlsParameters::new(host.to_string()).map_err(|e| MailError::Settings(format!("TLS: {e}")))
-    };
-    let (tls, default_port) = match url.scheme() {
-        // Plain text only to a relay on this host, or where the settings allow it; never with
-        // credentials. Elsewhere a stripped STARTTLS must fail, or an on-path attacker reads the
-        // reports.
-        "smtp" if plaintext_allowed(cfg, &host) => (Tls::Opportunistic(tls_params(&host)?), 25),
-        "smtp" => (Tls::Required(tls_params(&host)?), 25),
-        "smtps" => (Tls::Wrapper(tls_params(&host)?), 465),
-        other => {
-            return Err(MailError::Settings(format!(
-                "email.smtp_url scheme {other:?}: use smtp:// or smtps://"
-            )))
-        }
-    };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(url.port().unwrap_or(default_port))
-        .tls(tls)
-        .timeout(Some(TIMEOUT));
-    if cfg.username.is_set() {
-        builder = builder.credentials(Credentials::new(
-            cfg.username.expose().to_string(),
-            cfg.password.expose().to_string(),
-        ));
-    }
-    Ok(builder.build())
-}
-
 /// Connects to the SMTP server (and authenticates, when configured) without sending anything.
 pub async fn probe(cfg: &Email) -> Result<(), MailError> {
-    let transport = transport(cfg)?;
-    match transport.test_connection().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(MailError::Smtp {
-            url: cfg.smtp_url.clone(),
-            reason: "the server did not accept the connection".into(),
-            retryable: true,
-        }),
-        Err(e) => Err(MailError::Smtp {
-            url: cfg.smtp_url.clone(),
-            reason: crate::util::error::root_cause(&e),
-            retryable: !e.is_permanent(),
-        }),
-    }
+    super::smtp::probe(cfg).await
 }
 
 /// Sends a composed message.
@@ -223,16 +153,7 @@ pub async fn send(cfg: &Email, mail: &Outgoing) -> Result<(), MailError> {
         .map_err(|e| MailError::Settings(format!("to: {e}")))?;
     let envelope = lettre::address::Envelope::new(Some(from), to)
         .map_err(|e| MailError::Settings(e.to_string()))?;
-    let transport = transport(cfg)?;
-    transport
-        .send_raw(&envelope, &raw)
-        .await
-        .map(|_| ())
-        .map_err(|e| MailError::Smtp {
-            url: cfg.smtp_url.clone(),
-            reason: crate::util::error::root_cause(&e),
-            retryable: !e.is_permanent(),
-        })
+    super::smtp::send(cfg, &envelope, &raw).await
 }
 
 /// The outbox and log name of this channel.
@@ -334,7 +255,6 @@ impl Channel for EmailChannel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
 
     #[test]
     fn html_is_safe() {
@@ -352,37 +272,6 @@ mod tests {
         assert!(html.contains("bad"), "the link text stays");
         assert!(!html.contains("<img"));
         assert!(html.contains("<table>"));
-    }
-
-    #[test]
-    fn plain_text_only_to_loopback_or_when_allowed_and_never_with_credentials() {
-        let open = Email::default();
-        let lan = Email {
-            allow_plaintext: true,
-            ..Email::default()
-        };
-        let with_login = Email {
-            allow_plaintext: true,
-            username: Secret::new("soc"),
-            ..Email::default()
-        };
-        for (cfg, host, allowed) in [
-            (&open, "127.0.0.1", true),
-            (&open, "127.8.9.10", true),
-            (&open, "::1", true),
-            (&open, "::ffff:127.0.0.1", true),
-            (&open, "localhost", true),
-            (&open, "LocalHost", true),
-            (&open, "192.168.1.25", false),
-            (&open, "mail.example.org", false),
-            (&open, "localhost.example.org", false),
-            (&lan, "192.168.1.25", true),
-            (&lan, "mail.example.org", true),
-            (&with_login, "127.0.0.1", false),
-            (&with_login, "192.168.1.25", false),
-        ] {
-            assert_eq!(plaintext_allowed(cfg, host), allowed, "{host}");
-        }
     }
 
     #[test]

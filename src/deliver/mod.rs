@@ -11,6 +11,7 @@ pub mod email;
 pub mod feedback;
 pub mod ntfy;
 pub mod outbox;
+mod smtp;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

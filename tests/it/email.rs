@@ -409,3 +409,44 @@ async fn no_mail_in_plain_text_with_credentials() {
     );
     assert!(!log.contains("hunter2"), "{log}");
 }
+
+/// A mail server (or an attacker on the path, before STARTTLS) that sends a greeting without
+/// end: the session stops reading at 1 MiB, the mail waits in the outbox, and the run neither
+/// grows nor waits for the send's time limit.
+#[tokio::test]
+async fn an_endless_greeting_is_cut_at_a_mebibyte() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let _ = s.write_all(b"220 ");
+                let chunk = vec![b'a'; 64 * 1024];
+                // Up to 4 GiB, no line end; stops when the client hangs up.
+                for _ in 0..65_536 {
+                    if s.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &email_config(port, 0));
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", env.log());
+    assert!(
+        env.log().contains("the server sent more than 1024 KiB"),
+        "{}",
+        env.log()
+    );
+    assert!(
+        took < Duration::from_secs(25),
+        "cut by size, not by time: {took:?}"
+    );
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
