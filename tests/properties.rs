@@ -63,7 +63,14 @@ proptest! {
             let _ = (a.rule_level(), a.rule_id(), a.description(), a.groups(), a.agent_name());
             let _ = (a.timestamp(), a.full_log(), a.dest_ip(), a.loop_guard(), a.slug());
             if let Some((ip, field)) = a.source_ip() {
-                prop_assert!(alert::SOURCE_IP_FIELDS.contains(&field));
+                // A known field, a key under `data`, or the log line.
+                prop_assert!(
+                    alert::SOURCE_IP_FIELDS.contains(&field.as_str())
+                        || field.starts_with("data.")
+                        || field == "full_log",
+                    "{field}"
+                );
+                let _ = ai_analyzer::intake::facts::extract(a);
                 // What we extract is canonical: no IPv4-mapped IPv6 left.
                 prop_assert_eq!(ip, ip.to_canonical());
                 let _ = scope::scope(ip);

@@ -228,6 +228,10 @@ fn is_host_char(c: char) -> bool {
 /// Copies the host that starts at byte `i` with its dots as `[.]`; returns where it ended.
 fn push_defanged_host(text: &str, mut i: usize, out: &mut String) -> usize {
     while let Some(c) = text[i..].chars().next() {
+        if scheme_at(text, i).is_some() {
+            // `a://b://`: the next URL starts here, and is defanged on its own.
+            break;
+        }
         if text[i..].starts_with("[.]") {
             // Defanged already.
             out.push_str("[.]");
@@ -302,6 +306,21 @@ mod tests {
             unlink("<!-- c --> <?x?>", &[]),
             "\u{2039}!-- c --> \u{2039}?x?>"
         );
+    }
+
+    /// Found by the fuzz target: a URL whose host runs into the next URL's scheme. Each one
+    /// is defanged in the first pass, so a second pass changes nothing.
+    #[test]
+    fn back_to_back_urls_are_each_defanged_at_once() {
+        for (input, want) in [
+            ("jt://tp://", "jt[://]tp[://]"),
+            ("http://a.example/https://b.example", "hxxp://a[.]example/hxxps://b[.]example"),
+            ("x://http://evil.example", "x[://]hxxp://evil[.]example"),
+        ] {
+            let once = unlink(input, &[]);
+            assert_eq!(once, want, "{input}");
+            assert_eq!(unlink(&once, &[]), once, "{input}");
+        }
     }
 
     #[test]

@@ -139,43 +139,7 @@ fn parse_command(c: &str) -> Result<Command, InputError> {
     }
 }
 
-/// Where a source IP can live, in the order they are tried; the first valid address wins.
-///
-/// `data.srcip` first: it is what analysisd itself treats as the source (white list, CDB lists).
-/// Arrays along the path are searched element by element.
-pub const SOURCE_IP_FIELDS: &[&str] = &[
-    "data.srcip",
-    "data.src_ip",
-    "data.win.eventdata.ipAddress",
-    "data.win.eventdata.sourceIp",
-    "data.aws.sourceIPAddress",
-    "data.aws.service.action.networkConnectionAction.remoteIpDetails.ipAddressV4",
-    "data.aws.service.action.awsApiCallAction.remoteIpDetails.ipAddressV4",
-    "data.aws.service.action.portProbeAction.portProbeDetails.remoteIpDetails.ipAddressV4",
-    "data.aws.httpRequest.clientIp",
-    "data.aws.client_ip",
-    "data.aws.srcaddr",
-    "data.office365.ClientIP",
-    "data.gcp.jsonPayload.sourceIP",
-    "data.gcp.protoPayload.requestMetadata.callerIp",
-    "data.src_endpoint.ip",
-    "data.ClientIP",
-    "data.client_ip",
-    "data.ip_address",
-    "data.osquery.columns.src_ip",
-    "data.srcip2",
-    "source.ip",
-];
-
-/// Where the attacked address can live (besides the agent's own address).
-pub const DEST_IP_FIELDS: &[&str] = &[
-    "data.dstip",
-    "data.dst_ip",
-    "data.dest_ip",
-    "data.win.eventdata.destinationIp",
-    "data.aws.dstaddr",
-    "destination.ip",
-];
+pub use super::address::{DEST_IP_FIELDS, SOURCE_IP_FIELDS};
 
 /// A Wazuh alert, read leniently.
 #[derive(Debug, Clone)]
@@ -268,7 +232,7 @@ impl Alert {
     }
 
     pub fn agent_ip(&self) -> Option<IpAddr> {
-        ["agent.ip", "wazuh.agent.ip"]
+        ["agent.ip", "wazuh.agent.ip", "agent.host.ip"]
             .iter()
             .find_map(|p| self.lookup(p).into_iter().find_map(parse_ip_value))
     }
@@ -280,16 +244,17 @@ impl Alert {
     pub fn full_log(&self) -> Option<String> {
         self.text("full_log")
             .or_else(|| self.text("event.original"))
+            .or_else(|| self.text("message"))
     }
 
-    /// The first valid source address, with the field it came from.
-    pub fn source_ip(&self) -> Option<(IpAddr, &'static str)> {
-        first_ip(self, SOURCE_IP_FIELDS)
+    /// The source address, with the field it came from (see [`super::address`]).
+    pub fn source_ip(&self) -> Option<(IpAddr, String)> {
+        super::address::source_ip(self)
     }
 
     /// The first valid destination address, with the field it came from.
     pub fn dest_ip(&self) -> Option<(IpAddr, &'static str)> {
-        first_ip(self, DEST_IP_FIELDS)
+        super::address::dest_ip(self)
     }
 
     /// Why this alert is one of the events that must never start an analysis: Wazuh's alerts on
@@ -336,16 +301,6 @@ impl Alert {
     pub fn fields(&self) -> Option<&Map<String, Value>> {
         self.value.as_object()
     }
-}
-
-fn first_ip(alert: &Alert, fields: &[&'static str]) -> Option<(IpAddr, &'static str)> {
-    fields.iter().find_map(|field| {
-        alert
-            .lookup(field)
-            .into_iter()
-            .find_map(parse_ip_value)
-            .map(|ip| (ip, *field))
-    })
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -423,7 +378,7 @@ mod tests {
         assert_eq!(inc.alert.rule_level(), 15);
         assert_eq!(
             inc.alert.source_ip().map(|(ip, f)| (ip.to_string(), f)),
-            Some(("192.168.0.223".to_string(), "data.srcip"))
+            Some(("192.168.0.223".to_string(), "data.srcip".to_string()))
         );
     }
 
@@ -440,7 +395,7 @@ mod tests {
         assert_eq!(inc.alert.rule_level(), 15);
         assert_eq!(
             inc.alert.source_ip(),
-            Some(("192.168.0.223".parse().unwrap(), "data.srcip"))
+            Some(("192.168.0.223".parse().unwrap(), "data.srcip".to_string()))
         );
         assert!(inc.message.is_some());
     }
@@ -559,7 +514,7 @@ mod tests {
         ];
         for (value, field) in cases {
             let got = alert(value).source_ip();
-            assert_eq!(got, Some(("1.1.1.1".parse().unwrap(), field)));
+            assert_eq!(got, Some(("1.1.1.1".parse().unwrap(), field.to_string())));
         }
     }
 
@@ -571,7 +526,7 @@ mod tests {
             a.source_ip(),
             Some((
                 "198.51.100.1".parse().unwrap(),
-                "data.win.eventdata.ipAddress"
+                "data.win.eventdata.ipAddress".to_string()
             ))
         );
         assert_eq!(alert(json!({"syscheck":{"path":"/x"}})).source_ip(), None);
@@ -919,8 +874,13 @@ mod tests {
     #[test]
     fn source_and_dest_fields_are_tried_in_the_documented_order() {
         for (fields, get) in [
-            (SOURCE_IP_FIELDS, Alert::source_ip as fn(&Alert) -> _),
-            (DEST_IP_FIELDS, Alert::dest_ip as fn(&Alert) -> _),
+            (
+                SOURCE_IP_FIELDS,
+                Alert::source_ip as fn(&Alert) -> Option<(IpAddr, String)>,
+            ),
+            (DEST_IP_FIELDS, |a: &Alert| {
+                a.dest_ip().map(|(ip, f)| (ip, f.to_string()))
+            }),
         ] {
             for (i, field) in fields.iter().enumerate() {
                 // This field and every later one hold a valid address; earlier ones hold garbage.
@@ -934,7 +894,11 @@ mod tests {
                     merge(&mut value, at_path(other, json!(text)));
                 }
                 let want: IpAddr = format!("10.0.{i}.{i}").parse().unwrap();
-                assert_eq!(get(&alert(value)), Some((want, *field)), "{field}");
+                assert_eq!(
+                    get(&alert(value)),
+                    Some((want, field.to_string())),
+                    "{field}"
+                );
             }
         }
         assert_eq!(alert(json!({"data":{"dstip":"x"}})).dest_ip(), None);

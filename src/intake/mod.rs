@@ -1,6 +1,8 @@
 //! Intake: reading the message without hanging, and taking it apart into an alert.
 
+pub mod address;
 pub mod alert;
+pub mod facts;
 pub mod read;
 
 use serde::{Deserialize, Serialize};

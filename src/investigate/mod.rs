@@ -89,10 +89,26 @@ pub struct Agent {
 /// Why a view built without lookups carries no history.
 const HISTORY_NOT_LOOKED_UP: &str = "no lookups were made for this view";
 
+/// Which way the traffic of an alert went, as far as its addresses tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the source address towards us: the source is the suspect.
+    Inbound,
+    /// From our own host (the agent's address, a configured zone, a non-global address) out to
+    /// a public peer: the peer is the suspect, and our host is not.
+    Outbound,
+    /// The alert names no address.
+    None,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
+    /// The address investigated: the alert's source, or for an outbound alert its public peer.
     pub source: Option<Endpoint>,
+    /// The other end: the alert's destination, or for an outbound alert our own host.
     pub destination: Option<Endpoint>,
+    pub direction: Direction,
     pub agent: Agent,
     /// Threat intelligence on the source address: every source's finding, the DNS blocklists
     /// and the risk score.
@@ -108,6 +124,7 @@ impl Evidence {
         Evidence {
             source: Some(source),
             destination: None,
+            direction: Direction::Inbound,
             agent: Agent {
                 id: None,
                 name: "unknown agent".into(),
@@ -122,7 +139,7 @@ impl Evidence {
     pub fn local(alert: &Alert, setup: &Setup) -> Self {
         let source = alert
             .source_ip()
-            .map(|(ip, field)| Endpoint::new(ip, field, setup));
+            .map(|(ip, field)| Endpoint::new(ip, &field, setup));
         let destination = alert
             .dest_ip()
             .map(|(ip, field)| Endpoint::new(ip, field, setup));
@@ -133,10 +150,12 @@ impl Evidence {
                 .agent_ip()
                 .map(|ip| Endpoint::new(ip, "agent.ip", setup)),
         };
+        let (source, destination, direction) = orient(source, destination, &agent);
         let intel = local_intel(source.as_ref());
         Evidence {
             source,
             destination,
+            direction,
             agent,
             intel,
             history: History::not_collected(HISTORY_NOT_LOOKED_UP),
@@ -269,6 +288,29 @@ pub async fn investigate_ip(ip: IpAddr, setup: &Setup) -> Evidence {
     evidence
 }
 
+/// Which way the alert's traffic went, and so which address is the suspect: when the source is
+/// our own (the agent's address, in a configured zone, or not global at all) and the destination
+/// is public, the alert is outbound and the public peer is investigated, never our host.
+fn orient(
+    source: Option<Endpoint>,
+    destination: Option<Endpoint>,
+    agent: &Agent,
+) -> (Option<Endpoint>, Option<Endpoint>, Direction) {
+    match (source, destination) {
+        (Some(ours), Some(peer)) if is_ours(&ours, agent) && peer.scope.is_global() => {
+            (Some(peer), Some(ours), Direction::Outbound)
+        }
+        (Some(source), destination) => (Some(source), destination, Direction::Inbound),
+        (None, destination) => (None, destination, Direction::None),
+    }
+}
+
+fn is_ours(endpoint: &Endpoint, agent: &Agent) -> bool {
+    agent.address.as_ref().is_some_and(|a| a.ip == endpoint.ip)
+        || endpoint.zone.is_some()
+        || !endpoint.scope.is_global()
+}
+
 /// The intel that needs no lookup: why none is done (no address, not global), or that this view
 /// runs none.
 fn local_intel(source: Option<&Endpoint>) -> Intel {
@@ -290,6 +332,67 @@ mod tests {
     use super::*;
     use crate::config::Settings;
     use serde_json::json;
+
+    #[test]
+    fn outbound_alerts_investigate_the_public_peer() {
+        let mut settings = Settings::default();
+        settings.network.zones.push(crate::config::Zone {
+            name: "DMZ".into(),
+            cidr: "198.51.100.0/24".parse().unwrap(),
+        });
+        let setup = settings.investigation();
+        let case = |v: serde_json::Value| {
+            let ev = Evidence::local(&Alert::new(v), &setup);
+            (
+                ev.direction,
+                ev.source.map(|s| (s.ip.to_string(), s.field)),
+                ev.destination.map(|d| d.ip.to_string()),
+            )
+        };
+        let pair = |ip: &str, f: &str| Some((ip.to_string(), f.to_string()));
+        // A private host talking out (Suricata's ET POLICY ... Outbound).
+        assert_eq!(
+            case(json!({"data": {"src_ip": "10.0.2.15", "dest_ip": "185.220.101.33"}})),
+            (
+                Direction::Outbound,
+                pair("185.220.101.33", "data.dest_ip"),
+                Some("10.0.2.15".into())
+            )
+        );
+        // Our agent's own public address, and an address in a configured zone.
+        assert_eq!(
+            case(json!({"agent": {"ip": "203.0.113.10"},
+                "data": {"srcip": "203.0.113.10", "dstip": "8.8.8.8"}}))
+            .0,
+            Direction::Outbound
+        );
+        assert_eq!(
+            case(json!({"data": {"srcip": "198.51.100.20", "dstip": "8.8.8.8"}})).0,
+            Direction::Outbound
+        );
+        // A public source towards us, or towards another public address that is not ours.
+        assert_eq!(
+            case(json!({"data": {"srcip": "185.220.101.33", "dstip": "10.0.0.5"}})),
+            (
+                Direction::Inbound,
+                pair("185.220.101.33", "data.srcip"),
+                Some("10.0.0.5".into())
+            )
+        );
+        assert_eq!(
+            case(json!({"data": {"srcip": "185.220.101.33", "dstip": "8.8.8.8"}})).0,
+            Direction::Inbound
+        );
+        // Both inside: inbound, the source stays the suspect.
+        assert_eq!(
+            case(json!({"data": {"srcip": "10.0.0.7", "dstip": "10.0.0.8"}})).0,
+            Direction::Inbound
+        );
+        assert_eq!(
+            case(json!({"data": {"dstip": "8.8.8.8"}})).0,
+            Direction::None
+        );
+    }
 
     #[test]
     fn private_source_is_never_looked_up_and_zone_is_named() {

@@ -153,10 +153,9 @@ impl Event {
         let time = parse_timestamp(&timestamp)?;
         let ip = ip.to_canonical();
         let peer = match role {
-            Role::Source => alert.dest_ip(),
-            Role::Destination | Role::Agent => alert.source_ip(),
+            Role::Source => alert.dest_ip().map(|(p, _)| p),
+            Role::Destination | Role::Agent => alert.source_ip().map(|(p, _)| p),
         }
-        .map(|(p, _)| p)
         .filter(|p| *p != ip);
         let values = |fields: &[&str]| {
             let mut out: Vec<String> = Vec::new();
