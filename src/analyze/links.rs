@@ -314,7 +314,10 @@ mod tests {
     fn back_to_back_urls_are_each_defanged_at_once() {
         for (input, want) in [
             ("jt://tp://", "jt[://]tp[://]"),
-            ("http://a.example/https://b.example", "hxxp://a[.]example/hxxps://b[.]example"),
+            (
+                "http://a.example/https://b.example",
+                "hxxp://a[.]example/hxxps://b[.]example",
+            ),
             ("x://http://evil.example", "x[://]hxxp://evil[.]example"),
         ] {
             let once = unlink(input, &[]);
