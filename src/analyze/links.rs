@@ -197,17 +197,23 @@ pub(crate) fn bare_domain_at(text: &str) -> Option<usize> {
     (www || path || known).then_some(host.len())
 }
 
-/// The length of the scheme when a `scheme://` starts at byte `i` (and not inside a word).
+/// The length of the scheme when a `scheme://` starts at byte `i`: not inside a word, except
+/// for the web's own schemes, which some clients find anywhere (`44http://...`).
 fn scheme_at(text: &str, i: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    if i > 0 && (bytes[i - 1] as char).is_ascii_alphanumeric() {
-        return None;
-    }
     let len = bytes[i..]
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
         .count();
-    (len > 0 && bytes[i].is_ascii_alphabetic() && text[i + len..].starts_with("://")).then_some(len)
+    if len == 0 || !bytes[i].is_ascii_alphabetic() || !text[i + len..].starts_with("://") {
+        return None;
+    }
+    let in_word = i > 0 && (bytes[i - 1] as char).is_ascii_alphanumeric();
+    let web = matches!(
+        text[i..i + len].to_ascii_lowercase().as_str(),
+        "http" | "https" | "ftp"
+    );
+    (!in_word || web).then_some(len)
 }
 
 fn defanged_scheme(scheme: &str) -> String {
@@ -217,7 +223,8 @@ fn defanged_scheme(scheme: &str) -> String {
         "ftp" => "fxp://".into(),
         // Defanged already (a report passes through twice: alone, then in the full report).
         "hxxp" | "hxxps" | "fxp" => format!("{scheme}://"),
-        _ => format!("{scheme}[://]"),
+        // A scheme may hold dots (`rule.id.://`): they would read as a domain once `://` is gone.
+        _ => format!("{}[://]", scheme.replace('.', "[.]")),
     }
 }
 
@@ -319,6 +326,10 @@ mod tests {
                 "hxxp://a[.]example/hxxps://b[.]example",
             ),
             ("x://http://evil.example", "x[://]hxxp://evil[.]example"),
+            // Also found by the fuzz target: a web scheme glued to a word.
+            ("0.0.44http://-.&", "0.0.44hxxp://-.&"),
+            ("xhttps://evil.example", "xhttps[://]evil[.]example"),
+            ("rule.id.://2", "rule[.]id[.][://]2"),
         ] {
             let once = unlink(input, &[]);
             assert_eq!(once, want, "{input}");

@@ -1,5 +1,6 @@
 //! Analysis: the prompt, the LLM, the checks on its answer and the report without AI.
 
+pub mod advice;
 pub mod guard;
 pub mod links;
 pub mod ollama;
@@ -16,6 +17,24 @@ use report::Report;
 
 /// The model's report, or the deterministic one with the reason the model's is missing.
 pub async fn analyse(
+    alert: &Alert,
+    evidence: &Evidence,
+    settings: &Settings,
+    deadline: Duration,
+    dry_run: bool,
+) -> Report {
+    let mut report = write(alert, evidence, settings, deadline, dry_run).await;
+    // The verdict line the push leads with, from the evidence whoever wrote the report; it
+    // quotes alert fields, so it is unlinked like the report.
+    let lead = report::lead(alert, evidence, &crate::intake::facts::extract(alert));
+    report.lead = links::unlink(&lead, &settings.configured_hosts())
+        .chars()
+        .filter(|c| !crate::util::is_hiding_char(*c))
+        .collect();
+    report
+}
+
+async fn write(
     alert: &Alert,
     evidence: &Evidence,
     settings: &Settings,

@@ -66,12 +66,10 @@ pub fn send_held(settings: &Settings) {
 
 /// The push that tells of alerts held back by the host-wide limits.
 pub fn held_push(held: &HeldBack, max_chars: usize) -> Push {
-    let body = report::fit(
-        &crate::analyze::links::unlink(&held.markdown(), &[]),
-        max_chars,
-    );
+    let markdown = crate::analyze::links::unlink(&held.markdown(), &[]);
+    let (title, body) = split_title(&markdown, max_chars);
     Push {
-        title: report::title_of(&body),
+        title,
         priority: ntfy::priority_for_level(held.tally.max_level),
         tags: vec!["warning".into(), "wazuh".into(), "digest".into()],
         body,
@@ -82,17 +80,27 @@ pub fn held_push(held: &HeldBack, max_chars: usize) -> Push {
 /// The push that tells of alerts counted in a closed window.
 pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
     // Rule descriptions (which may quote alert fields) and agent names: no link of theirs goes out.
-    let body = report::fit(
-        &crate::analyze::links::unlink(&tally.digest_markdown(key), &[]),
-        max_chars,
-    );
+    let markdown = crate::analyze::links::unlink(&tally.digest_markdown(key), &[]);
+    let (title, body) = split_title(&markdown, max_chars);
     Push {
-        title: report::title_of(&body),
+        title,
         priority: ntfy::priority_for_level(tally.max_level),
         tags: vec!["information_source".into(), "wazuh".into(), "digest".into()],
         body,
         click: None,
     }
+}
+
+/// The push's title (its `# ` line) and its body without it, within `max_chars`: the Title
+/// header carries the title, the body does not repeat it.
+fn split_title(markdown: &str, max_chars: usize) -> (String, String) {
+    let title = report::title_of(markdown);
+    let body = markdown
+        .split_once('\n')
+        .filter(|_| markdown.starts_with("# "))
+        .map_or(markdown, |(_, rest)| rest)
+        .trim_start();
+    (title, report::fit(body, max_chars))
 }
 
 #[cfg(test)]
@@ -112,6 +120,9 @@ mod tests {
         })));
         let push = digest_push("203.0.113.5", &tally, 3500);
         assert!(!push.body.contains("]("), "{}", push.body);
+        // The title is the push's header; the body does not repeat it.
+        assert_eq!(push.title, "1 more alerts from 203.0.113.5");
+        assert!(!push.body.starts_with("# "), "{}", push.body);
         assert!(
             push.body
                 .contains("confirm here (hxxps://evil[.]example/sso)"),

@@ -330,7 +330,7 @@ impl Channel for NtfyChannel {
             title: d.report.title.clone(),
             priority: priority_for_level(level),
             tags: tags_for(level, &d.alert.rule_id(), d.report.ai),
-            body: d.report.markdown.clone(),
+            body: crate::analyze::report::push_body(d.report, cfg.max_chars),
             click,
         };
         message(push, d.target.cloned())

@@ -85,6 +85,24 @@ pub fn source_ip(alert: &Alert) -> Option<(IpAddr, String)> {
         .or_else(|| in_log_line(alert))
 }
 
+/// Whether the alert itself says our host started the traffic: GuardDuty's
+/// `connectionDirection` OUTBOUND, Sysmon's `initiated`, an ECS `network.direction` of
+/// outbound or egress.
+pub fn declared_outbound(alert: &Alert) -> bool {
+    let says = |path: &str, words: &[&str]| {
+        alert.lookup(path).iter().any(|v| {
+            v.as_str()
+                .is_some_and(|s| words.iter().any(|w| s.eq_ignore_ascii_case(w)))
+        })
+    };
+    says(
+        "data.aws.service.action.networkConnectionAction.connectionDirection",
+        &["OUTBOUND"],
+    ) || says("data.win.eventdata.initiated", &["true"])
+        || says("data.network.direction", &["outbound", "egress"])
+        || says("network.direction", &["outbound", "egress"])
+}
+
 /// The first destination address, with the field it came from.
 pub fn dest_ip(alert: &Alert) -> Option<(IpAddr, &'static str)> {
     first_ip(alert, DEST_IP_FIELDS)
@@ -185,14 +203,18 @@ fn in_log_line(alert: &Alert) -> Option<(IpAddr, String)> {
     let log = alert.full_log()?;
     let own = alert.agent_ip();
     let mut previous = String::new();
+    let mut before = String::new();
     for token in log.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'')) {
         let lower = token.to_ascii_lowercase();
+        // `from 1.2.3.4`, `rhost=1.2.3.4`, and `from host 1.2.3.4`.
+        let after_cue = LOG_CUES.contains(&previous.as_str())
+            || (before == "from" && ["host", "ip", "address"].contains(&previous.as_str()));
         let (cue, value) = match LOG_CUES
             .iter()
             .find(|c| c.ends_with('=') && lower.starts_with(*c))
         {
             Some(c) => (true, &token[c.len()..]),
-            None => (LOG_CUES.contains(&previous.as_str()), token),
+            None => (after_cue, token),
         };
         if cue {
             let value =
@@ -203,7 +225,7 @@ fn in_log_line(alert: &Alert) -> Option<(IpAddr, String)> {
                 }
             }
         }
-        previous = lower;
+        before = std::mem::replace(&mut previous, lower);
     }
     None
 }
@@ -310,6 +332,12 @@ mod tests {
                 json!({"full_log": "pam_unix(sshd:auth): authentication failure; logname= uid=0 rhost=198.51.100.4 user=root"})
             ),
             pair("198.51.100.4", "full_log")
+        );
+        assert_eq!(
+            found(
+                json!({"full_log": "System configuration saved by netscreen via web from host 10.10.10.101 to 10.10.10.1:443"})
+            ),
+            pair("10.10.10.101", "full_log")
         );
         assert_eq!(
             found(json!({"full_log": "OpenSSH 8.2.1.4 started at 10.11.12.13"})),

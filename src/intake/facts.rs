@@ -139,6 +139,7 @@ const AUTHENTICATION: Table = &[
         ],
     ),
     ("Service", &["predecoder.program_name", "decoder.parent"]),
+    ("Method", &[]),
     ("Logon type", &["data.win.eventdata.logonType"]),
     ("Source port", &["data.srcport", "data.src_port"]),
     (
@@ -167,14 +168,9 @@ const WINDOWS: Table = &[
     ),
     ("Logon type", &["data.win.eventdata.logonType"]),
     ("Workstation", &["data.win.eventdata.workstationName"]),
-    (
-        "Failure",
-        &[
-            "data.win.eventdata.failureReason",
-            "data.win.eventdata.subStatus",
-            "data.win.eventdata.status",
-        ],
-    ),
+    ("Failure", &["data.win.eventdata.failureReason"]),
+    ("Status", &["data.win.eventdata.status"]),
+    ("Sub-status", &["data.win.eventdata.subStatus"]),
     (
         "Process image",
         &[
@@ -299,7 +295,11 @@ const SCA: Table = &[
     ("Failed checks", &["data.sca.failed"]),
 ];
 
-const ROOTCHECK: Table = &[("Finding", &["data.title"]), ("File", &["data.file"])];
+const ROOTCHECK: Table = &[
+    ("Finding", &["data.title"]),
+    ("File", &["data.file"]),
+    ("Process id", &["data.pid"]),
+];
 
 const WEB: Table = &[
     (
@@ -318,6 +318,7 @@ const IDS: Table = &[
     ("Signature", &["data.alert.signature"]),
     ("Signature id", &["data.alert.signature_id"]),
     ("Category", &["data.alert.category"]),
+    ("Severity", &["data.alert.severity"]),
     ("IDS action", &["data.alert.action"]),
     ("Protocol", &["data.proto", "data.app_proto"]),
     ("Source port", &["data.src_port"]),
@@ -353,9 +354,11 @@ const CLOUD: Table = &[
         "API call",
         &[
             "data.aws.eventName",
+            "data.aws.service.action.awsApiCallAction.api",
             "data.office365.Operation",
             "data.gcp.protoPayload.methodName",
             "data.azure.operationName",
+            "data.ms-graph.activityType",
             "data.github.action",
         ],
     ),
@@ -364,27 +367,40 @@ const CLOUD: Table = &[
         &[
             "data.aws.userIdentity.arn",
             "data.aws.userIdentity.userName",
+            "data.aws.resource.accessKeyDetails.userName",
             "data.office365.UserId",
             "data.gcp.protoPayload.authenticationInfo.principalEmail",
             "data.ms-graph.userPrincipalName",
+            "data.ms-graph.actor.userPrincipalName",
             "data.azure.identity",
             "data.github.actor",
         ],
     ),
+    ("User", &["data.github.user", "data.office365.ObjectId"]),
+    ("Finding", &["data.aws.type", "data.ms-graph.title"]),
+    ("Summary", &["data.aws.title", "data.aws.description"]),
+    ("Category", &["data.ms-graph.category"]),
     (
-        "Finding",
-        &["data.aws.title", "data.aws.type", "data.ms-graph.title"],
+        "Severity",
+        &[
+            "data.aws.severity",
+            "data.ms-graph.severity",
+            "data.gcp.severity",
+        ],
     ),
-    ("Severity", &["data.aws.severity", "data.ms-graph.severity"]),
+    ("Status", &["data.ms-graph.status"]),
     (
         "Result",
         &[
             "data.office365.ResultStatus",
             "data.aws.errorCode",
             "data.azure.resultType",
+            "data.ms-graph.activityResult",
             "data.gcp.protoPayload.status.message",
+            "data.gcp.jsonPayload.responseCode",
         ],
     ),
+    ("Query", &["data.gcp.jsonPayload.queryName"]),
     (
         "Region",
         &[
@@ -413,8 +429,8 @@ const CLOUD: Table = &[
 ];
 
 const OSQUERY: Table = &[
-    ("Query", &["data.osquery.name"]),
-    ("Action", &["data.osquery.action"]),
+    ("Query", &["data.osquery.name", "data.name"]),
+    ("Action", &["data.osquery.action", "data.action"]),
     ("Columns", &[]),
 ];
 
@@ -440,6 +456,20 @@ const PACKAGE: Table = &[
     ("Change", &["data.dpkg_status", "data.status"]),
 ];
 
+/// An alert of no known family: the fields most decoders share.
+const OTHER: Table = &[
+    (
+        "User",
+        &["data.srcuser", "data.dstuser", "data.user", "user.name"],
+    ),
+    ("Source port", &["data.srcport", "data.src_port"]),
+    ("Destination port", &["data.dstport", "data.dst_port"]),
+    ("URL", &["data.url"]),
+    ("Protocol", &["data.protocol"]),
+    ("Action", &["data.action"]),
+    ("Status", &["data.status"]),
+];
+
 fn table(family: Family) -> Table {
     match family {
         Family::Authentication => AUTHENTICATION,
@@ -457,8 +487,13 @@ fn table(family: Family) -> Table {
         Family::Osquery => OSQUERY,
         Family::Docker => DOCKER,
         Family::Package => PACKAGE,
-        Family::Other => &[],
+        Family::Other => OTHER,
     }
+}
+
+/// The labels of a family's facts, in their order.
+pub fn labels(family: Family) -> Vec<&'static str> {
+    table(family).iter().map(|(label, _)| *label).collect()
 }
 
 /// Which family an alert belongs to: from its rule groups, its decoder and the shape of its data.
@@ -547,11 +582,13 @@ pub fn family(alert: &Alert) -> Family {
         Family::Web
     } else if groups.iter().any(|g| {
         g.starts_with("authentication") || g == "invalid_login" || g == "sshd" || g == "pam"
-    }) {
-        Family::Authentication
-    } else if group(&["dpkg", "yum", "package", "config_changed"]) && decoder.contains("dpkg")
-        || group(&["dpkg", "yum"])
+    }) || alert
+        .lookup("event.category")
+        .iter()
+        .any(|c| c.as_str() == Some("authentication"))
     {
+        Family::Authentication
+    } else if group(&["dpkg", "yum", "rpm", "package"]) {
         Family::Package
     } else if group(&["web", "accesslog"]) {
         Family::Web
@@ -567,7 +604,14 @@ pub fn extract(alert: &Alert) -> Facts {
     for (label, paths) in table(family) {
         let value = match *label {
             "Detections" => detections(alert),
-            "Columns" => columns(alert, "data.osquery.columns"),
+            "Columns" => {
+                columns(alert, "data.osquery.columns").or_else(|| columns(alert, "data.columns"))
+            }
+            "Method" if family == Family::Authentication => auth_method(alert),
+            "User agent" => paths
+                .iter()
+                .find_map(|p| value_at(alert, p))
+                .or_else(|| user_agent_in_log(alert)),
             _ => paths.iter().find_map(|p| value_at(alert, p)),
         };
         if let Some(value) = value {
@@ -639,6 +683,64 @@ fn columns(alert: &Alert, path: &str) -> Option<String> {
         .take(8)
         .collect();
     (!pairs.is_empty()).then(|| fold(&pairs.join(", ")))
+}
+
+/// How a login was tried, as sshd and its kin log it: `Failed password for ...`, `Accepted
+/// publickey for ...`, `SASL LOGIN authentication failed`.
+fn auth_method(alert: &Alert) -> Option<String> {
+    let log = alert.full_log()?;
+    let words: Vec<&str> = log.split_whitespace().collect();
+    let known = [
+        "password",
+        "publickey",
+        "keyboard-interactive/pam",
+        "keyboard-interactive",
+        "hostbased",
+        "none",
+    ];
+    let method = words.windows(2).find_map(|w| {
+        (matches!(w[0], "Failed" | "Accepted") && known.contains(&w[1])).then(|| w[1].to_string())
+    });
+    method.or_else(|| {
+        let at = log.find("SASL ")?;
+        let mechanism = log[at + 5..].split_whitespace().next()?;
+        mechanism
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+            .then(|| format!("SASL {mechanism}"))
+    })
+}
+
+/// The user agent of a combined-format access log line: its third quoted string (after the
+/// request and the referrer).
+fn user_agent_in_log(alert: &Alert) -> Option<String> {
+    let log = alert.full_log()?;
+    // The quoted fields, where `\"` inside one is part of it.
+    let mut quoted: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    let mut escaped = false;
+    for c in log.chars() {
+        match (&mut current, c) {
+            (Some(field), '"') if !escaped => {
+                quoted.push(std::mem::take(field));
+                current = None;
+            }
+            (Some(field), c) => field.push(c),
+            (None, '"') if !escaped => current = Some(String::new()),
+            (None, _) => {}
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    let first = quoted.first()?;
+    let is_request = [
+        "GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ",
+    ]
+    .iter()
+    .any(|m| first.starts_with(m));
+    quoted
+        .get(2)
+        .filter(|ua| is_request && !ua.is_empty() && *ua != "-")
+        .map(|ua| fold(ua))
 }
 
 /// `once`, `twice`, `5 times`: a count is never "1 times".

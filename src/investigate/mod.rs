@@ -150,7 +150,8 @@ impl Evidence {
                 .agent_ip()
                 .map(|ip| Endpoint::new(ip, "agent.ip", setup)),
         };
-        let (source, destination, direction) = orient(source, destination, &agent);
+        let declared = crate::intake::address::declared_outbound(alert);
+        let (source, destination, direction) = orient(source, destination, &agent, declared);
         let intel = local_intel(source.as_ref());
         Evidence {
             source,
@@ -295,8 +296,15 @@ fn orient(
     source: Option<Endpoint>,
     destination: Option<Endpoint>,
     agent: &Agent,
+    declared_outbound: bool,
 ) -> (Option<Endpoint>, Option<Endpoint>, Direction) {
     match (source, destination) {
+        // The alert says so itself (Sysmon's `initiated`, GuardDuty's connection direction):
+        // the destination is the peer, whatever its scope; a lone remote address is the peer.
+        (Some(ours), Some(peer)) if declared_outbound => {
+            (Some(peer), Some(ours), Direction::Outbound)
+        }
+        (Some(peer), None) if declared_outbound => (Some(peer), None, Direction::Outbound),
         (Some(ours), Some(peer)) if is_ours(&ours, agent) && peer.scope.is_global() => {
             (Some(peer), Some(ours), Direction::Outbound)
         }

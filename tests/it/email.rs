@@ -265,7 +265,8 @@ async fn invented_facts_are_flagged() {
     assert_eq!(out.status.code(), Some(0));
     let push = text_of(&ntfy.received_requests().await.unwrap()[0].body);
     assert!(
-        push.starts_with("# Attack from 192.168.0.223\n_⚠ Unverified: 198.51.100.99, CVE-2021-44228 not in the evidence"),
+        after_lead(push.as_bytes())
+            .starts_with("_⚠ Unverified: 198.51.100.99, CVE-2021-44228 not in the evidence"),
         "{push}"
     );
     assert!(env

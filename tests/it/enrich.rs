@@ -242,7 +242,7 @@ async fn the_report_carries_the_investigation() {
         "- AbuseIPDB: confidence 100%",
         "- VirusTotal: 9 malicious",
         "- Shodan: open ports 22, 80, 443, 3389",
-        "- InternetDB: skipped: the Shodan host API is keyed and asked instead",
+        "- Not available: InternetDB (skipped)",
         "- DNS blocklists: zen.spamhaus.org listed (SBL, XBL)",
     ] {
         assert!(user.contains(want), "{want} not in the prompt");

@@ -230,9 +230,13 @@ async fn execd_abort_means_no_analysis() {
     // (opened by the aborted alerts themselves, since ours had not been opened) closes.
     let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
     assert_eq!(pushes.len(), 1, "{}", env.log());
+    assert_eq!(
+        header(&pushes[0], "title"),
+        "2 more alerts from 192.168.0.223"
+    );
     let body = text(&pushes[0].body);
     assert!(
-        body.starts_with("# 2 more alerts from 192.168.0.223"),
+        body.starts_with("## Since the last report\n2 more alerts"),
         "{body}"
     );
     assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
@@ -341,7 +345,8 @@ async fn wazuh_5_message_is_accepted() {
         serde_json::json!(["198.51.100.23"])
     );
     let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
-    assert_eq!(text(&pushes[0].body), "# AR report\nbody");
+    assert_eq!(after_lead(&pushes[0].body), "body");
+    assert_eq!(header(&pushes[0], "title"), "AR report");
 }
 
 #[tokio::test]

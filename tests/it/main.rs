@@ -2,6 +2,7 @@
 //! against local fakes that speak the recorded wire formats, set up in [`common`].
 
 mod common;
+mod corpus;
 
 mod dnsbl;
 mod email;

@@ -69,7 +69,10 @@ async fn ai_report_is_cleaned_pushed_and_archived() {
     assert_eq!(header(p, "tags"), "warning,wazuh,rule-5712,ai");
     assert_eq!(header(p, "markdown"), "yes");
     assert_eq!(header(p, "authorization"), "Bearer tk_test_token_42");
-    assert_eq!(text(&p.body).trim_end(), stdout.trim_end());
+    // The push is the report without its title (that is the Title header), led by the verdict.
+    let (title_line, rest) = stdout.split_once('\n').expect("a title line");
+    assert_eq!(title_line, "# SSH brute force from 172.17.1.1 on localhost");
+    assert_eq!(after_lead(&p.body).trim_end(), rest.trim_end());
     assert!(p.body.len() <= 4096);
 
     // The archive keeps the report and its evidence.
@@ -327,7 +330,9 @@ async fn ntfy_refusal_is_reported_with_its_code_and_the_report_is_kept() {
         .collect();
     assert_eq!(kept.len(), 1);
     let entry: Value = serde_json::from_slice(&std::fs::read(kept[0].path()).unwrap()).unwrap();
-    assert_eq!(entry["push"]["body"], "# T\nbody");
+    let kept_body = entry["push"]["body"].as_str().unwrap();
+    assert_eq!(after_lead(kept_body.as_bytes()), "body");
+    assert_eq!(entry["push"]["title"], "T");
     assert!(entry["dead"].as_str().unwrap().contains("40101"));
     assert!(env.state_files().contains("# T\n_Report of"));
 }
@@ -613,7 +618,7 @@ async fn integratord_invocation_uses_hook_url_and_api_key() {
         !env.state_files().contains("tk_from_integration"),
         "the token does not outlive the job"
     );
-    assert_eq!(text(&pushes[0].body), "# Integration\nok");
+    assert_eq!(after_lead(&pushes[0].body), "ok");
 }
 
 /// Ollama evaluated far fewer prompt tokens than the prompt holds: it cut the prompt (its default
@@ -653,6 +658,6 @@ async fn detach_always_hands_a_manual_run_to_the_worker() {
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("handed off to the worker"));
     let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
-    assert_eq!(text(&pushes[0].body), "# Queued\nx");
+    assert_eq!(after_lead(&pushes[0].body), "x");
     assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
 }

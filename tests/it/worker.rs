@@ -70,7 +70,7 @@ async fn execd_is_free_at_once_while_the_llm_takes_5_s() {
     assert_eq!(pushes.len(), 4, "{}", env.log());
     for p in &pushes {
         assert!(
-            text(&p.body).starts_with("# Slow model report"),
+            after_lead(&p.body).starts_with("body") && header(p, "title") == "Slow model report",
             "{}",
             text(&p.body)
         );
@@ -132,14 +132,18 @@ async fn storm_of_200_alerts_for_4_addresses() {
         "no process left behind"
     );
     let pushes = ntfy.received_requests().await.unwrap_or(pushes);
-    let bodies: Vec<String> = pushes.iter().map(|p| text(&p.body)).collect();
+    // Each push as title (its header) and body.
+    let bodies: Vec<String> = pushes
+        .iter()
+        .map(|p| format!("# {}\n{}", header(p, "title"), text(&p.body)))
+        .collect();
     let reports = bodies
         .iter()
         .filter(|b| b.starts_with("# Storm report"))
         .count();
     let digests: Vec<&String> = bodies
         .iter()
-        .filter(|b| b.contains("more alerts from"))
+        .filter(|b| b.starts_with("# ") && b.contains("more alerts from"))
         .collect();
     assert_eq!(reports, 4, "{bodies:#?}");
     assert_eq!(digests.len(), 4, "{bodies:#?}");
@@ -198,7 +202,7 @@ async fn a_killed_workers_job_is_delivered_by_the_next_run() {
     assert_eq!(out.status.code(), Some(0));
     let pushes = ntfy.received_requests().await.unwrap();
     assert_eq!(pushes.len(), 1, "{}", env.log());
-    assert!(text(&pushes[0].body).starts_with("# Survived a crash"));
+    assert_eq!(header(&pushes[0], "title"), "Survived a crash");
     assert_eq!(
         std::fs::read_dir(env.state().join("spool"))
             .unwrap()
@@ -396,7 +400,7 @@ async fn unwritable_state_dir_hands_the_job_over_in_memory() {
     assert_eq!(ntfy.received_requests().await.unwrap().len(), 0);
     let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(30)).await;
     assert_eq!(pushes.len(), 1, "{}", env.log());
-    assert!(text(&pushes[0].body).starts_with("# Handed-over report"));
+    assert_eq!(header(&pushes[0], "title"), "Handed-over report");
     assert!(
         env.log().contains("cannot spool the job")
             && env.log().contains("handed to a worker in memory"),

@@ -203,6 +203,21 @@ pub fn wait_with_deadline(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// A push body as the phone shows it: the verdict line first (`**High** (rule level 10). ...`),
+/// then the report without its title. Returns what follows the verdict line, and checks that
+/// the body starts with one and repeats no `# ` title.
+pub fn after_lead(body: &[u8]) -> String {
+    let body = text(body);
+    assert!(body.starts_with("**"), "no verdict line first: {body}");
+    assert!(
+        !body.starts_with("# ") && !body.contains("\n# "),
+        "the title is repeated: {body}"
+    );
+    body.split_once("\n\n")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_default()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
