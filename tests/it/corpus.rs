@@ -338,6 +338,14 @@ fn advice_fits_the_family_and_never_blames_our_own_host() {
         if count != 1 {
             failures.push(format!("{name}: \"Written without AI\" {count} times"));
         }
+        // The mail and the archive: the full report says it once too.
+        let full = report::full(&alert, &ev, &r, "now").to_lowercase();
+        let count = full.matches("written without ai").count();
+        if count != 1 {
+            failures.push(format!(
+                "{name}: the full report says \"written without AI\" {count} times"
+            ));
+        }
     }
     check(failures);
 }
