@@ -22,7 +22,8 @@ pub fn unlink(markdown: &str, configured: &[String]) -> String {
     let text = text.replace("](", "] (");
     let text = reference_definitions_to_text(&text);
     let text = angle_brackets_to_text(&text);
-    defang_urls(&text, configured)
+    // A defanged scheme ends in `]`: before a `(` it would start a link's syntax again.
+    defang_urls(&text, configured).replace("](", "] (")
 }
 
 /// `[text](url)` -> `text (url)`, `![alt](url)` -> `alt (url)`.
@@ -330,6 +331,7 @@ mod tests {
             ("0.0.44http://-.&", "0.0.44hxxp://-.&"),
             ("xhttps://evil.example", "xhttps[://]evil[.]example"),
             ("rule.id.://2", "rule[.]id[.][://]2"),
+            ("rhttps://(le.in.", "rhttps[://] (le[.]in."),
         ] {
             let once = unlink(input, &[]);
             assert_eq!(once, want, "{input}");
