@@ -167,7 +167,13 @@ fn for_the_family(facts: &Facts, evidence: &Evidence, host: &str) -> Vec<String>
                     _ => String::new(),
                 }
             ));
-            match (fact("Changed by"), fact("Process")) {
+            let user = match (fact("Changed by"), fact("Logged in as")) {
+                (Some(user), Some(login)) if login != user => {
+                    Some(format!("{user} (logged in as {login})"))
+                }
+                (user, login) => user.or(login),
+            };
+            match (user, fact("Process")) {
                 (Some(user), Some(process)) => steps.push(format!(
                     "It was changed by {user} through {process}: confirm with that person."
                 )),

@@ -210,7 +210,7 @@ pub fn fallback(alert: &Alert, evidence: &Evidence, reason: &str, max_chars: usi
         one_line(reason, 300)
     );
     write_overview(&mut md, alert, evidence, &facts);
-    write_attacker(&mut md, evidence);
+    write_attacker(&mut md, evidence, &facts);
     write_target_and_iocs(&mut md, evidence, &facts);
     write_risk(&mut md, alert.rule_level(), &evidence.intel);
     let mut actions = String::from("## Recommended actions\n");
@@ -289,8 +289,16 @@ fn write_overview(md: &mut String, alert: &Alert, evidence: &Evidence, facts: &F
 
 /// Attacker profile: the address, what the sources and blocklists said (the ones that could not
 /// answer on one line; the full report has their reasons), its history.
-fn write_attacker(md: &mut String, evidence: &Evidence) {
+fn write_attacker(md: &mut String, evidence: &Evidence, facts: &Facts) {
     let _ = writeln!(md, "\n## Attacker profile");
+    if evidence.source.is_none() && facts.family.is_host_event() {
+        let _ = writeln!(
+            md,
+            "- None: a {} event on the host itself, with no address to look up.",
+            facts.family
+        );
+        return;
+    }
     match &evidence.source {
         Some(s) => {
             let _ = writeln!(md, "- Address: {} (field {})", s.describe(), s.field);

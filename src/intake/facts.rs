@@ -236,6 +236,8 @@ const FIM: Table = &[
             "syscheck.audit.login_user.name",
         ],
     ),
+    // The person behind a sudo: the account they logged in with.
+    ("Logged in as", &["syscheck.audit.login_user.name"]),
     ("Process", &["syscheck.audit.process.name"]),
     ("Process id", &["syscheck.audit.process.id"]),
 ];
