@@ -53,14 +53,16 @@ impl Job {
     }
 }
 
-/// Writes a job into `dir`; the name sorts by arrival time.
+/// Writes a job into `dir`; the name holds its arrival time and its rule level (`-l15`).
 pub fn put(dir: &Path, job: &Job) -> std::io::Result<PathBuf> {
     fsutil::create_private_dir(dir)?;
+    let level = crate::intake::alert::Alert::new(job.alert.clone()).rule_level();
     let name = format!(
-        "{:016}-{:08}-{}.job",
+        "{:016}-{:08}-{}-l{:02}.job",
         job.received_ms.max(0),
         std::process::id(),
-        fsutil::unique_suffix()
+        fsutil::unique_suffix(),
+        level.min(99)
     );
     let path = dir.join(name);
     let data = serde_json::to_vec(job).map_err(std::io::Error::other)?;
@@ -68,9 +70,25 @@ pub fn put(dir: &Path, job: &Job) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// The job files in `dir`, oldest first.
+/// The job files in `dir` in the order the worker takes them: highest rule level first, then
+/// oldest.
 pub fn list(dir: &Path) -> Vec<PathBuf> {
-    claim::list_ext(dir, "job")
+    let mut jobs: Vec<(std::cmp::Reverse<u32>, PathBuf)> = claim::list_ext(dir, "job")
+        .into_iter()
+        .map(|p| (std::cmp::Reverse(level_of(&p)), p))
+        .collect();
+    // Stable: within a level, the names' order (arrival time) stays.
+    jobs.sort_by_key(|j| j.0);
+    jobs.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The rule level in a job's name (`...-l15.job`); 0 for a name without one.
+fn level_of(path: &Path) -> u32 {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.rsplit_once("-l"))
+        .and_then(|(_, level)| level.parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -95,6 +113,27 @@ mod tests {
         first.done().unwrap();
         assert_eq!(list(&spool), vec![b]);
         assert!(matches!(claim::<Job>(&a), Claim::Busy));
+    }
+
+    #[test]
+    fn the_highest_level_goes_first_then_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = |level: u32, ms: i64| {
+            let mut j = Job::new(Origin::Execd, serde_json::json!({"rule": {"level": level}}));
+            j.received_ms = ms;
+            put(dir.path(), &j).unwrap()
+        };
+        let low_old = job(5, 1_000);
+        let low_new = job(5, 2_000);
+        let high_new = job(15, 3_000);
+        let mid = job(10, 2_500);
+        let high_newer = job(15, 4_000);
+        assert_eq!(
+            list(dir.path()),
+            vec![high_new, high_newer, mid, low_old, low_new]
+        );
+        assert_eq!(level_of(Path::new("0001-00000001-7-l07.job")), 7);
+        assert_eq!(level_of(Path::new("0001-00000001-7.job")), 0, "an old name");
     }
 
     #[test]

@@ -231,10 +231,9 @@ const LATE_GATE_WAIT: Duration = Duration::from_secs(10);
 /// Analyses and delivers every job in the spool, oldest first.
 async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBuf>) -> Pass {
     let mut pass = Pass::default();
-    for path in spool::list(&dirs.spool()) {
-        if failed.contains(&path) {
-            continue;
-        }
+    // One job at a time, the spool read again after each: a level-15 alert that arrives while
+    // a long analysis runs is the next one taken, ahead of older, lower ones.
+    while let Some(path) = next_job(dirs, failed, &mut pass) {
         let claimed = match claim::claim::<Job>(&path) {
             Claim::Got(c) => c,
             Claim::Busy => {
@@ -265,6 +264,13 @@ async fn drain(settings: &Settings, dirs: &StateDir, failed: &mut HashSet<PathBu
         }
     }
     pass
+}
+
+/// The first job in the spool's order that this pass has not found failed or busy.
+fn next_job(dirs: &StateDir, failed: &HashSet<PathBuf>, pass: &mut Pass) -> Option<PathBuf> {
+    spool::list(&dirs.spool())
+        .into_iter()
+        .find(|p| !failed.contains(p) && !pass.busy.contains(p))
 }
 
 /// One job: the cooldown when intake could not apply it, then the analysis and delivery. An

@@ -563,3 +563,26 @@ async fn a_full_spool_counts_what_it_refuses() {
     assert!(digest.contains("- 203.0.113.6: 1"), "{digest}");
     assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
 }
+
+/// The worker takes the highest rule level first: a level-15 alert that arrives behind four
+/// level-5 ones is the next analysed once the one in progress is done.
+#[tokio::test]
+async fn a_level_15_job_overtakes_a_queue_of_level_5_jobs() {
+    let llm = SlowLlm::start(vec![Duration::from_millis(1500)], "# Queued report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(&llm.url, &ntfy.uri(), "");
+    env.set("ollama", "max_concurrent = 1");
+    for i in 1..=4 {
+        let (_, code) = execd_run(&env.config, &ar_message(&format!("203.0.113.{i}"), 5));
+        assert_eq!(code, Some(0));
+    }
+    let (_, code) = execd_run(&env.config, &ar_message("198.51.100.77", 15));
+    assert_eq!(code, Some(0));
+    let pushes = wait_for_requests(&ntfy, 5, Duration::from_secs(60)).await;
+    assert_eq!(pushes.len(), 5, "{}", env.log());
+    let priorities: Vec<String> = pushes.iter().map(|p| header(p, "priority")).collect();
+    // The first level-5 job was under way when the level-15 one came; it is second.
+    assert_eq!(priorities[1], "5", "{priorities:?}");
+    assert_eq!(priorities.iter().filter(|p| *p == "5").count(), 1);
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
+}
