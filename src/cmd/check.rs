@@ -34,6 +34,7 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     }
     probes.push(("history", history::probe(&settings.history, &http).await));
     probes.extend(local_state(settings));
+    probes.push(("budgets", budgets(settings)));
     probes.push(("permissions", permissions(settings, source)));
     let lines: Vec<String> = probes
         .iter()
@@ -95,6 +96,32 @@ fn writable_by_others(meta: &std::fs::Metadata, wazuh: Option<u32>) -> Option<St
 fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
+}
+
+/// What is left today of each source's daily budget.
+fn budgets(settings: &Settings) -> Probe {
+    use crate::investigate::sources::Provider;
+    use crate::util::ceiling::Daily;
+    let dir = settings.state().limits();
+    let now = crate::util::now_ms();
+    let left: Vec<String> = Provider::ALL
+        .iter()
+        .filter_map(|p| {
+            let source = settings.providers.get(*p);
+            let daily = source.budget().daily;
+            (source.enabled() && daily > 0).then(|| {
+                let left = Daily::new(&dir, &format!("{}-day", p.key()), daily)
+                    .left(now)
+                    .unwrap_or(daily);
+                format!("{} {left} of {daily}", p.key())
+            })
+        })
+        .collect();
+    if left.is_empty() {
+        Probe::ok("no source has a daily budget")
+    } else {
+        Probe::ok(format!("left today (UTC): {}", left.join(", ")))
+    }
 }
 
 /// What is on this host: the state dir and what waits in it, the workers, the cache, the log.

@@ -179,8 +179,21 @@ async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duratio
             cached: false,
         };
     }
-    // A source kept as a whole (the Tor list) costs nothing per address; every other asking is
-    // one request against the host-wide ceiling. Never cached: the next alert asks again.
+    // The source's own budget (its free tier's quota), then the host-wide ceiling. A source kept
+    // as a whole (the Tor list) costs nothing per address. Neither is cached: the next alert
+    // asks again.
+    let spent = source
+        .cached_per_ip()
+        .then(|| ctx.spend(provider, source.budget()))
+        .flatten();
+    if let Some(why) = spent {
+        return SourceResult {
+            provider,
+            finding: Finding::skipped(why),
+            elapsed_ms: 0,
+            cached: false,
+        };
+    }
     if source.cached_per_ip() && !ctx.lookups.take(crate::util::now_ms()).unwrap_or(true) {
         return SourceResult {
             provider,

@@ -38,8 +38,7 @@ impl Ceiling {
         if self.per_minute == 0 {
             return Ok(true);
         }
-        let mut file = self.open()?;
-        file.lock()?;
+        let mut file = open_locked(&self.path)?;
         let mut text = String::new();
         // A damaged file counts as an empty minute: the ceiling is a guard, not a ledger.
         let _ = file.read_to_string(&mut text);
@@ -55,21 +54,92 @@ impl Ceiling {
         file.write_all(&data)?;
         Ok(fits)
     }
+}
 
-    fn open(&self) -> std::io::Result<File> {
-        if let Some(dir) = self.path.parent() {
-            fsutil::create_private_dir(dir)?;
+/// At most `per_day` events in one UTC day; zero means no limit. One small file, under flock.
+#[derive(Debug, Clone)]
+pub(crate) struct Daily {
+    path: PathBuf,
+    per_day: u32,
+}
+
+/// What a [`Daily`] file holds: the UTC day (days since the epoch) and its count.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct DayCount {
+    day: i64,
+    count: u32,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Daily {
+    pub(crate) fn new(dir: &Path, name: &str, per_day: u32) -> Daily {
+        Daily {
+            path: dir.join(format!("{name}.json")),
+            per_day,
         }
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .mode(fsutil::FILE_MODE)
-            // The lock and the data live in this one file: never through a symlink.
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&self.path)
     }
+
+    /// Takes one event at `now_ms`: true when today's count was under the budget (and is now
+    /// one higher).
+    pub(crate) fn take(&self, now_ms: i64) -> std::io::Result<bool> {
+        if self.per_day == 0 {
+            return Ok(true);
+        }
+        self.update(now_ms, |c| {
+            let fits = c.count < self.per_day;
+            if fits {
+                c.count += 1;
+            }
+            fits
+        })
+    }
+
+    /// How many are left today; `None` without a limit.
+    pub(crate) fn left(&self, now_ms: i64) -> Option<u32> {
+        if self.per_day == 0 {
+            return None;
+        }
+        let used = self.update(now_ms, |c| c.count).unwrap_or(0);
+        Some(self.per_day.saturating_sub(used))
+    }
+
+    fn update<T>(&self, now_ms: i64, f: impl FnOnce(&mut DayCount) -> T) -> std::io::Result<T> {
+        let mut file = open_locked(&self.path)?;
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
+        let today = now_ms.div_euclid(DAY_MS);
+        let mut count: DayCount = serde_json::from_str(&text).unwrap_or_default();
+        if count.day != today {
+            count = DayCount {
+                day: today,
+                count: 0,
+            };
+        }
+        let out = f(&mut count);
+        let data = serde_json::to_vec(&count).map_err(std::io::Error::other)?;
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(&data)?;
+        Ok(out)
+    }
+}
+
+/// Opens `path` (made if missing, never through a symlink) and takes its exclusive lock.
+fn open_locked(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        fsutil::create_private_dir(dir)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(fsutil::FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.lock()?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -128,6 +198,28 @@ mod tests {
         std::fs::write(dir.path().join("lookups.json"), b"[half").unwrap();
         assert!(b.take(8).unwrap());
         assert_eq!(b.per_minute(), 2);
+    }
+
+    #[test]
+    fn a_daily_budget_holds_for_the_utc_day_then_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = Daily::new(dir.path(), "abuseipdb-day", 3);
+        let noon = 20_000 * DAY_MS + DAY_MS / 2;
+        assert_eq!(day.left(noon), Some(3));
+        for _ in 0..3 {
+            assert!(day.take(noon).unwrap());
+        }
+        assert!(!day.take(noon).unwrap(), "the fourth today");
+        assert!(
+            !day.take(noon + DAY_MS / 2 - 1).unwrap(),
+            "until midnight UTC"
+        );
+        assert_eq!(day.left(noon), Some(0));
+        assert!(day.take(noon + DAY_MS / 2).unwrap(), "a new day");
+        assert_eq!(day.left(noon + DAY_MS / 2), Some(2));
+        let open = Daily::new(dir.path(), "rdap-day", 0);
+        assert!(open.take(noon).unwrap());
+        assert_eq!(open.left(noon), None);
     }
 
     #[test]

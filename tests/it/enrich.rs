@@ -308,3 +308,53 @@ async fn a_private_address_alert_asks_nobody() {
     assert_eq!(fakes.http_requests().await, 0);
     assert!(fakes.dns.queries().is_empty());
 }
+
+/// A daily budget of 5 is never exceeded, also by 10 processes asking at the same moment: 5
+/// requests reach AbuseIPDB, the other 5 runs say "budget spent", and `check` shows none left.
+#[tokio::test]
+async fn a_daily_budget_holds_across_ten_processes_at_once() {
+    let fakes = IntelFakes::start(Duration::from_millis(50), None).await;
+    let env = Env::new(&dead_url(), "", "");
+    env.intel(&fakes.toml(5, false).replacen(
+        "[providers.abuseipdb]\n",
+        "[providers.abuseipdb]\ndaily_budget = 5\n",
+        1,
+    ));
+    let children: Vec<_> = (1..=10)
+        .map(|i| {
+            let mut cmd = env.cmd();
+            cmd.arg("enrich")
+                .arg(format!("185.220.101.{i}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null());
+            cmd.spawn().expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<String> = children
+        .into_iter()
+        .map(|c| text(&wait_with_deadline(c, Duration::from_secs(60)).stdout))
+        .collect();
+    let asked = fakes
+        .http
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/api/v2/check")
+        .count();
+    assert_eq!(asked, 5, "AbuseIPDB asked {asked} times");
+    let spent = outputs
+        .iter()
+        .filter(|o| o.contains("budget spent: 5 lookups today (providers.abuseipdb.daily_budget)"))
+        .count();
+    assert_eq!(spent, 5, "{outputs:#?}");
+    let mut cmd = env.cmd();
+    cmd.arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert!(
+        text(&out.stdout)
+            .contains("budgets     left today (UTC): ipinfo 1590 of 1600, abuseipdb 0 of 5"),
+        "{}",
+        text(&out.stdout)
+    );
+}

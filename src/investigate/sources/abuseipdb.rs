@@ -20,6 +20,8 @@ pub const LABEL: &str = "AbuseIPDB";
 
 source_config!(
     "https://api.abuseipdb.com",
+    // The free tier: 1,000 checks a day.
+    budget(1000, 0),
     key api_key,
     /// Reports older than this are not counted (1-365).
     max_age_days: u32 = 90,

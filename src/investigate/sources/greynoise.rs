@@ -19,6 +19,8 @@ pub const LABEL: &str = "GreyNoise";
 
 source_config!(
     "https://api.greynoise.io",
+    // The community API: 50 lookups a day.
+    budget(50, 0),
     // The community API works without a key.
     key api_key,
 );

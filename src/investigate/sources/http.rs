@@ -35,6 +35,8 @@ pub struct Ctx {
     pub cache: Cache,
     /// The host-wide ceiling of threat-intel requests a minute.
     pub(crate) lookups: Ceiling,
+    /// Where the sources' budgets are counted (`state_dir/limits`).
+    limits: std::path::PathBuf,
     secrets: Vec<String>,
 }
 
@@ -45,6 +47,7 @@ impl Ctx {
             http,
             cache: Cache::new(setup.state.cache(), setup.cache_ttl),
             lookups: Ceiling::new(&setup.state.limits(), "lookups", setup.lookups_per_minute),
+            limits: setup.state.limits(),
             secrets: setup.secrets.clone(),
             providers: setup.providers.clone(),
         })
@@ -59,6 +62,31 @@ impl Ctx {
         addrs: &[std::net::SocketAddr],
     ) -> Result<reqwest::Client, reqwest::Error> {
         client_builder().resolve_to_addrs(host, addrs).build()
+    }
+
+    /// Takes one lookup from `provider`'s budget: `None` when it fits, else why it does not
+    /// ("budget spent ..."). Counted across every process on the host; a counter that cannot be
+    /// kept lets the lookup go (the source's own quota still holds).
+    pub(crate) fn spend(&self, provider: super::Provider, budget: super::Budget) -> Option<String> {
+        use crate::util::ceiling::Daily;
+        let key = provider.key();
+        let now = crate::util::now_ms();
+        let minute = Ceiling::new(&self.limits, &format!("{key}-minute"), budget.per_minute);
+        if !minute.take(now).unwrap_or(true) {
+            return Some(format!(
+                "budget spent: {} lookups a minute (providers.{key}.per_minute)",
+                budget.per_minute
+            ));
+        }
+        let day = Daily::new(&self.limits, &format!("{key}-day"), budget.daily);
+        if !day.take(now).unwrap_or(true) {
+            return Some(format!(
+                "budget spent: {} lookups today (providers.{key}.daily_budget); asked again after \
+                 midnight UTC",
+                budget.daily
+            ));
+        }
+        None
     }
 
     /// Masks every configured secret in text that came from outside or from an error.

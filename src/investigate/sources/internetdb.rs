@@ -19,7 +19,7 @@ pub const LABEL: &str = "InternetDB";
 /// InternetDB's answer, in the same shape as Shodan's (and read by the same rules).
 pub type Host = shodan::Host;
 
-source_config!("https://internetdb.shodan.io");
+source_config!("https://internetdb.shodan.io", budget(0, 0));
 
 impl Source for Config {
     fn provider(&self) -> Provider {

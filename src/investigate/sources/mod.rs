@@ -27,8 +27,8 @@ use crate::util::Probe;
 /// the key when the source takes one (`key api_key`), the source's own keys with their defaults,
 /// and the [`Common`] accessors.
 macro_rules! source_config {
-    ($url:expr, key $(#[$kdoc:meta])* $key:ident $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
-        source_config!(@config $url, [$(#[$kdoc])* $key] $(, $(#[$doc])* $field : $ty = $default)*);
+    ($url:expr, budget($day:expr, $minute:expr), key $(#[$kdoc:meta])* $key:ident $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
+        source_config!(@config $url, $day, $minute, [$(#[$kdoc])* $key] $(, $(#[$doc])* $field : $ty = $default)*);
 
         impl $crate::investigate::sources::Common for Config {
             fn enabled(&self) -> bool {
@@ -39,6 +39,12 @@ macro_rules! source_config {
             }
             fn timeout_secs(&self) -> u64 {
                 self.timeout_secs
+            }
+            fn budget(&self) -> $crate::investigate::sources::Budget {
+                $crate::investigate::sources::Budget {
+                    daily: self.daily_budget,
+                    per_minute: self.per_minute,
+                }
             }
             fn key(&self) -> Option<&$crate::util::secret::Secret> {
                 Some(&self.$key)
@@ -48,8 +54,8 @@ macro_rules! source_config {
             }
         }
     };
-    ($url:expr $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
-        source_config!(@config $url, [] $(, $(#[$doc])* $field : $ty = $default)*);
+    ($url:expr, budget($day:expr, $minute:expr) $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)* $(,)?) => {
+        source_config!(@config $url, $day, $minute, [] $(, $(#[$doc])* $field : $ty = $default)*);
 
         impl $crate::investigate::sources::Common for Config {
             fn enabled(&self) -> bool {
@@ -61,9 +67,15 @@ macro_rules! source_config {
             fn timeout_secs(&self) -> u64 {
                 self.timeout_secs
             }
+            fn budget(&self) -> $crate::investigate::sources::Budget {
+                $crate::investigate::sources::Budget {
+                    daily: self.daily_budget,
+                    per_minute: self.per_minute,
+                }
+            }
         }
     };
-    (@config $url:expr, [$($(#[$kdoc:meta])* $key:ident)?] $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)*) => {
+    (@config $url:expr, $day:expr, $minute:expr, [$($(#[$kdoc:meta])* $key:ident)?] $(, $(#[$doc:meta])* $field:ident : $ty:ty = $default:expr)*) => {
         /// This source's `[providers.<name>]` section.
         #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
         #[serde(deny_unknown_fields, default)]
@@ -71,6 +83,10 @@ macro_rules! source_config {
             pub enabled: bool,
             pub url: String,
             pub timeout_secs: u64,
+            /// Lookups per UTC day, across every process on the host (0: no limit).
+            pub daily_budget: u32,
+            /// Lookups per minute, across every process on the host (0: no limit).
+            pub per_minute: u32,
             $($(#[$kdoc])* pub $key: $crate::util::secret::Secret,)?
             $($(#[$doc])* pub $field: $ty,)*
         }
@@ -81,6 +97,8 @@ macro_rules! source_config {
                     enabled: true,
                     url: $url.into(),
                     timeout_secs: 5,
+                    daily_budget: $day,
+                    per_minute: $minute,
                     $($key: $crate::util::secret::Secret::default(),)?
                     $($field: $default,)*
                 }
@@ -133,6 +151,18 @@ pub trait Common {
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs())
     }
+
+    /// How many lookups the source may take (`daily_budget`, `per_minute`).
+    fn budget(&self) -> Budget;
+}
+
+/// A source's quota, counted across every process on the host; zero means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Lookups per UTC day.
+    pub daily: u32,
+    /// Lookups per minute.
+    pub per_minute: u32,
 }
 
 /// One threat-intelligence source, built from its config section.

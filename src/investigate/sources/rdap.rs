@@ -17,7 +17,7 @@ use crate::util::join_url;
 /// How reports name it.
 pub const LABEL: &str = "RDAP";
 
-source_config!("https://rdap.org");
+source_config!("https://rdap.org", budget(0, 0));
 
 impl Source for Config {
     fn provider(&self) -> Provider {

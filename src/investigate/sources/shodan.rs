@@ -19,7 +19,8 @@ use crate::util::join_url;
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "Shodan";
 
-source_config!("https://api.shodan.io", key api_key);
+// 100 lookups a day by default; a paid plan can raise it.
+source_config!("https://api.shodan.io", budget(100, 0), key api_key);
 
 impl Source for Config {
     fn provider(&self) -> Provider {

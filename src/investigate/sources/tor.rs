@@ -18,7 +18,7 @@ use crate::investigate::risk::Signals;
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "Tor exit list";
 
-source_config!("https://check.torproject.org/torbulkexitlist");
+source_config!("https://check.torproject.org/torbulkexitlist", budget(0, 0));
 
 impl Source for Config {
     fn provider(&self) -> Provider {

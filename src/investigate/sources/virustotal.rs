@@ -18,7 +18,8 @@ use crate::util::join_url;
 /// How reports and the risk reasons name it.
 pub const LABEL: &str = "VirusTotal";
 
-source_config!("https://www.virustotal.com", key api_key);
+// The public API: 500 lookups a day and 4 a minute.
+source_config!("https://www.virustotal.com", budget(500, 4), key api_key);
 
 impl Source for Config {
     fn provider(&self) -> Provider {
