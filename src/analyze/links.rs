@@ -100,10 +100,9 @@ fn angle_brackets_to_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        let tag_like = c == '<'
-            && chars
-                .peek()
-                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+        // A tag, a comment, or an autolink (`<https://x>`, and `<_a@b>`: a mail address may
+        // start with almost any character): anything but a space after the `<`.
+        let tag_like = c == '<' && chars.peek().is_some_and(|n| !n.is_whitespace());
         out.push(if tag_like { '\u{2039}' } else { c });
     }
     out
@@ -348,6 +347,8 @@ mod tests {
             ("xhttps://evil.example", "xhttps[://]evil[.]example"),
             ("rule.id.://2", "rule[.]id[.][://]2"),
             ("rhttps://(le.in.", "rhttps[://] (le[.]in."),
+            ("<__V@d>", "\u{2039}__V@d>"),
+            ("a < b", "a < b"),
             ("[//httpp://://]*", "//httpp[://://]*"),
         ] {
             let once = unlink(input, &[]);
