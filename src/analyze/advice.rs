@@ -4,13 +4,24 @@
 //! family and the facts, never by a rule group alone: no SSH advice on a Windows logon.
 
 use crate::intake::facts::{Facts, Family};
+use crate::investigate::outcome::Outcome;
 use crate::investigate::risk::Verdict;
 use crate::investigate::{Direction, Endpoint, Evidence};
 
 /// The steps, most urgent first; never empty.
 pub fn actions(evidence: &Evidence, facts: &Facts) -> Vec<String> {
     let host = short(&evidence.agent.name, 60);
-    let mut steps = about_the_address(evidence, &host);
+    let mut steps = Vec::new();
+    if let Some(Outcome::LoginSucceeded { user, .. }) = &evidence.outcome {
+        steps.push(format!(
+            "A login succeeded after the failures: treat {host} as compromised{}: end its \
+             sessions, change the password, and check what the session did.",
+            user.as_ref()
+                .map(|u| format!(" through the account {}", short(u, 60)))
+                .unwrap_or_default()
+        ));
+    }
+    steps.extend(about_the_address(evidence, &host));
     steps.extend(for_the_family(facts, evidence, &host));
     steps.push("Review related events in the Wazuh dashboard.".into());
     steps

@@ -188,11 +188,16 @@ pub fn lead(alert: &Alert, evidence: &Evidence, facts: &Facts) -> String {
     } else {
         String::new()
     };
-    format!(
+    let verdict = format!(
         "**{}** (rule level {level}{risk}). {}",
         severity_word(level),
         advice::top_action(evidence, facts)
-    )
+    );
+    // "Did it work?" comes before everything else.
+    match &evidence.outcome {
+        Some(outcome) => format!("**{}**\n{verdict}", one_line(&outcome.to_string(), 300)),
+        None => verdict,
+    }
 }
 
 /// The deterministic report for when the model is unavailable. It has the same sections as the
@@ -493,6 +498,10 @@ pub fn full(alert: &Alert, evidence: &Evidence, report: &Report, created: &str) 
         )
     };
     let _ = writeln!(md, "_Report of {created}, {origin}._\n");
+    // The verdict line (and the outcome) that the push led with, when the body lacks it.
+    if !report.lead.is_empty() && !report.markdown.contains(&report.lead) {
+        let _ = writeln!(md, "{}\n", report.lead);
+    }
     if !report.unverified.is_empty() {
         let _ = writeln!(
             md,

@@ -326,9 +326,15 @@ impl Channel for NtfyChannel {
             .filter(|_| !self.report_base_url.is_empty())
             .map(|name| join_url(&self.report_base_url, &name.to_string_lossy()));
         let level = d.alert.rule_level();
+        // A login that succeeded after the failures is the most urgent news there is.
+        let priority = if d.evidence.outcome.as_ref().is_some_and(|o| o.succeeded()) {
+            5
+        } else {
+            priority_for_level(level)
+        };
         let push = Push {
             title: d.report.title.clone(),
-            priority: priority_for_level(level),
+            priority,
             tags: tags_for(level, &d.alert.rule_id(), d.report.ai),
             body: crate::analyze::report::push_body(d.report, cfg.max_chars),
             click,

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod dnsbl;
 pub mod history;
 mod intel;
+pub mod outcome;
 pub mod risk;
 #[cfg(test)]
 pub(crate) mod samples;
@@ -109,6 +110,8 @@ pub struct Evidence {
     /// The other end: the alert's destination, or for an outbound alert our own host.
     pub destination: Option<Endpoint>,
     pub direction: Direction,
+    /// Did it work? For a failed login: whether one from the address succeeded after it.
+    pub outcome: Option<outcome::Outcome>,
     pub agent: Agent,
     /// Threat intelligence on the source address: every source's finding, the DNS blocklists
     /// and the risk score.
@@ -125,6 +128,7 @@ impl Evidence {
             source: Some(source),
             destination: None,
             direction: Direction::Inbound,
+            outcome: None,
             agent: Agent {
                 id: None,
                 name: "unknown agent".into(),
@@ -157,6 +161,7 @@ impl Evidence {
             source,
             destination,
             direction,
+            outcome: None,
             agent,
             intel,
             history: History::not_collected(HISTORY_NOT_LOOKED_UP),
@@ -258,15 +263,19 @@ pub async fn investigate(alert: &Alert, setup: &Setup) -> Evidence {
     };
     let history = async {
         match source {
-            Some((ip, _)) => history::lookup(ip, Some(alert), setup).await,
-            None => History::not_collected("the alert carries no source address"),
+            Some((ip, _)) => history::lookup_with_outcome(ip, Some(alert), setup).await,
+            None => (
+                History::not_collected("the alert carries no source address"),
+                None,
+            ),
         }
     };
-    let (intel, history) = tokio::join!(intel, history);
+    let (intel, (history, outcome)) = tokio::join!(intel, history);
     if let Some(intel) = intel {
         evidence.intel = intel;
     }
     evidence.history = history;
+    evidence.outcome = outcome;
     evidence
 }
 

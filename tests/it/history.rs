@@ -483,3 +483,78 @@ async fn indexer_refusal_is_not_collected_and_the_run_goes_on() {
         before
     );
 }
+
+/// "Did they get in?": a failed-login alert whose address logged in afterwards (sshd
+/// `Accepted`, rule group authentication_success) leads with `Outcome: login succeeded` and is
+/// pushed at priority 5; without such a login it says how far it looked.
+#[tokio::test]
+async fn the_outcome_of_failed_logins_leads_the_report_and_the_push() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    let at = |min: i64| now - chrono::Duration::minutes(min);
+    let mut alert: Value =
+        serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5763.json")).expect("fixture");
+    alert["data"]["srcip"] = json!(IP);
+    alert["timestamp"] = json!(wazuh_time(at(10)));
+    alert["rule"]["level"] = json!(6);
+    let current = alert.to_string();
+    let alert_file = dir.path().join("alert.json");
+    std::fs::write(&alert_file, &current).expect("alert");
+    let success = {
+        let rest = json!({
+            "rule":{"level":3,"description":"sshd: authentication success.","id":"5715",
+                    "groups":["syslog","sshd","authentication_success"]},
+            "agent":{"id":"003","name":"web-01","ip":"10.0.0.5"},
+            "id":"1718000000.77",
+            "predecoder":{"program_name":"sshd"},
+            "full_log":format!("web-01 sshd[77]: Accepted password for root from {IP} port 4242 ssh2"),
+            "decoder":{"parent":"sshd","name":"sshd"},
+            "data":{"srcip":IP,"dstuser":"root"}})
+        .to_string();
+        format!("{{\"timestamp\":\"{}\",{}", wazuh_time(at(5)), &rest[1..])
+    };
+    let run = |log: String| {
+        let alerts = dir.path().join("alerts.json");
+        std::fs::write(&alerts, log).expect("alerts.json");
+        let alerts = alerts.clone();
+        let alert_file = alert_file.clone();
+        async move {
+            let ntfy = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+                .mount(&ntfy)
+                .await;
+            let env = Env::new(&dead_url(), &ntfy.uri(), &history_toml(&alerts, ""));
+            let mut cmd = env.cmd();
+            cmd.env("TZ", "UTC").arg("--alert-file").arg(&alert_file);
+            let (out, _) = run_with_input(cmd, b"", Duration::from_secs(60));
+            assert_eq!(out.status.code(), Some(0), "{}", env.log());
+            let pushes = ntfy.received_requests().await.unwrap_or_default();
+            assert_eq!(pushes.len(), 1, "{}", env.log());
+            (
+                text(&out.stdout),
+                crate::common::header(&pushes[0], "priority"),
+                text(&pushes[0].body),
+            )
+        }
+    };
+    let failure = line(at(40), IP, "5710", "admin", 1);
+    let (report, priority, push) = run(format!("{failure}\n{current}\n{success}\n")).await;
+    let want = format!(
+        "**Outcome: login succeeded at {} as root (rule 5715 on web-01)**",
+        wazuh_time(at(5))
+    );
+    assert_eq!(report.lines().nth(1), Some(want.as_str()), "{report}");
+    assert!(push.starts_with(&want), "{push}");
+    assert_eq!(
+        priority, "5",
+        "a login that worked is urgent whatever the level"
+    );
+    assert!(report.contains("treat web-01 as compromised"), "{report}");
+
+    let (report, priority, push) = run(format!("{failure}\n{current}\n")).await;
+    let want = "**Outcome: no successful login seen (72 h of the alert log searched)**";
+    assert_eq!(report.lines().nth(1), Some(want), "{report}");
+    assert!(push.starts_with(want), "{push}");
+    assert_eq!(priority, "2", "level 6");
+}

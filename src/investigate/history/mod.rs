@@ -35,6 +35,8 @@ use crate::util::Probe;
 
 /// How long the file backend may search before it returns what it has found.
 pub const FILE_TIME_LIMIT: Duration = Duration::from_secs(20);
+/// How far past the alert's own time the window reaches.
+const AFTER_THE_ALERT_SECS: i64 = 3600;
 /// At most this many characters of one log line are kept per event.
 const EVENT_LOG_CHARS: usize = 2000;
 /// At most this many sample log lines go into the summary.
@@ -123,6 +125,8 @@ pub struct Event {
     pub users: Vec<String>,
     /// `full_log`, cut to 2,000 characters.
     pub full_log: Option<String>,
+    /// A login: `Some(true)` succeeded, `Some(false)` failed, `None` not a login.
+    pub login: Option<bool>,
 }
 
 /// Where a destination port can live.
@@ -191,6 +195,13 @@ impl Event {
             full_log: alert
                 .full_log()
                 .map(|l| truncate_chars(l.trim(), EVENT_LOG_CHARS).to_string()),
+            login: if crate::investigate::outcome::is_login_success(alert) {
+                Some(true)
+            } else if crate::investigate::outcome::is_login_failure(alert) {
+                Some(false)
+            } else {
+                None
+            },
         })
     }
 
@@ -229,10 +240,13 @@ impl Query {
         lookback: Duration,
         now: DateTime<FixedOffset>,
     ) -> Query {
+        // What followed the alert counts too (a login that succeeded after the failures), up to
+        // an hour after it.
         let until = exclude
             .and_then(Alert::timestamp)
             .and_then(|t| parse_timestamp(&t))
             .filter(|t| *t <= now)
+            .map(|t| (t + chrono::Duration::seconds(AFTER_THE_ALERT_SECS)).min(now))
             .unwrap_or(now);
         let lookback = chrono::Duration::from_std(lookback).unwrap_or(chrono::Duration::MAX);
         let since = until
@@ -291,6 +305,23 @@ pub struct Found {
     pub notes: Vec<String>,
     /// "alert log" or "indexer".
     pub source: &'static str,
+}
+
+impl Found {
+    /// Only the events up to `alert`'s own time, and the window ending there: the history proper.
+    pub fn before(&self, alert: Option<&Alert>) -> Found {
+        let Some(end) = alert
+            .and_then(Alert::timestamp)
+            .and_then(|t| parse_timestamp(&t))
+            .filter(|t| *t < self.query.until)
+        else {
+            return self.clone();
+        };
+        let mut found = self.clone();
+        found.events.retain(|e| e.time <= end);
+        found.query.until = end;
+        found
+    }
 }
 
 /// Collects events newest first, without duplicates, up to the limit.
@@ -382,9 +413,19 @@ impl History {
 /// `ai-analyzer enrich`. Never fails: a backend that fails gives [`History::NotCollected`] with
 /// the reason, secrets masked.
 pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> History {
+    lookup_with_outcome(ip, alert, setup).await.0
+}
+
+/// [`lookup`], and the outcome of `alert` read from the same events (see
+/// [`crate::investigate::outcome`]).
+pub async fn lookup_with_outcome(
+    ip: IpAddr,
+    alert: Option<&Alert>,
+    setup: &Setup,
+) -> (History, Option<crate::investigate::outcome::Outcome>) {
     let h = &setup.history;
     if h.max_events == 0 {
-        return History::not_collected("history.max_events is 0");
+        return (History::not_collected("history.max_events is 0"), None);
     }
     let started = Instant::now();
     let now = chrono::Local::now().fixed_offset();
@@ -411,16 +452,23 @@ pub async fn lookup(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> History
                 found.source,
                 started.elapsed().as_millis()
             );
-            History::Collected(Box::new(summarise(
-                &found,
-                setup,
-                setup.history_budget_chars,
-            )))
+            let outcome =
+                alert.and_then(|a| crate::investigate::outcome::login(a, &found, h.lookback_hours));
+            // The history is what came before the alert; what followed it served the outcome.
+            let earlier = found.before(alert);
+            (
+                History::Collected(Box::new(summarise(
+                    &earlier,
+                    setup,
+                    setup.history_budget_chars,
+                ))),
+                outcome,
+            )
         }
         Err(reason) => {
             let reason = crate::investigate::sources::redact(&reason, &setup.secrets);
             tracing::warn!("history for {ip} not collected: {reason}");
-            History::not_collected(reason)
+            (History::not_collected(reason), None)
         }
     }
 }
@@ -523,16 +571,29 @@ mod tests {
     }
 
     #[test]
-    fn the_window_ends_at_the_alert_and_the_alert_is_left_out() {
+    fn the_window_ends_an_hour_after_the_alert_and_the_alert_is_left_out() {
         let current = event_alert("2024-06-10T12:00:00.000+0000", "5712", 10, "root");
+        // Analysed five minutes later: the window ends now.
         let q = query("2024-06-10T12:05:00.000+0000", Some(&current), 30);
-        assert_eq!(q.until, at("2024-06-10T12:00:00.000+0000"));
-        assert_eq!(q.since, at("2024-06-07T12:00:00.000+0000"));
-        assert!(q.accept(&current).is_none(), "the current alert is history");
+        assert_eq!(q.until, at("2024-06-10T12:05:00.000+0000"));
+        assert_eq!(q.since, at("2024-06-07T12:05:00.000+0000"));
+        assert!(
+            q.accept(&current).is_none(),
+            "the current alert is not history"
+        );
         let earlier = event_alert("2024-06-10T11:59:59.000+0000", "5710", 5, "admin");
         assert!(q.accept(&earlier).is_some());
         let later = event_alert("2024-06-10T12:00:01.000+0000", "5710", 5, "admin");
-        assert!(q.accept(&later).is_none(), "after the alert");
+        assert!(q.accept(&later).is_some(), "what followed the alert counts");
+        // Analysed a day later: the window ends an hour after the alert.
+        let q = query("2024-06-11T12:00:00.000+0000", Some(&current), 30);
+        assert_eq!(q.until, at("2024-06-10T13:00:00.000+0000"));
+        let much_later = event_alert("2024-06-10T13:00:01.000+0000", "5710", 5, "admin");
+        assert!(
+            q.accept(&much_later).is_none(),
+            "more than an hour after the alert"
+        );
+        let q = query("2024-06-10T12:05:00.000+0000", Some(&current), 30);
         let old = event_alert("2024-06-07T11:59:59.000+0000", "5710", 5, "admin");
         assert!(q.accept(&old).is_none(), "before the window");
         // No alert: the window ends now.
