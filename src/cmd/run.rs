@@ -11,6 +11,7 @@ use crate::config::{self, Settings, Source};
 use crate::deliver::ntfy::NtfyOverride;
 use crate::deliver::{digest, outbox, Channels};
 use crate::gate;
+use crate::gate::campaign;
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::handshake::{self, Answer};
 use crate::gate::held::Held;
@@ -92,6 +93,9 @@ impl Run<'_> {
             self.foreground || self.options.dry_run,
             settings.wazuh.detach,
         );
+        if gated && self.in_campaign(alert) {
+            return Ok(EXIT_OK);
+        }
         if gated && self.counted(alert, &store, detach) {
             return Ok(EXIT_OK);
         }
@@ -134,6 +138,37 @@ impl Run<'_> {
             keys.join(","),
         );
         Ok(true)
+    }
+
+    /// Campaigns: true when the alert is counted into one instead of analysed (a worker is made
+    /// sure of, to push the campaign report). A campaign store that cannot be read lets the
+    /// alert go its own way.
+    fn in_campaign(&self, alert: &Alert) -> bool {
+        let settings = self.settings;
+        let store = campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+        match store.join(alert, now_ms()) {
+            Ok(campaign::Joined::No) => false,
+            Ok(campaign::Joined::Counted {
+                label,
+                alerts,
+                sources,
+                escalation,
+            }) => {
+                let escalation = escalation
+                    .map(|e| format!("; escalates: {e}"))
+                    .unwrap_or_default();
+                tracing::info!(
+                    "counted into the campaign {label}: {alerts} alert(s) from {sources} \
+                     address(es){escalation}"
+                );
+                worker::ensure_running(settings, self.source);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("campaign state unavailable ({e}); the alert goes its own way");
+                false
+            }
+        }
     }
 
     /// The cooldown: true when the alert is counted into an open window instead of analysed.
@@ -260,6 +295,7 @@ impl Run<'_> {
             // Any run delivers what is due: digests of closed windows, the outbox.
             digest::send_digests(settings);
             digest::send_held(settings);
+            digest::send_campaigns(settings);
             rt.block_on(outbox::flush(
                 &settings.state().outbox(),
                 &Channels::new(settings),
@@ -282,6 +318,9 @@ fn work_is_due(settings: &Settings) -> bool {
     store.next_due_ms().is_some()
         || outbox::next_due_ms(&settings.state().outbox()).is_some()
         || Held::new(settings.state().limits()).next_due_ms().is_some()
+        || campaign::Store::new(settings.state().campaigns(), &settings.campaign)
+            .next_due_ms()
+            .is_some()
 }
 
 fn describe(alert: &Alert) -> String {

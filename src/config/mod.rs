@@ -44,6 +44,7 @@ pub struct Settings {
     pub email: Email,
     pub report: Report,
     pub limits: Limits,
+    pub campaign: Campaign,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -254,6 +255,34 @@ impl Default for Report {
             base_url: String::new(),
             max_age_days: 90,
             max_total_mb: 500,
+        }
+    }
+}
+
+/// Campaigns: alerts of one kind against one target from many addresses become one report.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Campaign {
+    pub enabled: bool,
+    /// Alerts of one kind against one target inside this window may form a campaign; a
+    /// campaign that no alert joined for this long is closed.
+    pub window_secs: u64,
+    /// Distinct source addresses before they are grouped.
+    pub min_sources: u32,
+    /// At most one update push per campaign in this time, unless it escalates.
+    pub update_secs: u64,
+    /// Addresses of a campaign that get lookups from sources with a budget.
+    pub paid_lookups: u32,
+}
+
+impl Default for Campaign {
+    fn default() -> Self {
+        Campaign {
+            enabled: true,
+            window_secs: 600,
+            min_sources: 5,
+            update_secs: 1800,
+            paid_lookups: 10,
         }
     }
 }

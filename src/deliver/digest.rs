@@ -5,6 +5,7 @@ use crate::analyze::report;
 use crate::config::Settings;
 use crate::deliver::ntfy::{self, NtfyChannel, Push};
 use crate::deliver::{outbox, Compose};
+use crate::gate::campaign;
 use crate::gate::cooldown::{self, Tally};
 use crate::gate::held::{Held, HeldBack};
 use crate::util::now_ms;
@@ -61,6 +62,55 @@ pub fn send_held(settings: &Settings) {
     });
     if let Err(e) = result {
         tracing::error!("cannot write the held-back digest: {e}");
+    }
+}
+
+/// Moves the campaign pushes that are due (formed, update, escalation, closing) into the outbox.
+pub fn send_campaigns(settings: &Settings) {
+    let outbox_dir = settings.state().outbox();
+    let channel = NtfyChannel::new(settings);
+    let store = campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let result = store.take_due(now_ms(), |c, due| {
+        tracing::info!(
+            "campaign {}: {due:?} push, {} alert(s) from {} address(es)",
+            c.label,
+            c.alerts,
+            c.sources.len()
+        );
+        if !settings.ntfy.enabled() {
+            return Ok(());
+        }
+        let markdown = crate::analyze::links::unlink(&c.markdown(&due, at), &[]);
+        let (title, body) = split_title(&markdown, settings.ntfy.max_chars);
+        // An escalation is urgent; a campaign otherwise as its highest rule level.
+        let priority = if c.escalation.is_some() {
+            5
+        } else {
+            ntfy::priority_for_level(c.max_level)
+        };
+        let push = Push {
+            title,
+            priority,
+            tags: vec!["warning".into(), "wazuh".into(), "campaign".into()],
+            body,
+            click: None,
+        };
+        let Compose::Message(message) = ntfy::message(push, None) else {
+            return Err(std::io::Error::other("cannot encode the campaign push"));
+        };
+        outbox::store(&outbox_dir, &channel, message, None).map(|_| ())
+    });
+    if let Err(e) = result {
+        tracing::error!("cannot write the campaign pushes: {e}");
     }
 }
 

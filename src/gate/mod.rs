@@ -1,6 +1,7 @@
 //! The gate: what is analysed, counted or skipped, and the check_keys handshake with execd. The
 //! decisions here are pure; the cooldown store keeps the windows they read.
 
+pub(crate) mod campaign;
 pub(crate) mod cooldown;
 pub(crate) mod handshake;
 pub(crate) mod held;

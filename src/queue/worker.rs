@@ -156,6 +156,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         let pass = drain(settings, &dirs, &mut failed).await;
         digest::send_digests(settings);
         digest::send_held(settings);
+        digest::send_campaigns(settings);
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
@@ -167,6 +168,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
                 .next_due_ms(),
             outbox::next_due_ms(&dirs.outbox()),
             Held::new(dirs.limits()).next_due_ms(),
+            gate::campaign::Store::new(dirs.campaigns(), &settings.campaign).next_due_ms(),
         ]
         .into_iter()
         .flatten()

@@ -41,6 +41,11 @@ impl StateDir {
         self.0.join("cooldown")
     }
 
+    /// The campaigns: alerts of one kind against one target from many addresses.
+    pub fn campaigns(&self) -> PathBuf {
+        self.0.join("campaigns")
+    }
+
     /// The host-wide ceilings and what they held back.
     pub fn limits(&self) -> PathBuf {
         self.0.join("limits")
@@ -68,6 +73,7 @@ mod tests {
             (s.cooldown(), "cooldown"),
             (s.reports(), "reports"),
             (s.limits(), "limits"),
+            (s.campaigns(), "campaigns"),
         ] {
             assert_eq!(dir, Path::new("/var/ossec/var/ai-analyzer").join(name));
         }

@@ -463,7 +463,8 @@ async fn a_flood_of_addresses_is_held_at_the_ceilings() {
     let env = Env::new(
         &llm.url,
         &ntfy.uri(),
-        "[limits]\nanalyses_per_minute = 5\nlookups_per_minute = 12",
+        // Campaigns off: this is about the ceilings alone (30 addresses would form one).
+        "[limits]\nanalyses_per_minute = 5\nlookups_per_minute = 12\n[campaign]\nenabled = false",
     );
     env.intel(&fakes.toml(5, false));
     for i in 1..=30 {
@@ -541,7 +542,11 @@ fn make_due(path: &std::path::Path) {
 async fn a_full_spool_counts_what_it_refuses() {
     let llm = SlowLlm::start(vec![Duration::from_secs(2)], "# Queued report\nx");
     let ntfy = ntfy_ok_server().await;
-    let env = Env::new(&llm.url, &ntfy.uri(), "[limits]\nmax_queued_jobs = 3");
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        "[limits]\nmax_queued_jobs = 3\n[campaign]\nenabled = false",
+    );
     env.set("ollama", "max_concurrent = 1");
     for i in 1..=6 {
         let (_, code) = execd_run(&env.config, &ar_message(&format!("203.0.113.{i}"), 10));
@@ -570,7 +575,8 @@ async fn a_full_spool_counts_what_it_refuses() {
 async fn a_level_15_job_overtakes_a_queue_of_level_5_jobs() {
     let llm = SlowLlm::start(vec![Duration::from_millis(1500)], "# Queued report\nbody");
     let ntfy = ntfy_ok_server().await;
-    let env = Env::new(&llm.url, &ntfy.uri(), "");
+    // Campaigns off: five addresses of one kind would form one.
+    let env = Env::new(&llm.url, &ntfy.uri(), "[campaign]\nenabled = false");
     env.set("ollama", "max_concurrent = 1");
     for i in 1..=4 {
         let (_, code) = execd_run(&env.config, &ar_message(&format!("203.0.113.{i}"), 5));
@@ -585,4 +591,67 @@ async fn a_level_15_job_overtakes_a_queue_of_level_5_jobs() {
     assert_eq!(priorities[1], "5", "{priorities:?}");
     assert_eq!(priorities.iter().filter(|p| *p == "5").count(), 1);
     assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
+}
+
+/// A distributed attack: 300 alerts of one kind from 120 addresses against one agent, through
+/// execd. The first addresses are analysed as usual; from the fifth on, one campaign takes the
+/// rest. At most 12 pushes and 12 model calls; the campaign's closing summary names all 120
+/// addresses; reports, digests and the campaign's total count each of the 300 alerts once.
+#[tokio::test]
+async fn a_storm_from_120_addresses_is_one_campaign() {
+    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Single report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        "[dedup]\ncooldown_secs = 2\n[campaign]\nwindow_secs = 10\nmin_sources = 5",
+    );
+    let ips: Vec<String> = (0..120)
+        .map(|i| format!("198.51.{}.{}", 100 + i / 100, 1 + i % 100))
+        .collect();
+    for k in 0..300 {
+        let (_, code) = execd_run(&env.config, &ar_message(&ips[k % 120], 10));
+        assert_eq!(code, Some(0));
+    }
+    // The closing summary comes once no alert has joined for window_secs.
+    assert!(
+        wait_workers_gone(&env.config, Duration::from_secs(90)),
+        "{}",
+        env.log()
+    );
+    let pushes = ntfy.received_requests().await.unwrap();
+    let titles: Vec<String> = pushes.iter().map(|p| header(p, "title")).collect();
+    assert!(pushes.len() <= 12, "{titles:#?}");
+    assert!(llm.count() <= 12, "{} model calls", llm.count());
+    let reports = titles.iter().filter(|t| *t == "Single report").count() as u64;
+    let digests: u64 = titles
+        .iter()
+        .filter(|t| t.contains("more alerts from"))
+        .map(|t| {
+            t.split(' ')
+                .next()
+                .unwrap_or("0")
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .sum();
+    let closing = titles
+        .iter()
+        .find(|t| t.starts_with("Campaign over:"))
+        .unwrap_or_else(|| panic!("no closing summary: {titles:#?}"));
+    assert!(closing.contains(", 120 addresses,"), "{closing}");
+    let in_campaign: u64 = closing
+        .rsplit_once(", ")
+        .and_then(|(_, n)| n.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the campaign's alert count");
+    assert_eq!(
+        reports + digests + in_campaign,
+        300,
+        "every alert counted once: {titles:#?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.starts_with("Campaign: ")),
+        "the campaign report went out when it formed: {titles:#?}"
+    );
 }
