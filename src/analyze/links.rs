@@ -38,8 +38,12 @@ fn unlink_once(markdown: &str, configured: &[String]) -> String {
     let text = text.replace("](", "] (");
     let text = reference_definitions_to_text(&text);
     let text = angle_brackets_to_text(&text);
-    // A defanged scheme ends in `]`: before a `(` it would start a link's syntax again.
-    defang_urls(&text, configured).replace("](", "] (")
+    // A defanged scheme ends in `]`: before a `(` it would start a link's syntax again. And a
+    // reference definition's label may span lines (`[x` then `]: url` on the next one): no
+    // `]:` is left anywhere.
+    defang_urls(&text, configured)
+        .replace("](", "] (")
+        .replace("]:", "] :")
 }
 
 /// `[text](url)` -> `text (url)`, `![alt](url)` -> `alt (url)`.
@@ -316,7 +320,7 @@ mod tests {
                 "See [here][1].\n[1]: https://evil.example/a\n    [2]: x",
                 &[]
             ),
-            "See [here][1].\n1: hxxps://evil[.]example/a\n    [2]: x"
+            "See [here][1].\n1: hxxps://evil[.]example/a\n    [2] : x"
         );
         assert_eq!(
             unlink(
@@ -348,8 +352,9 @@ mod tests {
             ("rule.id.://2", "rule[.]id[.][://]2"),
             ("rhttps://(le.in.", "rhttps[://] (le[.]in."),
             ("<__V@d>", "\u{2039}__V@d>"),
+            ("[x\n]://\n", "[x\n] ://\n"),
             ("a < b", "a < b"),
-            ("[//httpp://://]*", "//httpp[://://]*"),
+            ("[//httpp://://]*", "[//httpp[://] ://]*"),
         ] {
             let once = unlink(input, &[]);
             assert_eq!(once, want, "{input}");
