@@ -20,8 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Campaign as Settings;
 use crate::intake::alert::{truncate_chars, Alert};
-use crate::intake::facts;
-use crate::investigate::outcome;
+use crate::intake::facts::{self, is_login_failure, is_login_success};
 use crate::util::fsutil;
 
 /// Addresses and users a campaign names; more are counted, not named.
@@ -106,7 +105,7 @@ fn key_and_label(alert: &Alert) -> (String, String) {
         .or_else(|| alert.text("decoder.name"))
         .unwrap_or_default();
     let service = truncate_chars(&service, 40).to_string();
-    let failed = if outcome::is_login_failure(alert) {
+    let failed = if is_login_failure(alert) {
         " failures"
     } else {
         ""
@@ -258,7 +257,7 @@ impl Store {
             }
             c.agents.push(agent);
         }
-        if outcome::is_login_success(alert) {
+        if is_login_success(alert) {
             c.escalation = Some(format!("a login from {ip} succeeded"));
         }
         for user in users_of(alert) {

@@ -63,30 +63,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// Whether `alert` is a failed login: the question "did a later one succeed?" is asked of it.
-pub fn is_login_failure(alert: &Alert) -> bool {
-    let groups = alert.groups();
-    groups.iter().any(|g| {
-        matches!(
-            g.as_str(),
-            "authentication_failed" | "authentication_failures" | "invalid_login"
-        )
-    }) || matches!(
-        alert.text("data.win.system.eventID").as_deref(),
-        Some("4625" | "4771" | "4776")
-    )
-}
-
-/// Whether an earlier (or later) alert was a successful login: rule group
-/// `authentication_success`, a Windows 4624 logon, an `Accepted` line that sshd's decoder read
-/// (never text that merely quotes one, such as a URL).
-pub fn is_login_success(alert: &Alert) -> bool {
-    let sshd = alert.text("predecoder.program_name").as_deref() == Some("sshd")
-        || alert.text("decoder.parent").as_deref() == Some("sshd");
-    alert.groups().iter().any(|g| g == "authentication_success")
-        || alert.text("data.win.system.eventID").as_deref() == Some("4624")
-        || (sshd && alert.full_log().is_some_and(|l| l.contains("]: Accepted ")))
-}
+pub use crate::intake::facts::{is_login_failure, is_login_success};
 
 /// The login outcome for a failed login: the first success from the address at or after its
 /// first failure (in the window, or this alert), or that none was seen.
