@@ -655,3 +655,44 @@ async fn a_storm_from_120_addresses_is_one_campaign() {
         "the campaign report went out when it formed: {titles:#?}"
     );
 }
+
+/// A level-15 alert in a running campaign is pushed at once, whatever `update_secs` says.
+#[tokio::test]
+async fn a_higher_level_in_a_running_campaign_is_pushed_at_once() {
+    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Single report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        "[campaign]\nwindow_secs = 60\nmin_sources = 3\nupdate_secs = 3600",
+    );
+    for i in 1..=4 {
+        let (_, code) = execd_run(&env.config, &ar_message(&format!("198.51.100.{i}"), 7));
+        assert_eq!(code, Some(0));
+    }
+    // 2 reports, then the campaign report.
+    let pushes = wait_for_requests(&ntfy, 3, Duration::from_secs(30)).await;
+    assert!(
+        header(&pushes[2], "title").starts_with("Campaign: "),
+        "{}",
+        env.log()
+    );
+    let sent = std::time::Instant::now();
+    let (_, code) = execd_run(&env.config, &ar_message("198.51.100.9", 15));
+    assert_eq!(code, Some(0));
+    let pushes = wait_for_requests(&ntfy, 4, Duration::from_secs(30)).await;
+    let title = header(&pushes[3], "title");
+    assert!(title.starts_with("Campaign escalates: "), "{title}");
+    assert_eq!(header(&pushes[3], "priority"), "5");
+    assert!(text(&pushes[3].body).contains("**Escalation: rule level 15 (was 7).**"));
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "pushed within seconds: {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        llm.count(),
+        2,
+        "the campaign's alerts are not analysed one by one"
+    );
+}
