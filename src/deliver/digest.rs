@@ -89,7 +89,13 @@ pub fn send_campaigns(settings: &Settings) {
         if !settings.ntfy.enabled() {
             return Ok(());
         }
-        let markdown = crate::analyze::links::unlink(&c.markdown(&due, at), &[]);
+        let setup = settings.investigation();
+        let known = |ip: &str| {
+            ip.parse()
+                .ok()
+                .and_then(|ip| crate::investigate::known_so_far(ip, &setup))
+        };
+        let markdown = crate::analyze::links::unlink(&c.markdown(&due, at, known), &[]);
         let (title, body) = split_title(&markdown, settings.ntfy.max_chars);
         // An escalation is urgent; a campaign otherwise as its highest rule level.
         let priority = if c.escalation.is_some() {

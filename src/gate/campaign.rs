@@ -360,7 +360,14 @@ impl Campaign {
     }
 
     /// The push for this campaign: what it is, how big, who, and what changed.
-    pub(crate) fn markdown(&self, due: &Due, at: impl Fn(i64) -> String) -> String {
+    /// `known` says what is known so far of an address (its risk, network, country), if
+    /// anything.
+    pub(crate) fn markdown(
+        &self,
+        due: &Due,
+        at: impl Fn(i64) -> String,
+        known: impl Fn(&str) -> Option<String>,
+    ) -> String {
         let sources = self.sources.len() as u64 + self.other_sources;
         let what = match due {
             Due::Formed => "Campaign",
@@ -407,7 +414,8 @@ impl Campaign {
         top.sort_by(|a, b| b.1.alerts.cmp(&a.1.alerts).then(a.0.cmp(b.0)));
         let _ = writeln!(md, "\n## Top addresses");
         for (ip, s) in top.iter().take(TOP) {
-            let _ = writeln!(md, "- {ip}: {} alerts", s.alerts);
+            let known = known(ip).map(|k| format!(" ({k})")).unwrap_or_default();
+            let _ = writeln!(md, "- {ip}: {} alerts{known}", s.alerts);
         }
         if top.len() > TOP || self.other_sources > 0 {
             let _ = writeln!(
@@ -640,14 +648,25 @@ mod tests {
                 .unwrap();
         }
         let c = &store.all()[0];
-        let md = c.markdown(&Due::Formed, |ms| format!("t{ms}"));
+        let md = c.markdown(
+            &Due::Formed,
+            |ms| format!("t{ms}"),
+            |ip| {
+                (ip == "203.0.113.1")
+                    .then(|| "risk 70/100 (malicious); AS64500 Example".to_string())
+            },
+        );
         assert!(
             md.starts_with(
                 "# Campaign: authentication failures (sshd) against web-01, 3 addresses, 2 alerts"
             ),
             "{md}"
         );
-        assert!(md.contains("- 203.0.113.3: 2 alerts"), "{md}");
+        assert!(md.contains("- 203.0.113.3: 2 alerts\n"), "{md}");
+        assert!(
+            md.contains("- 203.0.113.1: 1 alerts (risk 70/100 (malicious); AS64500 Example)"),
+            "{md}"
+        );
         assert!(md.contains("## Targeted users\nroot (2)"), "{md}");
     }
 }

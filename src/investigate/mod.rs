@@ -328,6 +328,43 @@ fn is_ours(endpoint: &Endpoint, agent: &Agent) -> bool {
         || !endpoint.scope.is_global()
 }
 
+/// What the cache already knows of `ip`, without asking anyone: the risk score from the cached
+/// answers, and the network and place ipinfo gave. `None` when nothing is cached.
+pub fn known_so_far(ip: IpAddr, setup: &Setup) -> Option<String> {
+    use sources::{Provider, SourceResult};
+    let cache = cache::Cache::new(setup.state.cache(), setup.cache_ttl);
+    let found: Vec<SourceResult> = Provider::ALL
+        .iter()
+        .filter_map(|p| {
+            cache.load(*p, ip).map(|finding| SourceResult {
+                provider: *p,
+                finding,
+                elapsed_ms: 0,
+                cached: true,
+            })
+        })
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let place = found
+        .iter()
+        .find(|r| r.provider == Provider::Ipinfo)
+        .and_then(|r| r.finding.data())
+        .map(|d| {
+            d.summary()
+                .split("; ")
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+    let risk = Intel::from_findings(found, Vec::new()).risk.summary();
+    Some(match place {
+        Some(place) => format!("risk {risk}; {place}"),
+        None => format!("risk {risk}"),
+    })
+}
+
 /// The intel that needs no lookup: why none is done (no address, not global), or that this view
 /// runs none.
 fn local_intel(source: Option<&Endpoint>) -> Intel {
@@ -408,6 +445,28 @@ mod tests {
         assert_eq!(
             case(json!({"data": {"dstip": "8.8.8.8"}})).0,
             Direction::None
+        );
+    }
+
+    /// A campaign names what earlier analyses learned of its addresses, from the cache alone.
+    #[test]
+    fn what_is_known_so_far_comes_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.general.state_dir = dir.path().to_path_buf();
+        let setup = settings.investigation();
+        let ip: IpAddr = "203.0.113.45".parse().unwrap();
+        assert_eq!(known_so_far(ip, &setup), None, "nothing cached");
+        let cache = cache::Cache::new(setup.state.cache(), setup.cache_ttl);
+        for s in samples::sample_intel().sources {
+            cache.record(s.provider, true, ip, s.finding, None);
+        }
+        let known = known_so_far(ip, &setup).expect("cached answers");
+        assert!(known.starts_with("risk "), "{known}");
+        assert!(known.contains("(malicious)"), "{known}");
+        assert!(
+            known.ends_with("; AS64500 Example Hosting B.V.; Amsterdam, North Holland, NL"),
+            "{known}"
         );
     }
 
