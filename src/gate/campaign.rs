@@ -333,6 +333,21 @@ impl Store {
             .then_some(Due::Update)
     }
 
+    /// The top `n` addresses (by alerts) of the campaigns whose push is due at `now_ms`: the
+    /// ones worth a lookup from sources with a budget before the push goes out.
+    pub(crate) fn top_due(&self, now_ms: i64, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in self.all() {
+            if self.due(&c, now_ms).is_none() {
+                continue;
+            }
+            let mut top: Vec<(&String, &Source)> = c.sources.iter().collect();
+            top.sort_by(|a, b| b.1.alerts.cmp(&a.1.alerts).then(a.0.cmp(b.0)));
+            out.extend(top.into_iter().take(n).map(|(ip, _)| ip.clone()));
+        }
+        out
+    }
+
     /// When the next push falls due, for a worker deciding how long to stay.
     pub(crate) fn next_due_ms(&self) -> Option<i64> {
         let update_ms = (self.cfg.update_secs as i64).saturating_mul(1000);

@@ -156,6 +156,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         let pass = drain(settings, &dirs, &mut failed).await;
         digest::send_digests(settings);
         digest::send_held(settings);
+        campaign_lookups(settings).await;
         digest::send_campaigns(settings);
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
@@ -203,6 +204,42 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     tracing::debug!("worker done");
     Ok(())
 }
+
+/// Before a campaign push goes out, its top `campaign.paid_lookups` addresses are looked up
+/// (within every source's budget; a cached answer costs nothing), so that the push can name
+/// their risk, network and country.
+async fn campaign_lookups(settings: &Settings) {
+    let n = settings.campaign.paid_lookups as usize;
+    if n == 0 {
+        return;
+    }
+    let store = gate::campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+    let setup = settings.investigation();
+    let unknown: Vec<std::net::IpAddr> = store
+        .top_due(now_ms(), n)
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .filter(|ip| {
+            crate::investigate::scope::scope(*ip).is_global()
+                && crate::investigate::known_so_far(*ip, &setup).is_none()
+        })
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    // All at once, each source within its own timeout: the push waits for the slowest only.
+    let lookups = unknown
+        .iter()
+        .map(|ip| crate::investigate::investigate_intel(*ip, &setup));
+    let _ = tokio::time::timeout(
+        CAMPAIGN_LOOKUP_LIMIT,
+        futures_util::future::join_all(lookups),
+    )
+    .await;
+}
+
+/// The longest a campaign push waits for the lookups of its top addresses.
+const CAMPAIGN_LOOKUP_LIMIT: Duration = Duration::from_secs(15);
 
 /// What one pass over the spool did.
 #[derive(Default)]

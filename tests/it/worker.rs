@@ -696,3 +696,48 @@ async fn a_higher_level_in_a_running_campaign_is_pushed_at_once() {
         "the campaign's alerts are not analysed one by one"
     );
 }
+
+/// A campaign's top addresses are looked up before its push goes out (within the sources'
+/// budgets), so that the push names their risk, network and place, though none was analysed.
+#[tokio::test]
+async fn a_campaign_push_names_what_its_top_addresses_are() {
+    use crate::common::intel::{IntelFakes, IP};
+    let fakes = IntelFakes::start(Duration::ZERO, None).await;
+    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Single report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        "[campaign]\nwindow_secs = 30\nmin_sources = 3\nupdate_secs = 1\npaid_lookups = 2",
+    );
+    env.intel(&fakes.toml(5, false));
+    for i in 1..=3 {
+        let (_, code) = execd_run(&env.config, &ar_message(&format!("185.220.100.{i}"), 7));
+        assert_eq!(code, Some(0));
+    }
+    for _ in 0..3 {
+        let (_, code) = execd_run(&env.config, &ar_message(IP, 7));
+        assert_eq!(code, Some(0));
+    }
+    // The campaign report, or its update if the address joined after it went out, names it.
+    let want = format!(
+        "- {IP}: 3 alerts (risk 100/100 (malicious); AS64500 Example Hosting B.V.; Amsterdam, North Holland, NL)"
+    );
+    let start = Instant::now();
+    let named = loop {
+        let pushes = ntfy.received_requests().await.unwrap_or_default();
+        let named = pushes
+            .iter()
+            .any(|p| header(p, "title").starts_with("Campaign") && text(&p.body).contains(&want));
+        if named || start.elapsed() > Duration::from_secs(30) {
+            break named;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(named, "{want} in no campaign push: {}", env.log());
+    assert_eq!(
+        llm.count(),
+        2,
+        "the campaign's addresses are looked up, not analysed"
+    );
+}
