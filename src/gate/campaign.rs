@@ -12,16 +12,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::cooldown::LOCK_WAIT;
 use crate::config::Campaign as Settings;
 use crate::intake::alert::{truncate_chars, Alert};
 use crate::intake::facts::{self, is_login_failure, is_login_success};
-use crate::util::fsutil;
+use crate::util::store::{self, Documents, Guard, Local};
 
 /// Addresses and users a campaign names; more are counted, not named.
 const MAX_NAMED: usize = 5000;
@@ -90,9 +89,9 @@ pub(crate) enum Due {
     Closing,
 }
 
-/// The campaign store.
+/// The campaign store: one document per campaign (see [`crate::util::store`]).
 pub(crate) struct Store {
-    dir: PathBuf,
+    docs: Box<dyn Documents>,
     cfg: Settings,
 }
 
@@ -137,7 +136,7 @@ fn key_and_label(alert: &Alert) -> (String, String) {
 impl Store {
     pub(crate) fn new(dir: PathBuf, cfg: &Settings) -> Store {
         Store {
-            dir,
+            docs: Box::new(Local::new(dir, ".lock", "campaign", LOCK_WAIT)),
             cfg: cfg.clone(),
         }
     }
@@ -146,59 +145,24 @@ impl Store {
         (self.cfg.window_secs as i64).saturating_mul(1000)
     }
 
-    fn lock(&self) -> std::io::Result<File> {
-        fsutil::create_private_dir(&self.dir)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(fsutil::FILE_MODE)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.dir.join(".lock"))?;
-        // Intake runs while wazuh-execd waits: never wait long for the lock.
-        let start = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(std::fs::TryLockError::WouldBlock)
-                    if start.elapsed() < super::cooldown::LOCK_WAIT =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(std::io::Error::other("the campaign state stayed locked"))
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
-            }
-        }
-    }
-
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.json"))
+    fn lock(&self) -> std::io::Result<Guard> {
+        self.docs.lock()
     }
 
     fn load(&self, key: &str) -> Option<Campaign> {
-        let path = self.path(key);
-        fsutil::refuse_symlink(&path).ok()?;
-        serde_json::from_slice(&fs::read(path).ok()?).ok()
+        store::load(&*self.docs, key)
     }
 
     fn save(&self, c: &Campaign) -> std::io::Result<()> {
-        let data = serde_json::to_vec(c).map_err(std::io::Error::other)?;
-        fsutil::write_atomic(&self.path(&c.key), &data)
+        store::save(&*self.docs, &c.key, c)
     }
 
-    /// Every campaign on disk.
+    /// Every campaign there is.
     fn all(&self) -> Vec<Campaign> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                self.load(name.strip_suffix(".json")?)
-            })
+        self.docs
+            .names()
+            .iter()
+            .filter_map(|key| self.load(key))
             .collect()
     }
 
@@ -297,7 +261,7 @@ impl Store {
             let Some(due) = self.due(&c, now_ms) else {
                 if c.formed_ms.is_none() && c.last_seen() < now_ms - self.window_ms() {
                     // Never formed and gone quiet: nothing to tell.
-                    let _ = fs::remove_file(self.path(&c.key));
+                    let _ = self.docs.remove(&c.key);
                 }
                 continue;
             };
@@ -307,7 +271,7 @@ impl Store {
                 taken += 1;
             }
             if due == Due::Closing {
-                let _ = fs::remove_file(self.path(&c.key));
+                let _ = self.docs.remove(&c.key);
                 continue;
             }
             c.pushed_alerts = c.alerts;

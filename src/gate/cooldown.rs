@@ -10,16 +10,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::intake::alert::{truncate_chars, Alert};
-use crate::util::fsutil;
 #[cfg(doc)]
 use crate::util::state::StateDir;
+use crate::util::store::{self, Documents, Guard, Local};
 
 /// At most this many single alerts are listed in a tally (all are counted).
 pub(crate) const MAX_LISTED: usize = 20;
@@ -217,79 +215,41 @@ fn is_success(alert: &Alert) -> bool {
     alert.groups().iter().any(|g| g == "authentication_success")
 }
 
-/// The cooldown store.
+/// The cooldown store: one document per key (see [`crate::util::store`]).
 pub(crate) struct Store {
     dir: PathBuf,
     cooldown_ms: i64,
-    /// How long to wait for the lock: [`LOCK_WAIT`] in intake, longer in the worker.
-    wait: std::time::Duration,
-}
-
-/// The host-wide lock over the store.
-struct Guard {
-    _file: File,
+    docs: Box<dyn Documents>,
 }
 
 impl Store {
     /// The store in `dir` (the state dir's `cooldown/`, [`StateDir::cooldown`]).
     pub(crate) fn new(dir: PathBuf, cooldown_secs: u64) -> Store {
         Store {
+            docs: Box::new(Local::new(dir.clone(), ".lock", "cooldown", LOCK_WAIT)),
             dir,
             cooldown_ms: (cooldown_secs as i64).saturating_mul(1000),
-            wait: LOCK_WAIT,
         }
     }
 
     /// The same store, waiting up to `wait` for the lock (the worker, which nobody waits on).
     pub(crate) fn patient(self, wait: std::time::Duration) -> Store {
-        Store { wait, ..self }
-    }
-
-    fn lock(&self) -> std::io::Result<Guard> {
-        fsutil::create_private_dir(&self.dir)?;
-        let path = self.dir.join(".lock");
-        fsutil::refuse_symlink(&path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(fsutil::FILE_MODE)
-            // A symlink swapped in after the check above is refused by the kernel itself.
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)?;
-        // Intake runs while wazuh-execd waits: never wait long for the lock.
-        let start = std::time::Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Guard { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < self.wait => {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(std::io::Error::other(format!(
-                        "the cooldown state stayed locked for {} ms",
-                        self.wait.as_millis()
-                    )))
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
-            }
+        Store {
+            docs: Box::new(Local::new(self.dir.clone(), ".lock", "cooldown", wait)),
+            ..self
         }
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.json"))
+    fn lock(&self) -> std::io::Result<Guard> {
+        self.docs.lock()
     }
 
     fn load(&self, key: &str) -> Option<Window> {
-        let path = self.path(key);
-        fsutil::refuse_symlink(&path).ok()?;
-        let bytes = fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        store::load(&*self.docs, key)
     }
 
     fn save(&self, w: &Window) -> std::io::Result<()> {
-        let data = serde_json::to_vec(w).map_err(std::io::Error::other)?;
-        fsutil::write_atomic(&self.path(&w.key), &data)
+        store::save(&*self.docs, &w.key, w)
     }
 
     /// Decides for one alert at `now_ms`, and records the decision.
@@ -392,20 +352,10 @@ impl Store {
     ) -> std::io::Result<usize> {
         let _guard = self.lock()?;
         let mut taken = 0;
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Ok(0);
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let Some(key) = path.file_stem().and_then(|s| s.to_str()).map(String::from) else {
-                continue;
-            };
+        for key in self.docs.names() {
             let Some(w) = self.load(&key) else {
                 // Corrupt: ignore it, and let the next alert open a fresh window.
-                let _ = fs::remove_file(&path);
+                let _ = self.docs.remove(&key);
                 continue;
             };
             if now_ms < w.closes_ms {
@@ -416,20 +366,18 @@ impl Store {
                 write(label, &w.pending)?;
                 taken += 1;
             }
-            let _ = fs::remove_file(&path);
+            let _ = self.docs.remove(&key);
         }
         Ok(taken)
     }
 
     /// When the next open window with counted alerts closes, in ms since the epoch.
     pub(crate) fn next_due_ms(&self) -> Option<i64> {
-        let entries = fs::read_dir(&self.dir).ok()?;
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let key = e.path().file_stem()?.to_str()?.to_string();
-                e.path().extension().filter(|x| *x == "json")?;
-                let w = self.load(&key)?;
+        self.docs
+            .names()
+            .iter()
+            .filter_map(|key| {
+                let w = self.load(key)?;
                 (w.pending.count > 0).then_some(w.closes_ms)
             })
             .min()
@@ -440,6 +388,7 @@ impl Store {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::fs::{self, File, OpenOptions};
 
     fn alert(ip: &str, rule: &str, level: u32, groups: &[&str]) -> Alert {
         Alert::new(

@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::cooldown::Tally;
 use crate::intake::alert::Alert;
 use crate::util::ceiling::WINDOW_MS;
-use crate::util::fsutil;
+use crate::util::store::{self, Documents, Local};
 
 /// Distinct addresses kept by name; more are only counted.
 const MAX_ADDRESSES: usize = 1000;
@@ -108,52 +106,34 @@ impl HeldBack {
     }
 }
 
-/// The held-back tally of the host.
+/// The held-back tally of the host: one document (see [`crate::util::store`]).
 pub(crate) struct Held {
-    dir: PathBuf,
+    docs: Box<dyn Documents>,
 }
+
+/// The tally's document.
+const NAME: &str = "held";
+/// How long a run waits for the tally's lock (its holders only read and write one small file).
+const WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Held {
     /// The tally in `dir` (the state dir's `limits/`).
     pub(crate) fn new(dir: PathBuf) -> Held {
-        Held { dir }
-    }
-
-    fn lock(&self) -> std::io::Result<File> {
-        fsutil::create_private_dir(&self.dir)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(fsutil::FILE_MODE)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(self.dir.join("held.lock"))?;
-        file.lock()?;
-        Ok(file)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join("held.json")
+        Held {
+            docs: Box::new(Local::new(dir, "held.lock", "held-back", WAIT)),
+        }
     }
 
     fn load(&self) -> HeldBack {
-        let path = self.path();
-        if fsutil::refuse_symlink(&path).is_err() {
-            return HeldBack::default();
-        }
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        store::load(&*self.docs, NAME).unwrap_or_default()
     }
 
     /// Counts one alert held back for `reason`; returns how many are held so far.
     pub(crate) fn add(&self, alert: &Alert, reason: &str, now_ms: i64) -> std::io::Result<u64> {
-        let _lock = self.lock()?;
+        let _lock = self.docs.lock()?;
         let mut held = self.load();
         held.add(alert, reason, now_ms);
-        let data = serde_json::to_vec(&held).map_err(std::io::Error::other)?;
-        fsutil::write_atomic(&self.path(), &data)?;
+        store::save(&*self.docs, NAME, &held)?;
         Ok(held.tally.count)
     }
 
@@ -170,13 +150,13 @@ impl Held {
         now_ms: i64,
         write: impl FnOnce(&HeldBack) -> std::io::Result<()>,
     ) -> std::io::Result<bool> {
-        let _lock = self.lock()?;
+        let _lock = self.docs.lock()?;
         let held = self.load();
         if held.tally.count == 0 || now_ms < held.since_ms.saturating_add(WINDOW_MS) {
             return Ok(false);
         }
         write(&held)?;
-        std::fs::remove_file(self.path())?;
+        self.docs.remove(NAME)?;
         Ok(true)
     }
 }

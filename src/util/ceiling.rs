@@ -1,13 +1,19 @@
-//! Host-wide ceilings: at most N events in any minute, across every process on the host. Each
-//! ceiling is one small file under `state_dir/limits/` holding the times of the events of the
-//! last minute, read and written under an exclusive `flock` on the file itself.
+//! Host-wide ceilings and budgets: at most N events in any minute, or in one UTC day, across
+//! every process on the host. Each counter is one document under `state_dir/limits/` (see
+//! [`crate::util::store`]), read and changed under its own lock.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::util::fsutil;
+use crate::util::store::{self, Documents, Local};
+
+/// How long a counter's lock is waited for (its holders read and write one small file).
+const WAIT: Duration = Duration::from_secs(2);
+
+/// The documents of the counter `name` in `dir`.
+fn documents(dir: &Path, name: &str) -> Local {
+    Local::new(dir.to_path_buf(), &format!("{name}.lock"), "budget", WAIT)
+}
 
 /// The window a ceiling counts over.
 pub(crate) const WINDOW_MS: i64 = 60_000;
@@ -15,7 +21,8 @@ pub(crate) const WINDOW_MS: i64 = 60_000;
 /// At most `per_minute` events in any 60 s; zero means no ceiling.
 #[derive(Debug, Clone)]
 pub(crate) struct Ceiling {
-    path: PathBuf,
+    dir: PathBuf,
+    name: String,
     per_minute: u32,
 }
 
@@ -23,7 +30,8 @@ impl Ceiling {
     /// The ceiling called `name` (a file name) in `dir`.
     pub(crate) fn new(dir: &Path, name: &str, per_minute: u32) -> Ceiling {
         Ceiling {
-            path: dir.join(format!("{name}.json")),
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
             per_minute,
         }
     }
@@ -38,20 +46,16 @@ impl Ceiling {
         if self.per_minute == 0 {
             return Ok(true);
         }
-        let mut file = open_locked(&self.path)?;
-        let mut text = String::new();
-        // A damaged file counts as an empty minute: the ceiling is a guard, not a ledger.
-        let _ = file.read_to_string(&mut text);
-        let mut times: Vec<i64> = serde_json::from_str(&text).unwrap_or_default();
+        let docs = documents(&self.dir, &self.name);
+        let _lock = docs.lock()?;
+        // A damaged document counts as an empty minute: the ceiling is a guard, not a ledger.
+        let mut times: Vec<i64> = store::load(&docs, &self.name).unwrap_or_default();
         times.retain(|t| *t > now_ms - WINDOW_MS && *t <= now_ms);
         let fits = times.len() < self.per_minute as usize;
         if fits {
             times.push(now_ms);
         }
-        let data = serde_json::to_vec(&times).map_err(std::io::Error::other)?;
-        file.set_len(0)?;
-        file.rewind()?;
-        file.write_all(&data)?;
+        store::save(&docs, &self.name, &times)?;
         Ok(fits)
     }
 }
@@ -59,7 +63,8 @@ impl Ceiling {
 /// At most `per_day` events in one UTC day; zero means no limit. One small file, under flock.
 #[derive(Debug, Clone)]
 pub(crate) struct Daily {
-    path: PathBuf,
+    dir: PathBuf,
+    name: String,
     per_day: u32,
 }
 
@@ -75,7 +80,8 @@ const DAY_MS: i64 = 86_400_000;
 impl Daily {
     pub(crate) fn new(dir: &Path, name: &str, per_day: u32) -> Daily {
         Daily {
-            path: dir.join(format!("{name}.json")),
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
             per_day,
         }
     }
@@ -105,11 +111,10 @@ impl Daily {
     }
 
     fn update<T>(&self, now_ms: i64, f: impl FnOnce(&mut DayCount) -> T) -> std::io::Result<T> {
-        let mut file = open_locked(&self.path)?;
-        let mut text = String::new();
-        let _ = file.read_to_string(&mut text);
+        let docs = documents(&self.dir, &self.name);
+        let _lock = docs.lock()?;
         let today = now_ms.div_euclid(DAY_MS);
-        let mut count: DayCount = serde_json::from_str(&text).unwrap_or_default();
+        let mut count: DayCount = store::load(&docs, &self.name).unwrap_or_default();
         if count.day != today {
             count = DayCount {
                 day: today,
@@ -117,29 +122,9 @@ impl Daily {
             };
         }
         let out = f(&mut count);
-        let data = serde_json::to_vec(&count).map_err(std::io::Error::other)?;
-        file.set_len(0)?;
-        file.rewind()?;
-        file.write_all(&data)?;
+        store::save(&docs, &self.name, &count)?;
         Ok(out)
     }
-}
-
-/// Opens `path` (made if missing, never through a symlink) and takes its exclusive lock.
-fn open_locked(path: &Path) -> std::io::Result<File> {
-    if let Some(dir) = path.parent() {
-        fsutil::create_private_dir(dir)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .mode(fsutil::FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    file.lock()?;
-    Ok(file)
 }
 
 #[cfg(test)]

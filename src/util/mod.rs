@@ -10,6 +10,7 @@ pub(crate) mod logging;
 pub(crate) mod secret;
 pub(crate) mod slots;
 pub(crate) mod state;
+pub(crate) mod store;
 
 use error::ConfigError;
 
