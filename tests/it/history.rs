@@ -558,3 +558,47 @@ async fn the_outcome_of_failed_logins_leads_the_report_and_the_push() {
     assert!(push.starts_with(want), "{push}");
     assert_eq!(priority, "2", "level 6");
 }
+
+/// The outcome with the indexer backend: the same question, asked of the indexer's hits.
+#[tokio::test]
+async fn the_outcome_is_read_from_the_indexer_too() {
+    let now = Utc::now();
+    let at = |min: i64| now - chrono::Duration::minutes(min);
+    let mut alert: Value =
+        serde_json::from_str(&read_fixture("alerts/sshd_bruteforce_5763.json")).expect("fixture");
+    alert["data"]["srcip"] = json!(IP);
+    alert["timestamp"] = json!(wazuh_time(at(10)));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alert_file = dir.path().join("alert.json");
+    std::fs::write(&alert_file, alert.to_string()).expect("alert");
+    let success = json!({"timestamp": wazuh_time(at(5)),
+        "rule":{"level":3,"description":"sshd: authentication success.","id":"5715",
+                "groups":["syslog","sshd","authentication_success"]},
+        "agent":{"id":"003","name":"web-01","ip":"10.0.0.5"},
+        "predecoder":{"program_name":"sshd"},
+        "full_log":format!("web-01 sshd[77]: Accepted password for deploy from {IP} port 4242 ssh2"),
+        "decoder":{"parent":"sshd","name":"sshd"},
+        "data":{"srcip":IP,"dstuser":"deploy"}});
+    let failure: Value =
+        serde_json::from_str(&line(at(40), IP, "5710", "admin", 1)).expect("alert");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/wazuh-alerts-*/_search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(search_answer(&[success, failure])))
+        .mount(&server)
+        .await;
+    let env = Env::new(&dead_url(), "", &indexer_toml(&server.uri(), ""));
+    let mut cmd = env.cmd();
+    cmd.env("AI_ANALYZER_INDEXER_PASSWORD", INDEXER_PASSWORD)
+        .arg("--dry-run")
+        .arg("--alert-file")
+        .arg(&alert_file);
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", env.log());
+    let report = text(&out.stdout);
+    let want = format!(
+        "**Outcome: login succeeded at {} as deploy (rule 5715 on web-01)**",
+        wazuh_time(at(5))
+    );
+    assert_eq!(report.lines().nth(1), Some(want.as_str()), "{report}");
+}
