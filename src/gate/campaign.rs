@@ -62,6 +62,12 @@ pub(crate) struct Campaign {
     pub escalation: Option<String>,
     /// The rule level and description of the last alert, for the title.
     pub description: String,
+    /// Formed from failed logins: "did one get in?" is asked of it.
+    #[serde(default)]
+    pub login: bool,
+    /// The answer, once asked: `Outcome: ...`.
+    #[serde(default)]
+    pub outcome: Option<String>,
 }
 
 /// What the gate did with an alert.
@@ -204,6 +210,7 @@ impl Store {
             c.formed_ms = Some(now_ms);
             c.first_ms = now_ms;
             c.max_level = level;
+            c.login = is_login_failure(alert);
         } else {
             add_source(&mut c, &ip, now_ms);
             if level > c.max_level {
@@ -223,6 +230,11 @@ impl Store {
         }
         if is_login_success(alert) {
             c.escalation = Some(format!("a login from {ip} succeeded"));
+            c.outcome = Some(format!(
+                "Outcome: login succeeded from {ip} (rule {} on {})",
+                alert.rule_id(),
+                alert.agent_name()
+            ));
         }
         for user in users_of(alert) {
             if c.users.len() < MAX_NAMED || c.users.contains_key(&user) {
@@ -265,7 +277,8 @@ impl Store {
                 }
                 continue;
             };
-            let changed = c.alerts != c.pushed_alerts;
+            // A closing summary only when there is news: more alerts, or an escalation.
+            let changed = c.alerts != c.pushed_alerts || c.escalation.is_some();
             if due != Due::Closing || changed {
                 write(&c, due.clone())?;
                 taken += 1;
@@ -310,6 +323,44 @@ impl Store {
             out.extend(top.into_iter().take(n).map(|(ip, _)| ip.clone()));
         }
         out
+    }
+
+    /// The campaigns of failed logins whose push is due and whose outcome is not known to be a
+    /// success: key, first alert, top `n` addresses. The worker asks their history.
+    pub(crate) fn logins_due(&self, now_ms: i64, n: usize) -> Vec<(String, i64, Vec<String>)> {
+        self.all()
+            .into_iter()
+            .filter(|c| c.login && self.due(c, now_ms).is_some())
+            .filter(|c| {
+                !c.outcome
+                    .as_deref()
+                    .is_some_and(|o| o.starts_with("Outcome: login succeeded"))
+            })
+            .map(|c| {
+                let mut top: Vec<(&String, &Source)> = c.sources.iter().collect();
+                top.sort_by(|a, b| b.1.alerts.cmp(&a.1.alerts).then(a.0.cmp(b.0)));
+                let top = top.into_iter().take(n).map(|(ip, _)| ip.clone()).collect();
+                (c.key.clone(), c.first_ms, top)
+            })
+            .collect()
+    }
+
+    /// Records the answer to "did one get in?"; a success escalates the campaign.
+    pub(crate) fn set_outcome(
+        &self,
+        key: &str,
+        outcome: String,
+        succeeded: bool,
+    ) -> std::io::Result<()> {
+        let _lock = self.lock()?;
+        let Some(mut c) = self.load(key) else {
+            return Ok(());
+        };
+        if succeeded && c.outcome.as_deref() != Some(outcome.as_str()) {
+            c.escalation = Some("a login succeeded".into());
+        }
+        c.outcome = Some(outcome);
+        self.save(&c)
     }
 
     /// When the next push falls due, for a worker deciding how long to stay.
@@ -358,6 +409,9 @@ impl Campaign {
             "# {what}: {}, {sources} addresses, {} alerts\n",
             self.label, self.alerts
         );
+        if let Some(outcome) = &self.outcome {
+            let _ = writeln!(md, "**{outcome}**");
+        }
         if let Some(why) = &self.escalation {
             let _ = writeln!(md, "**Escalation: {why}.**");
         }
@@ -612,6 +666,69 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].0, Due::Closing);
         assert!(store.all().is_empty());
+    }
+
+    #[test]
+    fn a_login_campaign_asks_did_one_get_in_and_a_success_escalates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf(), &settings());
+        for (i, ip) in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.3"]
+            .iter()
+            .enumerate()
+        {
+            store
+                .join(&sshd(ip, "web-01", 5, "root"), i as i64)
+                .unwrap();
+        }
+        let due = store.logins_due(10, 2);
+        assert_eq!(due.len(), 1);
+        let (key, first_ms, top) = &due[0];
+        assert_eq!(
+            (*first_ms, top.clone()),
+            (
+                2,
+                vec!["203.0.113.3".to_string(), "203.0.113.1".to_string()]
+            )
+        );
+        store
+            .set_outcome(
+                key,
+                "Outcome: no successful login seen from its top 2 addresses (72 h searched)".into(),
+                false,
+            )
+            .unwrap();
+        let c = &store.all()[0];
+        assert!(c.escalation.is_none(), "no news, no escalation");
+        let md = c.markdown(&Due::Formed, |ms| format!("t{ms}"), |_| None);
+        assert!(md.contains("\n**Outcome: no successful login seen from its top 2 addresses (72 h searched)**\n"), "{md}");
+        store
+            .set_outcome(
+                key,
+                "Outcome: login succeeded at t as root (rule 5715 on web-01) from 203.0.113.3"
+                    .into(),
+                true,
+            )
+            .unwrap();
+        let c = &store.all()[0];
+        assert_eq!(c.escalation.as_deref(), Some("a login succeeded"));
+        assert!(
+            store.logins_due(10, 2).is_empty(),
+            "a known success is not asked again"
+        );
+        // A web campaign is not a login campaign.
+        let web = |ip: &str| {
+            Alert::new(
+                json!({"rule": {"groups": ["web"]}, "agent": {"id": "002", "name": "w"},
+            "data": {"srcip": ip, "url": "/"}}),
+            )
+        };
+        for (i, ip) in ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+            .iter()
+            .enumerate()
+        {
+            store.join(&web(ip), 20 + i as i64).unwrap();
+        }
+        assert!(store.logins_due(30, 2).is_empty());
     }
 
     #[test]

@@ -94,6 +94,16 @@ pub fn login(alert: &Alert, found: &Found, hours: u64) -> Option<Outcome> {
     })
 }
 
+/// The first successful login in `found` at or after `since` (a campaign's first alert), if any.
+pub fn login_since(found: &Found, since: chrono::DateTime<chrono::FixedOffset>) -> Option<Outcome> {
+    found
+        .events
+        .iter()
+        .filter(|e| e.login == Some(true) && e.time >= since)
+        .min_by_key(|e| e.time)
+        .map(succeeded)
+}
+
 fn succeeded(e: &Event) -> Outcome {
     Outcome::LoginSucceeded {
         time: e.timestamp.clone(),
@@ -173,6 +183,23 @@ mod tests {
         );
         let web = alert(json!({"rule": {"groups": ["web", "attack"]}}));
         assert_eq!(login(&web, &f, 24), None);
+    }
+
+    #[test]
+    fn a_campaign_asks_for_the_first_success_since_it_began() {
+        let f = found(&[
+            success("2026-11-30T09:00:00.000+0000", "before"),
+            success("2026-11-30T11:30:00.000+0000", "root"),
+            failure("2026-11-30T10:00:00.000+0000"),
+        ]);
+        let since = parse_timestamp("2026-11-30T10:00:00.000+0000").unwrap();
+        let o = login_since(&f, since).expect("a success after");
+        assert_eq!(
+            o.to_string(),
+            "Outcome: login succeeded at 2026-11-30T11:30:00.000+0000 as root (rule 5715 on web-01)"
+        );
+        let later = parse_timestamp("2026-11-30T11:31:00.000+0000").unwrap();
+        assert_eq!(login_since(&f, later), None);
     }
 
     #[test]

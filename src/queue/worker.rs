@@ -157,6 +157,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         digest::send_digests(settings);
         digest::send_held(settings);
         campaign_lookups(settings).await;
+        // Bounded like the lookups: the push never waits long for its outcome.
+        let _ = tokio::time::timeout(CAMPAIGN_LOOKUP_LIMIT, campaign_outcomes(settings)).await;
         digest::send_campaigns(settings);
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
@@ -236,6 +238,44 @@ async fn campaign_lookups(settings: &Settings) {
         futures_util::future::join_all(lookups),
     )
     .await;
+}
+
+/// Did one of a login campaign's top addresses get in? Their history since the campaign's first
+/// alert answers, before its push goes out.
+async fn campaign_outcomes(settings: &Settings) {
+    let n = (settings.campaign.paid_lookups as usize).max(1);
+    let store = gate::campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+    let setup = settings.investigation();
+    for (key, first_ms, top) in store.logins_due(now_ms(), n) {
+        let Some(since) = chrono::DateTime::from_timestamp_millis(first_ms) else {
+            continue;
+        };
+        let since = since.fixed_offset();
+        let mut outcome = None;
+        for ip in top.iter().filter_map(|ip| ip.parse().ok()) {
+            let Ok(found) = crate::investigate::history::find(ip, None, &setup).await else {
+                continue;
+            };
+            if let Some(o) = crate::investigate::outcome::login_since(&found, since) {
+                outcome = Some(format!("{o} from {ip}"));
+                break;
+            }
+        }
+        let (text, succeeded) = match outcome {
+            Some(text) => (text, true),
+            None => (
+                format!(
+                    "Outcome: no successful login seen from its top {} addresses ({} h searched)",
+                    top.len(),
+                    settings.history.lookback_hours
+                ),
+                false,
+            ),
+        };
+        if let Err(e) = store.set_outcome(&key, text, succeeded) {
+            tracing::warn!("campaign outcome not kept: {e}");
+        }
+    }
 }
 
 /// The longest a campaign push waits for the lookups of its top addresses.

@@ -741,3 +741,77 @@ async fn a_campaign_push_names_what_its_top_addresses_are() {
         "the campaign's addresses are looked up, not analysed"
     );
 }
+
+/// A campaign of failed logins asks "did one get in?" of its top addresses' history: when one
+/// logged in after the campaign began, a campaign push says so (and escalates).
+#[tokio::test]
+async fn a_login_campaign_says_when_one_of_its_addresses_got_in() {
+    let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Single report\nbody");
+    let ntfy = ntfy_ok_server().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let alerts = scratch.path().join("alerts.json");
+    std::fs::write(&alerts, "").unwrap();
+    let env = Env::new(
+        &llm.url,
+        &ntfy.uri(),
+        &format!(
+            "[campaign]\nwindow_secs = 3\nmin_sources = 3\n[history]\nalerts_file = \"{}\"",
+            alerts.display()
+        ),
+    );
+    let sshd = |ip: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&ar_message(ip, 5)).unwrap();
+        v["parameters"]["alert"] = serde_json::json!({
+            "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string(),
+            "rule": {"id": "5710", "level": 5, "description": "sshd: Attempt to login using a non-existent user",
+                     "groups": ["syslog", "sshd", "authentication_failed", "invalid_login"]},
+            "agent": {"id": "003", "name": "web-01"},
+            "predecoder": {"program_name": "sshd"},
+            "decoder": {"parent": "sshd", "name": "sshd"},
+            "full_log": format!("sshd[1]: Failed password for invalid user admin from {ip} port 4242 ssh2"),
+            "data": {"srcip": ip, "srcuser": "admin"}});
+        v.to_string()
+    };
+    for ip in [
+        "203.0.113.21",
+        "203.0.113.22",
+        "203.0.113.23",
+        "203.0.113.21",
+    ] {
+        let (_, code) = execd_run(&env.config, &sshd(ip));
+        assert_eq!(code, Some(0));
+    }
+    // After the campaign began, one of its addresses logs in.
+    std::thread::sleep(Duration::from_millis(50));
+    let success = serde_json::json!({
+        "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string(),
+        "rule": {"id": "5715", "level": 3, "description": "sshd: authentication success.",
+                 "groups": ["syslog", "sshd", "authentication_success"]},
+        "agent": {"id": "003", "name": "web-01"},
+        "predecoder": {"program_name": "sshd"},
+        "full_log": "sshd[9]: Accepted password for root from 203.0.113.21 port 4242 ssh2",
+        "data": {"srcip": "203.0.113.21", "dstuser": "root"}});
+    std::fs::write(&alerts, format!("{success}\n")).unwrap();
+    let start = Instant::now();
+    let found = loop {
+        let pushes = ntfy.received_requests().await.unwrap_or_default();
+        let hit = pushes.iter().find(|p| {
+            header(p, "title").starts_with("Campaign")
+                && text(&p.body).contains("Outcome: login succeeded at ")
+        });
+        if let Some(p) = hit {
+            break Some((header(p, "priority"), text(&p.body)));
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (priority, body) = found.unwrap_or_else(|| panic!("no outcome: {}", env.log()));
+    assert!(
+        body.contains("as root (rule 5715 on web-01) from 203.0.113.21"),
+        "{body}"
+    );
+    assert_eq!(priority, "5", "{body}");
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(30)));
+}

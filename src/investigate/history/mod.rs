@@ -427,31 +427,9 @@ pub async fn lookup_with_outcome(
     if h.max_events == 0 {
         return (History::not_collected("history.max_events is 0"), None);
     }
-    let started = Instant::now();
-    let now = chrono::Local::now().fixed_offset();
-    let query = Query::new(ip, alert, h.max_events, h.lookback(), now);
-    let found = match h.backend {
-        HistoryBackend::File => {
-            let path = h.alerts_file.clone();
-            let query = query.with_deadline(started + FILE_TIME_LIMIT);
-            match tokio::task::spawn_blocking(move || search_files(&path, &query)).await {
-                Ok(Ok(found)) => Ok(found),
-                Ok(Err(e)) => Err(format!("{e:#}")),
-                Err(e) => Err(format!("the alert-log search stopped: {e}")),
-            }
-        }
-        HistoryBackend::Indexer => indexer::search(&h.indexer, &query)
-            .await
-            .map_err(|e| e.to_string()),
-    };
+    let found = find(ip, alert, setup).await;
     match found {
         Ok(found) => {
-            tracing::info!(
-                "history: {} earlier event(s) for {ip} from the {} in {} ms",
-                found.events.len(),
-                found.source,
-                started.elapsed().as_millis()
-            );
             let outcome =
                 alert.and_then(|a| crate::investigate::outcome::login(a, &found, h.lookback_hours));
             // The history is what came before the alert; what followed it served the outcome.
@@ -471,6 +449,37 @@ pub async fn lookup_with_outcome(
             (History::not_collected(reason), None)
         }
     }
+}
+
+/// The events of `ip` from the configured backend: the window ends at `alert` (an hour past it,
+/// at most now) or now, and reaches `history.lookback_hours` back.
+pub async fn find(ip: IpAddr, alert: Option<&Alert>, setup: &Setup) -> Result<Found, String> {
+    let h = &setup.history;
+    let started = Instant::now();
+    let now = chrono::Local::now().fixed_offset();
+    let query = Query::new(ip, alert, h.max_events, h.lookback(), now);
+    let found = match h.backend {
+        HistoryBackend::File => {
+            let path = h.alerts_file.clone();
+            let query = query.with_deadline(started + FILE_TIME_LIMIT);
+            match tokio::task::spawn_blocking(move || search_files(&path, &query)).await {
+                Ok(Ok(found)) => Ok(found),
+                Ok(Err(e)) => Err(format!("{e:#}")),
+                Err(e) => Err(format!("the alert-log search stopped: {e}")),
+            }
+        }
+        HistoryBackend::Indexer => indexer::search(&h.indexer, &query)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    found.inspect(|found| {
+        tracing::info!(
+            "history: {} event(s) for {ip} from the {} in {} ms",
+            found.events.len(),
+            found.source,
+            started.elapsed().as_millis()
+        );
+    })
 }
 
 /// What `check` says of the history backend: the alert log readable, or the indexer answering.
