@@ -9,6 +9,7 @@ pub mod archive;
 pub mod digest;
 pub mod email;
 pub mod feedback;
+pub mod html;
 pub mod ntfy;
 pub mod outbox;
 mod smtp;

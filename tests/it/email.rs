@@ -164,6 +164,39 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
     );
     // The model's raw HTML is text: its tags are broken up before the HTML is made.
     assert!(html.contains("\u{2039}script&gt;alert(1)"), "{html}");
+    // Styled for mail clients: a banner coloured by the level (15: Critical), a facts table,
+    // one column at most 700 px, inline styles only, nothing fetched from anywhere.
+    assert!(
+        html.contains("data-banner=\"Critical\" style=\"background:#b91c1c;color:#ffffff"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Shellshock from 192.168.0.223 on ubuntu-bionic</div>"),
+        "{html}"
+    );
+    assert!(html.contains("<table data-facts=\"1\""), "{html}");
+    for label in ["Rule", "Level", "Agent", "Source"] {
+        assert!(html.contains(&format!(">{label}</th>")), "{label}: {html}");
+    }
+    assert!(
+        html.contains("from 192.168.0.223, private (RFC 1918) (field data.srcip)"),
+        "{html}"
+    );
+    assert!(html.contains("max-width:700px"));
+    assert!(html.contains("<meta name=\"color-scheme\" content=\"light dark\">"));
+    assert!(!html.contains("<style") && !html.contains("<img") && !html.contains("<link"));
+    assert!(!html.contains("src=") && !html.contains("url("), "{html}");
+    // The appendix wraps to the page.
+    assert!(html.contains("Evidence appendix</h2>"), "{html}");
+    assert!(
+        html.contains("<pre style=\"white-space:pre-wrap;word-break:break-word"),
+        "{html}"
+    );
+    assert_eq!(
+        html.matches("Written without AI").count() + html.matches("written without AI").count(),
+        0,
+        "the model wrote it"
+    );
     // A link the model wrote is text, its address defanged.
     assert!(!html.contains("<a "), "{html}");
     assert!(html.contains("docs (hxxps://wazuh[.]com)"), "{html}");

@@ -1,0 +1,227 @@
+//! The mail's HTML part, styled the way mail clients allow: inline styles only (they strip
+//! `<style>`), one column at most 700 px wide, a banner coloured by the rule level, a facts table,
+//! the analysis, then the evidence appendix wrapped to the page. No image, no font, no link: the
+//! text is the model's or the attacker's, and nothing in it may call home or be clicked.
+//! Colours hold on a light and a dark background alike.
+
+use std::fmt::Write as _;
+
+use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
+
+use super::Delivery;
+use crate::analyze::report::severity_word;
+use crate::investigate::{Direction, IntelStatus};
+
+/// The banner's colour for a severity word: strong enough for white text on it.
+fn banner_colour(severity: &str) -> &'static str {
+    match severity {
+        "Critical" => "#b91c1c",
+        "High" => "#c2410c",
+        "Medium" => "#a16207",
+        _ => "#1d4ed8",
+    }
+}
+
+/// Escapes text for HTML.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown to HTML with every raw-HTML event as escaped text, no image and no link.
+pub fn markdown_to_html(markdown: &str) -> String {
+    let events = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    )
+    .filter_map(|event| match event {
+        Event::Html(s) | Event::InlineHtml(s) => Some(Event::Text(s)),
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        // No link of any kind: the text has none of ours, only what an attacker could write.
+        Event::Start(Tag::Link { .. }) | Event::End(TagEnd::Link) => None,
+        other => Some(other),
+    });
+    let mut body = String::new();
+    html::push_html(&mut body, events);
+    // Inline styles for what pulldown-cmark writes bare: tables and code wrap to the page.
+    body.replace(
+        "<table>",
+        "<table style=\"border-collapse:collapse;width:100%\">",
+    )
+    .replace(
+        "<td>",
+        "<td style=\"border:1px solid #8884;padding:4px;vertical-align:top\">",
+    )
+    .replace(
+        "<th>",
+        "<th style=\"border:1px solid #8884;padding:4px;text-align:left\">",
+    )
+    .replace(
+        "<pre>",
+        "<pre style=\"white-space:pre-wrap;word-break:break-word;font-size:12px;\
+             background:#8881;padding:8px;border-radius:4px\">",
+    )
+}
+
+/// One row of the facts table.
+fn row(out: &mut String, label: &str, value: &str) {
+    let _ = write!(
+        out,
+        "<tr><th style=\"text-align:left;padding:4px 8px 4px 0;vertical-align:top;\
+         white-space:nowrap\">{}</th><td style=\"padding:4px 0;word-break:break-word\">{}</td></tr>",
+        escape(label),
+        escape(value)
+    );
+}
+
+/// The whole HTML part for one report.
+pub fn render(d: &Delivery<'_>) -> String {
+    let level = d.alert.rule_level();
+    let severity = severity_word(level);
+    let ev = d.evidence;
+    let mut facts = String::new();
+    row(
+        &mut facts,
+        "Rule",
+        &format!("{}: {}", d.alert.rule_id(), d.alert.description()),
+    );
+    row(&mut facts, "Level", &format!("{level} ({severity})"));
+    let agent = match &ev.agent.address {
+        Some(a) => format!("{} ({})", ev.agent.name, a.ip),
+        None => ev.agent.name.clone(),
+    };
+    row(&mut facts, "Agent", &agent);
+    if let Some(s) = &ev.source {
+        let way = match (ev.direction, &ev.destination) {
+            (Direction::Outbound, Some(ours)) => format!("outbound from {} to {}", ours.ip, s.ip),
+            (Direction::Outbound, None) => format!("outbound to {}", s.ip),
+            _ => format!("from {}", s.ip),
+        };
+        row(
+            &mut facts,
+            "Source",
+            &format!("{way}, {} (field {})", s.scope.describe(), s.field),
+        );
+    }
+    if ev.intel.status == IntelStatus::Investigated {
+        row(&mut facts, "Risk score", &ev.intel.risk.summary());
+        if !ev.intel.risk.reasons.is_empty() {
+            row(&mut facts, "Because", &ev.intel.risk.reasons_line());
+        }
+    }
+    if let Some(outcome) = &ev.outcome {
+        row(&mut facts, "Outcome", &outcome.to_string());
+    }
+    if let Some(t) = d.alert.timestamp() {
+        row(&mut facts, "Time", &t);
+    }
+    let ai = if d.report.ai {
+        "Analysis by the local LLM"
+    } else {
+        "Written without AI"
+    };
+    let (analysis, appendix) = match d.full.split_once("\n## Evidence appendix") {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (d.full, None),
+    };
+    // The analysis without its title and origin line: the banner carries both.
+    let analysis: String = analysis
+        .lines()
+        .filter(|l| !l.starts_with("# ") && !l.starts_with("_Report of "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <meta name=\"supported-color-schemes\" content=\"light dark\"></head>\
+         <body style=\"margin:0;padding:0\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\"><tr><td align=\"center\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
+         style=\"max-width:700px;font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;\
+         font-size:15px;line-height:1.45\"><tr><td style=\"padding:0 12px\">"
+    );
+    let _ = write!(
+        out,
+        "<div data-banner=\"{severity}\" style=\"background:{};color:#ffffff;padding:14px 16px;\
+         border-radius:6px;margin:12px 0\"><div style=\"font-size:12px;letter-spacing:.08em;\
+         text-transform:uppercase\">{} · Wazuh rule level {level} · {}</div>\
+         <div style=\"font-size:19px;font-weight:bold;margin-top:4px\">{}</div></div>",
+        banner_colour(severity),
+        escape(severity),
+        escape(ai),
+        escape(&d.report.title)
+    );
+    if !d.report.lead.is_empty() {
+        let _ = write!(
+            out,
+            "<div style=\"margin:0 0 12px 0\">{}</div>",
+            markdown_to_html(&d.report.lead)
+        );
+    }
+    let _ = write!(
+        out,
+        "<table data-facts=\"1\" style=\"border-collapse:collapse;width:100%;margin:0 0 12px 0;\
+         font-size:14px\">{facts}</table>"
+    );
+    out.push_str(&markdown_to_html(&analysis));
+    if let Some(appendix) = appendix {
+        let _ = write!(
+            out,
+            "<h2 style=\"margin-top:24px\">Evidence appendix</h2>{}",
+            markdown_to_html(appendix)
+        );
+    }
+    out.push_str("</td></tr></table></td></tr></table></body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_keeps_no_markup_link_or_image_of_its_own() {
+        let md = "# Title\n<script>alert(1)</script>\n\nText <b>bold</b> [ok](https://example.org) \
+                  [bad](javascript:alert(1)) ![img](https://tracker.example/x.png)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\nlong\n```";
+        let html = markdown_to_html(md);
+        assert!(html.contains("<h1>Title</h1>"));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<b>"));
+        assert!(!html.contains("<a "), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(!html.contains("<img"));
+        assert!(
+            html.contains("<table style=\"border-collapse:collapse;width:100%\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<pre style=\"white-space:pre-wrap;word-break:break-word"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn banner_colours_follow_the_severity_and_text_is_escaped() {
+        assert_eq!(banner_colour("Critical"), "#b91c1c");
+        assert_eq!(banner_colour("High"), "#c2410c");
+        assert_eq!(banner_colour("Medium"), "#a16207");
+        assert_eq!(banner_colour("Low"), "#1d4ed8");
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}
