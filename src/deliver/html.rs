@@ -134,10 +134,12 @@ pub fn render(d: &Delivery<'_>) -> String {
         Some((head, tail)) => (head, Some(tail)),
         None => (d.full, None),
     };
-    // The analysis without its title and origin line: the banner carries both.
+    // The analysis without its title and origin line (the banner carries both) and without the
+    // verdict lines (shown above the facts).
+    let lead: Vec<&str> = d.report.lead.lines().collect();
     let analysis: String = analysis
         .lines()
-        .filter(|l| !l.starts_with("# ") && !l.starts_with("_Report of "))
+        .filter(|l| !l.starts_with("# ") && !l.starts_with("_Report of ") && !lead.contains(l))
         .collect::<Vec<_>>()
         .join("\n");
     let mut out = String::new();
@@ -211,6 +213,55 @@ mod tests {
             html.contains("<pre style=\"white-space:pre-wrap;word-break:break-word"),
             "{html}"
         );
+    }
+
+    /// A report without AI: the banner says so once, the verdict line stands above the facts
+    /// once, and the facts table has the alert's rows.
+    #[test]
+    fn a_report_without_ai_renders_each_thing_once() {
+        use crate::analyze::report;
+        use crate::config::Settings;
+        use crate::intake::alert::Alert;
+        use crate::investigate::Evidence;
+        let alert = Alert::new(serde_json::json!({
+            "timestamp": "2026-11-30T03:00:00.000+0000",
+            "rule": {"id": "5710", "level": 10, "description": "sshd: Attempt to login using a <non-existent> user",
+                     "groups": ["sshd", "authentication_failed"]},
+            "agent": {"id": "001", "name": "web-01", "ip": "10.0.0.5"},
+            "predecoder": {"program_name": "sshd"},
+            "data": {"srcip": "185.220.101.33", "srcuser": "admin"}}));
+        let ev = Evidence::local(&alert, &Settings::default().investigation());
+        let r = report::fallback(&alert, &ev, "Ollama is unreachable", 3500);
+        let full = report::full(&alert, &ev, &r, "now");
+        let d = Delivery {
+            alert: &alert,
+            evidence: &ev,
+            report: &r,
+            full: &full,
+            archived: None,
+            target: None,
+        };
+        let html = render(&d);
+        assert_eq!(
+            html.to_lowercase().matches("written without ai").count(),
+            1,
+            "{html}"
+        );
+        assert!(
+            html.contains("data-banner=\"High\" style=\"background:#c2410c"),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("Block 185.220.101.33 at the firewall").count(),
+            2,
+            "lead and actions: {html}"
+        );
+        assert!(html.contains(">Source</th><td style=\"padding:4px 0;word-break:break-word\">from 185.220.101.33, public"), "{html}");
+        assert!(
+            html.contains("sshd: Attempt to login using a &lt;non-existent&gt; user"),
+            "{html}"
+        );
+        assert!(!html.contains("<non-existent>"));
     }
 
     #[test]
