@@ -54,23 +54,27 @@ pub fn markdown_to_html(markdown: &str) -> String {
     let mut body = String::new();
     html::push_html(&mut body, events);
     // Inline styles for what pulldown-cmark writes bare: tables and code wrap to the page.
-    body.replace(
-        "<table>",
-        "<table style=\"border-collapse:collapse;width:100%\">",
-    )
-    .replace(
-        "<td>",
-        "<td style=\"border:1px solid #8884;padding:4px;vertical-align:top\">",
-    )
-    .replace(
-        "<th>",
-        "<th style=\"border:1px solid #8884;padding:4px;text-align:left\">",
-    )
-    .replace(
-        "<pre>",
-        "<pre style=\"white-space:pre-wrap;word-break:break-word;font-size:12px;\
+    body.replace("<h1>", "<h1 style=\"font-size:20px;margin:16px 0 6px 0\">")
+        .replace("<h2>", "<h2 style=\"font-size:17px;margin:18px 0 6px 0\">")
+        .replace("<h3>", "<h3 style=\"font-size:15px;margin:14px 0 4px 0\">")
+        .replace("<ul>", "<ul style=\"margin:4px 0;padding-left:22px\">")
+        .replace(
+            "<table>",
+            "<table style=\"border-collapse:collapse;width:100%\">",
+        )
+        .replace(
+            "<td>",
+            "<td style=\"border:1px solid #8884;padding:4px;vertical-align:top\">",
+        )
+        .replace(
+            "<th>",
+            "<th style=\"border:1px solid #8884;padding:4px;text-align:left\">",
+        )
+        .replace(
+            "<pre>",
+            "<pre style=\"white-space:pre-wrap;word-break:break-word;font-size:12px;\
              background:#8881;padding:8px;border-radius:4px\">",
-    )
+        )
 }
 
 /// One row of the facts table.
@@ -181,7 +185,7 @@ pub fn render(d: &Delivery<'_>) -> String {
     if let Some(appendix) = appendix {
         let _ = write!(
             out,
-            "<h2 style=\"margin-top:24px\">Evidence appendix</h2>{}",
+            "<h2 style=\"font-size:17px;margin:24px 0 6px 0\">Evidence appendix</h2>{}",
             markdown_to_html(appendix)
         );
     }
@@ -198,7 +202,7 @@ mod tests {
         let md = "# Title\n<script>alert(1)</script>\n\nText <b>bold</b> [ok](https://example.org) \
                   [bad](javascript:alert(1)) ![img](https://tracker.example/x.png)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\nlong\n```";
         let html = markdown_to_html(md);
-        assert!(html.contains("<h1>Title</h1>"));
+        assert!(html.contains(">Title</h1>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<b>"));

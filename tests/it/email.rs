@@ -187,7 +187,7 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
     assert!(!html.contains("<style") && !html.contains("<img") && !html.contains("<link"));
     assert!(!html.contains("src=") && !html.contains("url("), "{html}");
     // The appendix wraps to the page.
-    assert!(html.contains("Evidence appendix</h2>"), "{html}");
+    assert!(html.contains(">Evidence appendix</h2>"), "{html}");
     assert!(
         html.contains("<pre style=\"white-space:pre-wrap;word-break:break-word"),
         "{html}"
