@@ -320,6 +320,60 @@ mod tests {
     }
 
     #[test]
+    fn key_names_split_into_words() {
+        let words = |k: &str| split_words(k);
+        assert_eq!(words("remote_server_ip"), vec!["remote", "server", "ip"]);
+        assert_eq!(words("userID"), vec!["user", "id"]);
+        assert_eq!(words("IPAddress"), vec!["ip", "address"]);
+        assert_eq!(words("sourceIPAddress"), vec!["source", "ip", "address"]);
+        assert_eq!(words("srcip"), vec!["src", "ip"]);
+        assert_eq!(words("-a--b-"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn keys_are_looked_for_six_levels_deep_and_no_deeper() {
+        let nest = |levels: usize| {
+            let mut v = json!({"remote_addr": "203.0.113.44"});
+            for i in 0..levels {
+                v = json!({ format!("l{i}"): v });
+            }
+            json!({"data": v})
+        };
+        assert!(
+            found(nest(MAX_DEPTH)).is_some(),
+            "at the deepest level searched"
+        );
+        assert_eq!(found(nest(MAX_DEPTH + 1)), None, "one level deeper");
+        // Objects only: an array under data is not searched.
+        assert_eq!(
+            found(json!({"data": {"x": [{"remote_addr": "203.0.113.44"}]}})),
+            None
+        );
+    }
+
+    #[test]
+    fn the_alert_itself_may_say_our_host_started_it() {
+        let says = |v: Value| declared_outbound(&Alert::new(v));
+        assert!(says(
+            json!({"data": {"aws": {"service": {"action": {"networkConnectionAction":
+            {"connectionDirection": "OUTBOUND"}}}}}})
+        ));
+        assert!(says(
+            json!({"data": {"win": {"eventdata": {"initiated": "true"}}}})
+        ));
+        assert!(says(json!({"data": {"network": {"direction": "egress"}}})));
+        assert!(says(json!({"network": {"direction": "Outbound"}})));
+        assert!(!says(
+            json!({"data": {"win": {"eventdata": {"initiated": "false"}}}})
+        ));
+        assert!(!says(json!({"network": {"direction": "inbound"}})));
+        assert!(!says(
+            json!({"data": {"aws": {"service": {"action": {"networkConnectionAction":
+            {"connectionDirection": "INBOUND"}}}}}})
+        ));
+    }
+
+    #[test]
     fn the_log_line_is_read_last_and_only_after_a_cue() {
         assert_eq!(
             found(
@@ -338,6 +392,20 @@ mod tests {
                 json!({"full_log": "System configuration saved by netscreen via web from host 10.10.10.101 to 10.10.10.1:443"})
             ),
             pair("10.10.10.101", "full_log")
+        );
+        // `host` alone is no cue, nor a word after `from` other than host, ip, address.
+        assert_eq!(
+            found(json!({"full_log": "configuration pushed to host 10.10.10.1 by admin"})),
+            None
+        );
+        assert_eq!(
+            found(json!({"full_log": "relayed from mx 10.10.10.2"})),
+            None
+        );
+        assert_eq!(
+            found(json!({"full_log": "a b c from 203.0.113.5"})),
+            pair("203.0.113.5", "full_log"),
+            "short words before the cue"
         );
         assert_eq!(
             found(json!({"full_log": "OpenSSH 8.2.1.4 started at 10.11.12.13"})),
