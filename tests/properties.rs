@@ -138,7 +138,9 @@ proptest! {
         let alert = Alert::new(json!({
             "rule": {"id": "5710", "level": 10, "description": description, "groups": [user.clone()]},
             "agent": {"id": "001", "name": agent},
-            "data": {"srcip": "203.0.113.7", "srcuser": user, "url": log.clone()},
+            // A JSON-decoded log chooses its own keys: they reach the prompt too.
+            "data": {"srcip": "203.0.113.7", "srcuser": user, "url": log.clone(),
+                     "app": {agent.clone(): description.clone()}},
             "full_log": log,
         }));
         let settings = Settings::default();

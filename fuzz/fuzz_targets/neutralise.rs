@@ -25,7 +25,9 @@ fn fenced_data_has_no_line_of_ours(log: &str, description: &str, user: &str, age
     let alert = Alert::new(json!({
         "rule": {"id": "5710", "level": 10, "description": description, "groups": [user]},
         "agent": {"id": "001", "name": agent},
-        "data": {"srcip": "203.0.113.7", "srcuser": user, "url": log},
+        // A JSON-decoded log chooses its own keys: they reach the prompt too.
+        "data": {"srcip": "203.0.113.7", "srcuser": user, "url": log,
+                 "app": {agent: description}},
         "full_log": log,
     }));
     let settings = Settings::default();

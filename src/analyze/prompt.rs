@@ -211,9 +211,15 @@ fn write_alert(user: &mut String, alert: &Alert, evidence: &Evidence, open: &str
     let mut rest = String::new();
     let mut left_out = 0usize;
     for (path, value) in other_fields(alert.json(), &shown) {
+        // The path is the alert's own keys (a JSON-decoded log chooses them): as untrusted as
+        // the value, and neutralised with it.
         let line = format!(
-            "{path}: {}\n",
-            one_line(truncate_chars(&value, FIELD_BUDGET))
+            "{}\n",
+            one_line(&format!(
+                "{}: {}",
+                truncate_chars(&path, FIELD_BUDGET),
+                truncate_chars(&value, FIELD_BUDGET)
+            ))
         );
         if rest.len() + line.len() > OTHER_FIELDS_BUDGET {
             left_out += 1;
