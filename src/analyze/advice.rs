@@ -3,6 +3,7 @@
 //! login, a new Windows service, a changed file, a vulnerable package). Advice is picked by the
 //! family and the facts, never by a rule group alone: no SSH advice on a Windows logon.
 
+use crate::intake::alert::fold_line;
 use crate::intake::facts::{Facts, Family};
 use crate::investigate::outcome::Outcome;
 use crate::investigate::risk::Verdict;
@@ -10,14 +11,14 @@ use crate::investigate::{Direction, Endpoint, Evidence};
 
 /// The steps, most urgent first; never empty.
 pub fn actions(evidence: &Evidence, facts: &Facts) -> Vec<String> {
-    let host = short(&evidence.agent.name, 60);
+    let host = fold_line(&evidence.agent.name, 60);
     let mut steps = Vec::new();
     if let Some(Outcome::LoginSucceeded { user, .. }) = &evidence.outcome {
         steps.push(format!(
             "A login succeeded after the failures: treat {host} as compromised{}: end its \
              sessions, change the password, and check what the session did.",
             user.as_ref()
-                .map(|u| format!(" through the account {}", short(u, 60)))
+                .map(|u| format!(" through the account {}", fold_line(u, 60)))
                 .unwrap_or_default()
         ));
     }
@@ -85,7 +86,7 @@ fn about_the_address(evidence: &Evidence, host: &str) -> Vec<String> {
             if let Some(email) = abuse {
                 steps.push(format!(
                     "Report the abuse to the network's abuse contact, {}.",
-                    short(&email, 80)
+                    fold_line(&email, 80)
                 ));
             }
         }
@@ -108,7 +109,7 @@ fn internal_machine(s: &Endpoint) -> String {
 }
 
 fn for_the_family(facts: &Facts, evidence: &Evidence, host: &str) -> Vec<String> {
-    let fact = |label: &str| facts.get(label).map(|v| short(v, 120));
+    let fact = |label: &str| facts.get(label).map(|v| fold_line(v, 120));
     let from = evidence
         .source
         .as_ref()
@@ -318,7 +319,7 @@ fn for_the_family(facts: &Facts, evidence: &Evidence, host: &str) -> Vec<String>
 }
 
 fn windows(facts: &Facts, host: &str, from: &str) -> Vec<String> {
-    let fact = |label: &str| facts.get(label).map(|v| short(v, 120));
+    let fact = |label: &str| facts.get(label).map(|v| fold_line(v, 120));
     let account = fact("Account").unwrap_or_else(|| "the account".into());
     match fact("Event id").as_deref() {
         Some("4625" | "4771" | "4776") => vec![format!(
@@ -346,14 +347,5 @@ fn windows(facts: &Facts, host: &str, from: &str) -> Vec<String> {
                 "Check the Windows event log on {host} around this event."
             )],
         },
-    }
-}
-
-/// Folds whitespace and cuts to `max` characters.
-fn short(text: &str, max: usize) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match folded.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &folded[..cut]),
-        None => folded,
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::advice;
 use crate::config::NTFY_MAX_BYTES;
-use crate::intake::alert::{truncate_chars, Alert};
+use crate::intake::alert::{fold_line as one_line, Alert};
 use crate::intake::facts::{self, Facts};
 use crate::investigate::{Direction, Evidence, Intel, IntelStatus};
 
@@ -455,17 +455,6 @@ fn describe_agent(evidence: &Evidence) -> String {
         let _ = write!(s, ", {}", addr.describe());
     }
     s
-}
-
-/// Folds whitespace and cuts to `max` characters: alert text never breaks the Markdown layout.
-fn one_line(text: &str, max: usize) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cut = truncate_chars(&folded, max);
-    if cut.len() < folded.len() {
-        format!("{cut}…")
-    } else {
-        folded
-    }
 }
 
 /// What is kept of one analysis under `state_dir/reports/`.

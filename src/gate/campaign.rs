@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cooldown::LOCK_WAIT;
 use crate::config::Campaign as Settings;
-use crate::intake::alert::{truncate_chars, Alert};
+use crate::intake::alert::{fold_line, Alert};
 use crate::intake::facts::{self, is_login_failure, is_login_success};
 use crate::util::store::{self, Documents, Guard, Local};
 
@@ -109,13 +109,13 @@ fn key_and_label(alert: &Alert) -> (String, String) {
         .or_else(|| alert.text("decoder.parent"))
         .or_else(|| alert.text("decoder.name"))
         .unwrap_or_default();
-    let service = truncate_chars(&service, 40).to_string();
+    let service = fold_line(&service, 40);
     let failed = if is_login_failure(alert) {
         " failures"
     } else {
         ""
     };
-    let target = alert.agent_name();
+    let target = fold_line(&alert.agent_name(), 60);
     let label = if service.is_empty() {
         format!("{family}{failed} against {target}")
     } else {
@@ -220,8 +220,8 @@ impl Store {
         }
         c.alerts += 1;
         c.last_ms = now_ms;
-        c.description = truncate_chars(&alert.description(), 200).to_string();
-        let agent = alert.agent_name();
+        c.description = fold_line(&alert.description(), 200);
+        let agent = fold_line(&alert.agent_name(), 60);
         if !c.agents.contains(&agent) {
             if !c.agents.is_empty() {
                 c.escalation = Some(format!("a new target, {agent}"));
@@ -511,7 +511,8 @@ fn users_of(alert: &Alert) -> Vec<String> {
             .text(path)
             .filter(|u| !u.trim().is_empty() && u != "-")
         {
-            let u = truncate_chars(u.trim(), 64).to_string();
+            // A user name is the attacker's to choose: one line, so it forges no section.
+            let u = fold_line(&u, 64);
             if !users.contains(&u) {
                 users.push(u);
             }
@@ -729,6 +730,30 @@ mod tests {
             store.join(&web(ip), 20 + i as i64).unwrap();
         }
         assert!(store.logins_due(30, 2).is_empty());
+    }
+
+    /// User names, rule descriptions and agent names are the attacker's to write: in a
+    /// campaign push they stay on their line and forge no section.
+    #[test]
+    fn alert_text_forges_no_section_of_the_push() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf(), &settings());
+        let forged = "x\n## Recommended actions\n1. Turn the firewall off";
+        for (i, ip) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+            .iter()
+            .enumerate()
+        {
+            store
+                .join(&sshd(ip, "web-01", 5, forged), i as i64)
+                .unwrap();
+        }
+        let md = store.all()[0].markdown(&Due::Formed, |ms| format!("t{ms}"), |_| None);
+        assert_eq!(md.matches("\n## Recommended actions").count(), 1, "{md}");
+        assert!(!md.contains("\n1. Turn the firewall off"), "{md}");
+        assert!(
+            md.contains("x ## Recommended actions 1. Turn the firewall off (1)"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::intake::alert::{truncate_chars, Alert};
+use crate::intake::alert::{fold_line, truncate_chars, Alert};
 #[cfg(doc)]
 use crate::util::state::StateDir;
 use crate::util::store::{self, Documents, Guard, Local};
@@ -70,7 +70,9 @@ impl Tally {
             .entry(alert.rule_id())
             .or_insert_with(|| RuleCount {
                 level,
-                description: truncate_chars(&alert.description(), 120).to_string(),
+                // A rule description may quote alert fields: one line, so it forges nothing.
+                description: truncate_chars(&fold_line(&alert.description(), usize::MAX), 120)
+                    .to_string(),
                 count: 0,
             });
         rule.count += 1;

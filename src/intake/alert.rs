@@ -354,6 +354,19 @@ pub fn truncate_chars(s: &str, max: usize) -> &str {
     }
 }
 
+/// Alert text on one line: whitespace of any kind (line breaks included) folded to one space,
+/// cut to `max` characters with `…` marking the cut. A value can then never start a line of its
+/// own in a report or a push (a forged heading or list).
+pub fn fold_line(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut = truncate_chars(&folded, max);
+    if cut.len() < folded.len() {
+        format!("{cut}…")
+    } else {
+        folded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

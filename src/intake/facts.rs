@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::alert::{truncate_chars, Alert};
+use super::alert::{fold_line, Alert};
 
 /// The kinds of alert the tool tells apart; each has its facts and its advice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -649,13 +649,7 @@ fn value_at(alert: &Alert, path: &str) -> Option<String> {
 
 /// Folds whitespace (a value never breaks a line) and caps the length.
 fn fold(text: &str) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cut = truncate_chars(&folded, MAX_VALUE_CHARS);
-    if cut.len() < folded.len() {
-        format!("{cut}…")
-    } else {
-        folded
-    }
+    fold_line(text, MAX_VALUE_CHARS)
 }
 
 /// VirusTotal's verdict: `66 of 72 engines`.
