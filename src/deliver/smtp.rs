@@ -123,8 +123,18 @@ async fn session(cfg: &Email, at: Endpoint) -> Result<AsyncSmtpConnection, MailE
     let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
         .await
         .map_err(|e| failed(cfg, &e))?;
-    if conn.can_starttls() || !at.plaintext_ok {
-        // Refused by lettre itself when the server offers no STARTTLS.
+    if !conn.can_starttls() && !at.plaintext_ok {
+        // Say what to do, not only what went wrong.
+        return Err(MailError::Smtp {
+            url: cfg.smtp_url.clone(),
+            reason: "the server offers no STARTTLS, and the mail is not sent in plain text: \
+                     use smtps://, a relay on this host, or email.allow_plaintext = true (a \
+                     trusted LAN relay, no username)"
+                .into(),
+            retryable: false,
+        });
+    }
+    if conn.can_starttls() {
         conn.starttls(at.tls, &hello)
             .await
             .map_err(|e| failed(cfg, &e))?;

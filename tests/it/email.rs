@@ -441,6 +441,7 @@ async fn no_mail_in_plain_text_with_credentials() {
         log.contains("mail failed") && log.to_lowercase().contains("tls"),
         "{log}"
     );
+    assert!(log.contains("use smtps://"), "says what to do: {log}");
     assert!(!log.contains("hunter2"), "{log}");
 }
 
