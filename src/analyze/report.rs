@@ -59,18 +59,23 @@ pub fn title_of(markdown: &str) -> String {
 /// The push's body: the report without its title (the push's Title header carries it), led by
 /// the verdict line when the report does not start with it already; within `max_chars`.
 pub fn push_body(report: &Report, max_chars: usize) -> String {
-    let mut lines = report.markdown.lines().peekable();
-    if lines.peek().is_some_and(|l| l.starts_with("# ")) {
-        lines.next();
-    }
-    let rest: Vec<&str> = lines.skip_while(|l| l.trim().is_empty()).collect();
-    let rest = rest.join("\n");
+    let rest = without_title(&report.markdown);
     let body = if report.lead.is_empty() || rest.starts_with(&report.lead) {
-        rest
+        rest.to_string()
     } else {
         format!("{}\n\n{rest}", report.lead)
     };
     fit(&body, max_chars)
+}
+
+/// Markdown without its `# ` title line (a push's Title header carries it) and the blank lines
+/// after it.
+pub fn without_title(markdown: &str) -> &str {
+    match markdown.split_once('\n') {
+        Some((first, rest)) if first.starts_with("# ") => rest.trim_start_matches(['\n', '\r']),
+        None if markdown.starts_with("# ") => "",
+        _ => markdown,
+    }
 }
 
 /// Cuts text to at most `max_chars` characters and 4,096 bytes: at the last line that fits, or at a

@@ -151,12 +151,10 @@ pub fn digest_push(key: &str, tally: &Tally, max_chars: usize) -> Push {
 /// header carries the title, the body does not repeat it.
 fn split_title(markdown: &str, max_chars: usize) -> (String, String) {
     let title = report::title_of(markdown);
-    let body = markdown
-        .split_once('\n')
-        .filter(|_| markdown.starts_with("# "))
-        .map_or(markdown, |(_, rest)| rest)
-        .trim_start();
-    (title, report::fit(body, max_chars))
+    (
+        title,
+        report::fit(report::without_title(markdown), max_chars),
+    )
 }
 
 #[cfg(test)]
