@@ -500,13 +500,7 @@ fn add_source(c: &mut Campaign, ip: &str, now_ms: i64) {
 /// The accounts an alert names (user names tried, targeted, logged in).
 fn users_of(alert: &Alert) -> Vec<String> {
     let mut users = Vec::new();
-    for path in [
-        "data.dstuser",
-        "data.srcuser",
-        "data.user",
-        "data.win.eventdata.targetUserName",
-        "user.name",
-    ] {
+    for path in facts::USER_FIELDS {
         if let Some(u) = alert
             .text(path)
             .filter(|u| !u.trim().is_empty() && u != "-")

@@ -113,6 +113,18 @@ impl Facts {
     }
 }
 
+/// Where the user names of an alert can live (tried, targeted, logged in): for the history
+/// summary and a campaign's targeted users.
+pub const USER_FIELDS: &[&str] = &[
+    "data.dstuser",
+    "data.srcuser",
+    "data.user",
+    "data.win.eventdata.targetUserName",
+    "data.office365.UserId",
+    "data.aws.userIdentity.userName",
+    "user.name",
+];
+
 /// A fact's value is cut here: a command line or a diff can be long, and the report is short.
 const MAX_VALUE_CHARS: usize = 300;
 

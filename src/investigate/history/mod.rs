@@ -30,6 +30,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
 use crate::intake::alert::{self, truncate_chars, Alert};
+use crate::intake::facts::USER_FIELDS;
 use crate::investigate::Setup;
 use crate::util::Probe;
 
@@ -136,17 +137,6 @@ const PORT_FIELDS: &[&str] = &[
     "data.dst_port",
     "data.win.eventdata.destinationPort",
     "destination.port",
-];
-
-/// Where the user names an attacker tried can live.
-const USER_FIELDS: &[&str] = &[
-    "data.dstuser",
-    "data.srcuser",
-    "data.user",
-    "data.win.eventdata.targetUserName",
-    "data.office365.UserId",
-    "data.aws.userIdentity.userName",
-    "user.name",
 ];
 
 impl Event {
