@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         full: &full,
         archived: None,
         target: None,
+        pdf: None,
     };
     print!("{}", html::render(&d));
     Ok(())

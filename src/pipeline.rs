@@ -24,6 +24,8 @@ pub(crate) struct RunOptions {
     pub ntfy: Option<NtfyOverride>,
     /// How long the job waited in the spool; it counts against `general.deadline_secs`.
     pub waited_secs: u64,
+    /// Also write the report as a PDF here (`--pdf`).
+    pub pdf: Option<std::path::PathBuf>,
 }
 
 /// What one analysis produced.
@@ -60,6 +62,9 @@ pub(crate) async fn analyse_and_deliver(
             settings.ntfy.max_chars,
         );
     }
+    if let Some(path) = &options.pdf {
+        write_pdf(alert, &evidence, &report, settings, path)?;
+    }
     if options.dry_run {
         tracing::info!("dry run: nothing archived or sent");
         return Ok(Outcome {
@@ -73,4 +78,31 @@ pub(crate) async fn analyse_and_deliver(
         report,
         pushed: delivered.pushed,
     })
+}
+
+/// Writes the report as a PDF to a path given on the command line.
+fn write_pdf(
+    alert: &Alert,
+    evidence: &crate::investigate::Evidence,
+    report: &Report,
+    settings: &Settings,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let now = chrono::Utc::now();
+    let full = deliver::full_report(alert, evidence, report, settings, now);
+    let delivery = deliver::Delivery {
+        alert,
+        evidence,
+        report,
+        full: &full,
+        archived: None,
+        target: None,
+        pdf: None,
+    };
+    let pdf = deliver::pdf::render(&delivery, now)?;
+    std::fs::write(path, pdf)
+        .with_context(|| format!("cannot write the PDF to {}", path.display()))?;
+    tracing::info!("PDF written to {}", path.display());
+    Ok(())
 }

@@ -32,6 +32,11 @@ pub(crate) struct Cli {
     #[arg(long)]
     pub foreground: bool,
 
+    /// Also write the report as a PDF to this file (with or without --dry-run); the run stays in
+    /// the foreground.
+    #[arg(long, value_name = "PATH")]
+    pub pdf: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -36,9 +36,11 @@ pub(crate) fn alert(cli: &Cli, settings: &Settings, source: &Source) -> anyhow::
         settings,
         source,
         origin,
-        foreground: cli.foreground,
+        // A PDF asked for on the command line is written by this process.
+        foreground: cli.foreground || cli.pdf.is_some(),
         options: RunOptions {
             dry_run: cli.dry_run,
+            pdf: cli.pdf.clone(),
             ..RunOptions::default()
         },
         ungated: false,

@@ -221,6 +221,8 @@ pub struct Email {
     /// Lets `smtp://` to a server that is not on loopback go out in plain text when the server
     /// offers no STARTTLS (a trusted LAN relay). Off: STARTTLS is required there.
     pub allow_plaintext: bool,
+    /// Attach the report as a PDF.
+    pub attach_pdf: bool,
 }
 
 impl Default for Email {
@@ -234,6 +236,7 @@ impl Default for Email {
             to: Vec::new(),
             min_level: 0,
             allow_plaintext: false,
+            attach_pdf: true,
         }
     }
 }

@@ -15,6 +15,7 @@ pub(super) fn archive(
     evidence: &Evidence,
     report: &Report,
     full: &str,
+    pdf: Option<&[u8]>,
     settings: &Settings,
 ) -> Option<PathBuf> {
     let dir = settings.state().reports();
@@ -30,6 +31,13 @@ pub(super) fn archive(
     match report::archive(&dir, &stem, &archived) {
         Ok(path) => {
             tracing::info!("report saved to {}", path.display());
+            if let Some(pdf) = pdf {
+                // Beside the Markdown, as `<stem>.pdf`; pruned with it.
+                let pdf_path = path.with_extension("pdf");
+                if let Err(e) = crate::util::fsutil::write_atomic(&pdf_path, pdf) {
+                    tracing::warn!("PDF not saved to {}: {e}", pdf_path.display());
+                }
+            }
             Some(path)
         }
         Err(e) => {

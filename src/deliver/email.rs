@@ -1,6 +1,7 @@
 //! The full report by e-mail: a multipart message with the Markdown as plain text, the styled
 //! HTML part ([`super::html`]: a banner, a facts table, the analysis, the evidence appendix),
-//! and the Markdown and the evidence JSON as attachments.
+//! and as attachments the PDF ([`super::pdf`], unless `email.attach_pdf` is off), the Markdown
+//! and the evidence JSON.
 //!
 //! The HTML comes from the Markdown through pulldown-cmark with every raw-HTML event turned into
 //! escaped text, and no image or link: nothing the model (or an attacker quoted in a log line)
@@ -60,6 +61,7 @@ pub fn compose(
     markdown: &str,
     html: String,
     evidence_json: &str,
+    pdf: Option<&[u8]>,
 ) -> Result<Outgoing, MailError> {
     let bad = |e: String| MailError::Settings(e);
     let from: Mailbox = cfg
@@ -83,13 +85,19 @@ pub fn compose(
         to.push(mb.email.to_string());
         builder = builder.to(mb);
     }
+    let mut parts = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+        markdown.to_string(),
+        html,
+    ));
+    if let Some(pdf) = pdf {
+        parts = parts.singlepart(Attachment::new("report.pdf".into()).body(
+            pdf.to_vec(),
+            ContentType::parse("application/pdf").map_err(|e| bad(e.to_string()))?,
+        ));
+    }
     let message = builder
         .multipart(
-            MultiPart::mixed()
-                .multipart(MultiPart::alternative_plain_html(
-                    markdown.to_string(),
-                    html,
-                ))
+            parts
                 .singlepart(
                     Attachment::new("report.md".into()).body(
                         markdown.to_string(),
@@ -188,6 +196,7 @@ impl Channel for EmailChannel {
             d.full,
             super::html::render(d),
             &evidence_json,
+            d.pdf.filter(|_| self.cfg.attach_pdf),
         ) {
             Ok(mail) => match serde_json::to_value(&mail) {
                 Ok(mail) => Compose::Message(serde_json::json!({ "mail": mail })),
@@ -249,13 +258,13 @@ mod tests {
             to: vec!["soc@example.org".into()],
             ..Email::default()
         };
-        let mail = compose(&cfg, "Title", "# T\nx", String::new(), "{}").expect("composes");
+        let mail = compose(&cfg, "Title", "# T\nx", String::new(), "{}", None).expect("composes");
         assert_eq!(mail.to, vec!["soc@example.org"]);
         cfg.to = vec!["not an address".into()];
-        let err = compose(&cfg, "Title", "# T", String::new(), "{}").unwrap_err();
+        let err = compose(&cfg, "Title", "# T", String::new(), "{}", None).unwrap_err();
         assert!(err.to_string().contains("email.to[0]"), "{err}");
         cfg.to.clear();
-        assert!(compose(&cfg, "T", "x", String::new(), "{}")
+        assert!(compose(&cfg, "T", "x", String::new(), "{}", None)
             .unwrap_err()
             .to_string()
             .contains("email.to is empty"));

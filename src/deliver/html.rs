@@ -8,18 +8,13 @@ use std::fmt::Write as _;
 
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 
+use super::view::View;
 use super::Delivery;
-use crate::analyze::report::severity_word;
-use crate::investigate::{Direction, IntelStatus};
 
-/// The banner's colour for a severity word: strong enough for white text on it.
-fn banner_colour(severity: &str) -> &'static str {
-    match severity {
-        "Critical" => "#b91c1c",
-        "High" => "#c2410c",
-        "Medium" => "#a16207",
-        _ => "#1d4ed8",
-    }
+/// The banner's colour for a severity word, as CSS.
+fn banner_colour(severity: &str) -> String {
+    let [r, g, b] = super::view::banner_rgb(severity);
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 /// Escapes text for HTML.
@@ -90,62 +85,12 @@ fn row(out: &mut String, label: &str, value: &str) {
 
 /// The whole HTML part for one report.
 pub fn render(d: &Delivery<'_>) -> String {
-    let level = d.alert.rule_level();
-    let severity = severity_word(level);
-    let ev = d.evidence;
+    let view = View::of(d);
+    let (severity, level) = (view.severity, view.level);
     let mut facts = String::new();
-    row(
-        &mut facts,
-        "Rule",
-        &format!("{}: {}", d.alert.rule_id(), d.alert.description()),
-    );
-    row(&mut facts, "Level", &format!("{level} ({severity})"));
-    let agent = match &ev.agent.address {
-        Some(a) => format!("{} ({})", ev.agent.name, a.ip),
-        None => ev.agent.name.clone(),
-    };
-    row(&mut facts, "Agent", &agent);
-    if let Some(s) = &ev.source {
-        let way = match (ev.direction, &ev.destination) {
-            (Direction::Outbound, Some(ours)) => format!("outbound from {} to {}", ours.ip, s.ip),
-            (Direction::Outbound, None) => format!("outbound to {}", s.ip),
-            _ => format!("from {}", s.ip),
-        };
-        row(
-            &mut facts,
-            "Source",
-            &format!("{way}, {} (field {})", s.scope.describe(), s.field),
-        );
+    for (label, value) in &view.facts {
+        row(&mut facts, label, value);
     }
-    if ev.intel.status == IntelStatus::Investigated {
-        row(&mut facts, "Risk score", &ev.intel.risk.summary());
-        if !ev.intel.risk.reasons.is_empty() {
-            row(&mut facts, "Because", &ev.intel.risk.reasons_line());
-        }
-    }
-    if let Some(outcome) = &ev.outcome {
-        row(&mut facts, "Outcome", &outcome.to_string());
-    }
-    if let Some(t) = d.alert.timestamp() {
-        row(&mut facts, "Time", &t);
-    }
-    let ai = if d.report.ai {
-        "Analysis by the local LLM"
-    } else {
-        "Written without AI"
-    };
-    let (analysis, appendix) = match d.full.split_once("\n## Evidence appendix") {
-        Some((head, tail)) => (head, Some(tail)),
-        None => (d.full, None),
-    };
-    // The analysis without its title and origin line (the banner carries both) and without the
-    // verdict lines (shown above the facts).
-    let lead: Vec<&str> = d.report.lead.lines().collect();
-    let analysis: String = analysis
-        .lines()
-        .filter(|l| !l.starts_with("# ") && !l.starts_with("_Report of ") && !lead.contains(l))
-        .collect::<Vec<_>>()
-        .join("\n");
     let mut out = String::new();
     let _ = write!(
         out,
@@ -166,14 +111,14 @@ pub fn render(d: &Delivery<'_>) -> String {
          <div style=\"font-size:19px;font-weight:bold;margin-top:4px\">{}</div></div>",
         banner_colour(severity),
         escape(severity),
-        escape(ai),
-        escape(&d.report.title)
+        escape(view.origin),
+        escape(&view.title)
     );
-    if !d.report.lead.is_empty() {
+    if !view.lead.is_empty() {
         let _ = write!(
             out,
             "<div style=\"margin:0 0 12px 0\">{}</div>",
-            markdown_to_html(&d.report.lead)
+            markdown_to_html(&view.lead)
         );
     }
     let _ = write!(
@@ -181,8 +126,8 @@ pub fn render(d: &Delivery<'_>) -> String {
         "<table data-facts=\"1\" style=\"border-collapse:collapse;width:100%;margin:0 0 12px 0;\
          font-size:14px\">{facts}</table>"
     );
-    out.push_str(&markdown_to_html(&analysis));
-    if let Some(appendix) = appendix {
+    out.push_str(&markdown_to_html(&view.analysis));
+    if let Some(appendix) = &view.appendix {
         let _ = write!(
             out,
             "<h2 style=\"font-size:17px;margin:24px 0 6px 0\">Evidence appendix</h2>{}",
@@ -244,6 +189,7 @@ mod tests {
             full: &full,
             archived: None,
             target: None,
+            pdf: None,
         };
         let html = render(&d);
         assert_eq!(

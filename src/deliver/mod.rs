@@ -12,7 +12,9 @@ pub mod feedback;
 pub mod html;
 pub mod ntfy;
 pub mod outbox;
+pub mod pdf;
 mod smtp;
+pub mod view;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,8 @@ pub struct Delivery<'a> {
     pub archived: Option<&'a Path>,
     /// An ntfy target for this run only (integratord's hook_url and api_key).
     pub target: Option<&'a NtfyOverride>,
+    /// The full report as a PDF, when one could be made.
+    pub pdf: Option<&'a [u8]>,
 }
 
 /// What one attempt to send came to.
@@ -155,6 +159,26 @@ pub struct Delivered {
     pub pushed: bool,
 }
 
+/// The full report (analysis and evidence appendix) as of `now`, its links defanged like the
+/// report's: the archive's `.md`, the mail's text part and the PDF.
+pub fn full_report(
+    alert: &Alert,
+    evidence: &Evidence,
+    report: &Report,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let created = now
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string();
+    // The appendix quotes the alert: its URLs are defanged like the report's.
+    crate::analyze::links::unlink(
+        &report::full(alert, evidence, report, &created),
+        &settings.configured_hosts(),
+    )
+}
+
 /// Archives the report and sends it on every channel. A channel that fails keeps its message in
 /// the outbox; this fails only when a message could neither be sent nor kept there.
 pub async fn deliver(
@@ -164,22 +188,29 @@ pub async fn deliver(
     settings: &Settings,
     target: Option<&NtfyOverride>,
 ) -> anyhow::Result<Delivered> {
-    let created = chrono::Local::now()
-        .format("%Y-%m-%d %H:%M:%S %Z")
-        .to_string();
-    // The appendix quotes the alert: its URLs are defanged like the report's.
-    let full = crate::analyze::links::unlink(
-        &report::full(alert, evidence, report, &created),
-        &settings.configured_hosts(),
-    );
-    let archived = archive::archive(alert, evidence, report, &full, settings);
-    let delivery = Delivery {
+    let now = chrono::Utc::now();
+    let full = full_report(alert, evidence, report, settings, now);
+    let draft = Delivery {
         alert,
         evidence,
         report,
         full: &full,
-        archived: archived.as_deref(),
+        archived: None,
         target,
+        pdf: None,
+    };
+    let pdf = match pdf::render(&draft, now) {
+        Ok(pdf) => Some(pdf),
+        Err(e) => {
+            tracing::warn!("{e}; the report goes out without it");
+            None
+        }
+    };
+    let archived = archive::archive(alert, evidence, report, &full, pdf.as_deref(), settings);
+    let delivery = Delivery {
+        archived: archived.as_deref(),
+        pdf: pdf.as_deref(),
+        ..draft
     };
     let outbox_dir = settings.state().outbox();
     // The channels go out side by side: a slow mail server delays only the mail. Each one gets

@@ -379,6 +379,7 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
         earlier,
         ntfy: job.ntfy.clone(),
         waited_secs: job.age_secs(),
+        pdf: None,
     };
     pipeline::analyse_and_deliver(&alert, settings, options)
         .await

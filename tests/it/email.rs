@@ -210,9 +210,57 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
                 .unwrap_or_default()
         })
         .collect();
-    assert_eq!(names, vec!["report.md", "evidence.json"]);
+    assert_eq!(names, vec!["report.pdf", "report.md", "evidence.json"]);
+    // The PDF: the same report, every section, page numbers, metadata.
+    assert_eq!(mail.subparts[1].ctype.mimetype, "application/pdf");
+    let pdf_bytes = mail.subparts[1].get_body_raw().unwrap();
+    assert!(pdf_bytes.starts_with(b"%PDF-"));
+    let pdf = pdf_text(&pdf_bytes);
+    assert_eq!(pdf.title, "Shellshock from 192.168.0.223 on ubuntu-bionic");
+    assert_eq!(pdf.producer, "ai-analyzer");
+    assert!(
+        pdf.text
+            .contains("CRITICAL · WAZUH RULE LEVEL 15 · ANALYSIS BY THE LOCAL LLM"),
+        "{}",
+        pdf.text
+    );
+    for heading in [
+        "Overview",
+        "Indicators of compromise",
+        "Evidence appendix",
+        "Investigation",
+        "Raw alert",
+    ] {
+        assert!(pdf.text.contains(heading), "{heading}: {}", pdf.text);
+    }
+    assert!(
+        pdf.text
+            .contains("from 192.168.0.223, private (RFC 1918) (field data.srcip)"),
+        "{}",
+        pdf.text
+    );
+    assert!(
+        pdf.text.contains("/bin/cat /etc/passwd"),
+        "raw alert: {}",
+        pdf.text
+    );
+    assert!(
+        pdf.text.contains(&format!("page 1 of {}", pdf.pages)),
+        "{}",
+        pdf.text
+    );
+    assert!(
+        pdf.text.contains(&format!("page {0} of {0}", pdf.pages)),
+        "{}",
+        pdf.text
+    );
+    assert!(
+        pdf.text.contains("docs (hxxps://wazuh[.]com)"),
+        "defanged: {}",
+        pdf.text
+    );
     let evidence: serde_json::Value =
-        serde_json::from_str(&mail.subparts[2].get_body().unwrap()).expect("evidence JSON");
+        serde_json::from_str(&mail.subparts[3].get_body().unwrap()).expect("evidence JSON");
     assert_eq!(evidence["alert"]["rule"]["id"], "31168");
     assert_eq!(evidence["evidence"]["source"]["ip"], "192.168.0.223");
 
@@ -226,6 +274,9 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
     assert_eq!(md.len(), 1);
     let full = std::fs::read_to_string(&md[0]).unwrap();
     assert!(full.contains("## Evidence appendix") && full.contains("### Investigation"));
+    // The PDF beside it is the one mailed.
+    let archived_pdf = std::fs::read(md[0].with_extension("pdf")).expect("report.pdf archived");
+    assert_eq!(pdf_text(&archived_pdf).text, pdf.text);
     let push = &ntfy.received_requests().await.unwrap()[0];
     let name = md[0].file_name().unwrap().to_string_lossy().to_string();
     assert_eq!(
@@ -236,6 +287,38 @@ async fn full_report_is_mailed_as_mime_archived_and_linked() {
         !text(&push.body).contains("Evidence appendix"),
         "the push stays short"
     );
+}
+
+/// With `attach_pdf = false` the mail has no PDF part; the archive still keeps one.
+#[tokio::test]
+async fn no_pdf_part_when_turned_off() {
+    let smtp = Smtp::start(0);
+    let (llm, ntfy) = fakes(MODEL_TEXT).await;
+    let config = email_config(smtp.port, 0).replace("[report]", "attach_pdf = false\n[report]");
+    let env = Env::new(&llm.uri(), &ntfy.uri(), &config);
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/web_shellshock_31168.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{}", env.log());
+    let mail = mailparse::parse_mail(messages[0].1.as_bytes()).expect("MIME parses");
+    let types: Vec<&str> = mail
+        .subparts
+        .iter()
+        .map(|p| p.ctype.mimetype.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        vec!["multipart/alternative", "text/markdown", "application/json"]
+    );
+    let pdfs = std::fs::read_dir(env.state().join("reports"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pdf"))
+        .count();
+    assert_eq!(pdfs, 1);
 }
 
 #[tokio::test]

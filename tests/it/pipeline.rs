@@ -75,13 +75,19 @@ async fn ai_report_is_cleaned_pushed_and_archived() {
     assert_eq!(after_lead(&p.body).trim_end(), rest.trim_end());
     assert!(p.body.len() <= 4096);
 
-    // The archive keeps the report and its evidence.
+    // The archive keeps the report, its PDF and its evidence.
     let reports: Vec<_> = std::fs::read_dir(env.state().join("reports"))
         .expect("reports dir")
         .flatten()
         .map(|e| e.path())
         .collect();
-    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    let pdf = reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .expect("PDF archive");
+    let pdf = pdf_text(&std::fs::read(pdf).unwrap());
+    assert_eq!(pdf.title, "SSH brute force from 172.17.1.1 on localhost");
     let json = reports
         .iter()
         .find(|p| p.extension().is_some_and(|e| e == "json"))
@@ -352,6 +358,60 @@ async fn dry_run_sends_nothing_and_writes_nothing() {
     assert_eq!(llm.received_requests().await.unwrap().len(), 1);
     assert!(ntfy.received_requests().await.unwrap().is_empty());
     assert!(!env.state().exists());
+}
+
+/// `--pdf PATH` writes the report as a PDF, on a dry run too, and keeps the run in the
+/// foreground even when the config would hand it to the worker.
+#[tokio::test]
+async fn pdf_flag_writes_the_report_on_a_dry_run() {
+    let ntfy = MockServer::start().await;
+    let env = Env::new(&dead_url(), &ntfy.uri(), "[wazuh]\ndetach = \"always\"");
+    let out_pdf = env.dir.path().join("triage.pdf");
+    let mut cmd = env.cmd();
+    cmd.arg("--dry-run")
+        .arg("--pdf")
+        .arg(&out_pdf)
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let title = report
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ");
+    let pdf = pdf_text(&std::fs::read(&out_pdf).expect("the PDF is written"));
+    assert_eq!(pdf.title, title);
+    assert!(pdf.text.contains("WRITTEN WITHOUT AI"), "{}", pdf.text);
+    assert!(pdf.text.contains("from 172.17.1.1"), "{}", pdf.text);
+    for heading in [
+        "Overview",
+        "Incident details",
+        "Attacker profile",
+        "Indicators of compromise",
+        "Recommended actions",
+        "Evidence appendix",
+        "Raw alert",
+    ] {
+        assert!(pdf.text.contains(heading), "{heading}: {}", pdf.text);
+    }
+    assert!(pdf.text.contains(&format!("page {0} of {0}", pdf.pages)));
+    assert!(ntfy.received_requests().await.unwrap().is_empty());
+    // A path that cannot be written is a clear error.
+    let mut cmd = env.cmd();
+    cmd.arg("--dry-run")
+        .arg("--pdf")
+        .arg(env.dir.path().join("no/such/dir/x.pdf"))
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("cannot write the PDF to"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[tokio::test]

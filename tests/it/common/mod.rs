@@ -218,6 +218,37 @@ pub fn after_lead(body: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// A PDF read back: its page count, its title and producer, and its text.
+pub struct PdfText {
+    pub pages: usize,
+    pub title: String,
+    pub producer: String,
+    pub text: String,
+}
+
+pub fn pdf_text(bytes: &[u8]) -> PdfText {
+    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can read");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let info = doc
+        .trailer
+        .get(b"Info")
+        .and_then(|o| o.as_reference())
+        .and_then(|r| doc.get_dictionary(r))
+        .expect("an Info dictionary");
+    let field = |key: &[u8]| {
+        info.get(key)
+            .ok()
+            .and_then(|o| lopdf::decode_text_string(o).ok())
+            .unwrap_or_default()
+    };
+    PdfText {
+        pages: pages.len(),
+        title: field(b"Title"),
+        producer: field(b"Producer"),
+        text: doc.extract_text(&pages).expect("text extracts"),
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
