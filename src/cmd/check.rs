@@ -33,6 +33,7 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
         probes.push(("dnsbl", probe));
     }
     probes.push(("history", history::probe(&settings.history, &http).await));
+    probes.push(("pdf", crate::deliver::pdf::probe()));
     probes.extend(local_state(settings));
     probes.push(("budgets", budgets(settings)));
     probes.push(("permissions", permissions(settings, source)));

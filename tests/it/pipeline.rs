@@ -506,6 +506,10 @@ async fn check_command_probes_each_endpoint() {
     );
     assert!(stdout.contains("ok    virustotal  disabled"), "{stdout}");
     assert!(stdout.contains("ok    history"), "{stdout}");
+    assert!(
+        stdout.contains("ok    pdf         built-in fonts; "),
+        "{stdout}"
+    );
     assert!(stdout.contains("ok    email       disabled"), "{stdout}");
     assert_eq!(
         rdap.received_requests().await.unwrap().len(),

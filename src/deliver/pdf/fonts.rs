@@ -136,6 +136,14 @@ impl Fonts {
         }
     }
 
+    /// The system font CJK text would be set in: the first one that loads.
+    pub(super) fn fallback_path() -> Option<&'static str> {
+        FALLBACK_FONTS
+            .iter()
+            .map(|(path, _)| *path)
+            .find(|path| std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_FALLBACK_BYTES))
+    }
+
     fn fallback(&self) -> Option<&Face> {
         self.fallback
             .get_or_init(|| {

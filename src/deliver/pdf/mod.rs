@@ -41,6 +41,21 @@ pub fn render(
         .unwrap_or_else(|_| Err(PdfError("the renderer failed on this report".into())))
 }
 
+/// What `check` says of the PDF: the built-in fonts load, and where CJK text comes from.
+pub fn probe() -> crate::util::Probe {
+    use crate::util::Probe;
+    if Fonts::new().is_none() {
+        return Probe::failed("the built-in fonts do not load: reinstall ai-analyzer");
+    }
+    match Fonts::fallback_path() {
+        Some(path) => Probe::ok(format!("built-in fonts; CJK text from {path}")),
+        None => Probe::ok(
+            "built-in fonts; no CJK font installed, so Chinese, Japanese and Korean text shows \
+             as code points (apt install fonts-droid-fallback)",
+        ),
+    }
+}
+
 /// The blocks of a view, in reading order, after the banner.
 fn blocks(view: &View) -> Vec<Block> {
     let mut out = blocks::from_markdown(&view.lead);
