@@ -409,19 +409,35 @@ pub async fn probe(cfg: &Dnsbl) -> Vec<Probe> {
         Ok(r) => r,
         Err(e) => return vec![Probe::failed(e.to_string())],
     };
+    // Every blocklist lists 127.0.0.2 as its test entry (RFC 5782): a resolver that answers
+    // "not listed" for it answers so for everyone (public resolvers are refused by Spamhaus
+    // with NXDOMAIN), and every address would read "not listed" for a day.
     let test = IpAddr::from([127, 0, 0, 2]);
+    let hint = if cfg.nameservers.is_empty() {
+        "use a local resolver (unbound on this host) in dnsbl.nameservers, or set dnsbl.enabled = false"
+    } else {
+        "use a local resolver (unbound on this host) that asks the blocklists itself, or set dnsbl.enabled = false"
+    };
     let mut probes = Vec::new();
     for zone in &cfg.zones {
         let listing = query(&resolver, test, zone).await;
-        let ok = listing.status != ListingStatus::Unknown;
-        let detail = listing
-            .detail
-            .clone()
-            .unwrap_or_else(|| format!("test entry 127.0.0.2 {}", listing.status.as_str()));
-        probes.push(Probe {
-            ok,
-            text: format!("{}: {detail}", listing.zone),
-        });
+        let probe = match listing.status {
+            ListingStatus::Listed | ListingStatus::Policy => Probe::ok(format!(
+                "{}: test entry 127.0.0.2 listed ({})",
+                listing.zone,
+                listing.answers.join(", ")
+            )),
+            ListingStatus::NotListed => Probe::failed(format!(
+                "{}: the test entry 127.0.0.2 is answered as not listed, so every address would be too; {hint}",
+                listing.zone
+            )),
+            ListingStatus::Unknown => Probe::failed(format!(
+                "{}: {}; {hint}",
+                listing.zone,
+                listing.detail.as_deref().unwrap_or("no usable answer")
+            )),
+        };
+        probes.push(probe);
     }
     probes
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::dns::{Answer, FakeDns};
 use ai_analyzer::config::Dnsbl;
-use ai_analyzer::investigate::dnsbl::{check, ListingStatus};
+use ai_analyzer::investigate::dnsbl::{check, probe, ListingStatus};
 
 const ZONES: [&str; 6] = [
     "zen.spamhaus.org",
@@ -170,4 +170,48 @@ async fn a_dead_nameserver_is_unknown_everywhere() {
         got.iter().all(|l| l.status == ListingStatus::Unknown),
         "{got:?}"
     );
+}
+
+/// `check`: a zone passes only when its test entry 127.0.0.2 is answered as listed; a resolver
+/// that says NXDOMAIN to everything fails with what to do.
+#[tokio::test]
+async fn check_needs_the_test_entry_listed() {
+    let dns = FakeDns::start(
+        &[
+            (
+                "2.0.0.127.zen.spamhaus.org",
+                Answer::a(&["127.0.0.2", "127.0.0.4", "127.0.0.10"]),
+            ),
+            ("2.0.0.127.bl.spamcop.net", Answer::a(&["127.0.0.2"])),
+        ],
+        &[("b.barracudacentral.org", Answer::Refused)],
+        Duration::ZERO,
+    );
+    let mut c = cfg(&dns);
+    c.zones = vec![
+        "zen.spamhaus.org".into(),
+        "bl.spamcop.net".into(),
+        "dnsbl.dronebl.org".into(),
+        "b.barracudacentral.org".into(),
+    ];
+    let got = probe(&c).await;
+    let lines: Vec<(bool, &str)> = got.iter().map(|p| (p.ok, p.text.as_str())).collect();
+    assert!(got[0].ok, "{lines:?}");
+    assert!(
+        got[0]
+            .text
+            .contains("test entry 127.0.0.2 listed (127.0.0.2, 127.0.0.4, 127.0.0.10)"),
+        "{lines:?}"
+    );
+    assert!(got[1].ok, "{lines:?}");
+    // NXDOMAIN for the test entry: a resolver that cannot see the list.
+    assert!(!got[2].ok, "{lines:?}");
+    assert!(
+        got[2].text.contains(
+            "answered as not listed, so every address would be too; use a local resolver"
+        ),
+        "{lines:?}"
+    );
+    assert!(!got[3].ok, "{lines:?}");
+    assert!(got[3].text.contains("use a local resolver"), "{lines:?}");
 }
