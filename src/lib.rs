@@ -21,6 +21,7 @@ pub mod queue;
 mod util;
 
 pub use util::error::{exit_code, one_line, EXIT_RUNTIME};
+pub use util::logging::logs_to_stderr;
 
 /// Runs what the command line asks (`args` as the process got them) and returns the contract's
 /// exit code; an `Err` maps to one through [`exit_code`].

@@ -8,20 +8,25 @@ fn main() -> ExitCode {
     // the main thread is caught below.
     std::panic::set_hook(Box::new(|info| {
         let line = format!("internal error: {info}").replace('\n', " ");
-        tracing::error!("{line}");
-        eprintln!("ai-analyzer: error: {line}");
+        report(&line);
     }));
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let code = match std::panic::catch_unwind(move || ai_analyzer::run(args)) {
         Ok(Ok(code)) => code,
         Ok(Err(err)) => {
-            let line = ai_analyzer::one_line(&err);
-            tracing::error!("{line}");
-            eprintln!("ai-analyzer: error: {line}");
+            report(&ai_analyzer::one_line(&err));
             ai_analyzer::exit_code(&err)
         }
         // Already reported by the hook.
         Err(_) => ai_analyzer::EXIT_RUNTIME,
     };
     ExitCode::from(code)
+}
+
+/// A failure, once on stderr, and in the log file when there is one.
+fn report(line: &str) {
+    if !ai_analyzer::logs_to_stderr() {
+        tracing::error!("{line}");
+    }
+    eprintln!("ai-analyzer: error: {line}");
 }

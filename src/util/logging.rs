@@ -78,6 +78,14 @@ fn filter(level: Level) -> Targets {
         .with_default(Level::WARN.min(level))
 }
 
+/// Whether log lines go to stderr (no log file): a failure is then printed once, not logged too.
+static TO_STDERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// True until a log file has been opened: log lines and the user's error line share stderr.
+pub fn logs_to_stderr() -> bool {
+    TO_STDERR.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the global subscriber: the log file, or stderr when the file cannot be opened (or is
 /// `-`). Returns a note when the file could not be opened.
 pub(crate) fn init(
@@ -104,9 +112,13 @@ pub(crate) fn init(
                     .event_format(format)
                     .with_writer(Mutex::new(f))
                     .with_filter(filter(level));
-                let _ = tracing::subscriber::set_global_default(
+                if tracing::subscriber::set_global_default(
                     tracing_subscriber::registry().with(layer),
-                );
+                )
+                .is_ok()
+                {
+                    TO_STDERR.store(false, std::sync::atomic::Ordering::Relaxed);
+                }
                 return None;
             }
             Err(e) => Some(format!(

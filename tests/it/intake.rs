@@ -10,10 +10,28 @@ use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Each bad input gives its documented exit code and one clear line within 3 seconds.
+/// Each bad input gives its documented exit code and one clear line within 3 seconds, also when
+/// the log file cannot be opened and log lines go to stderr as well.
 #[test]
 fn bad_input_table() {
     let env = Env::new(&dead_url(), "", "");
+    bad_inputs(&env);
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let unreachable = env.dir.path().join("no/such/dir/ar.log");
+    let log_line = format!("log_file = \"{}\"", env.dir.path().join("ar.log").display());
+    assert!(config.contains(&log_line));
+    std::fs::write(
+        &env.config,
+        config.replace(
+            &log_line,
+            &format!("log_file = \"{}\"", unreachable.display()),
+        ),
+    )
+    .unwrap();
+    bad_inputs(&env);
+}
+
+fn bad_inputs(env: &Env) {
     let big = format!(
         "{{\"rule\":{{\"id\":\"1\"}},\"full_log\":\"{}\"}}\n",
         "x".repeat(2 << 20)
