@@ -8,8 +8,7 @@ use crate::intake::alert;
 use crate::util::error::{InputError, EXIT_OK};
 
 pub(crate) fn run(settings: &Settings, ip: &str, json: bool) -> anyhow::Result<u8> {
-    let ip: IpAddr = alert::parse_ip_text(ip)
-        .ok_or_else(|| InputError::NotAlert(format!("{ip:?} is not an IP address")))?;
+    let ip: IpAddr = alert::parse_ip_text(ip).ok_or_else(|| InputError::NotIp(ip.to_string()))?;
     let evidence = runtime()?.block_on(crate::investigate::investigate_ip(
         ip,
         &settings.investigation(),

@@ -59,11 +59,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         _ => {}
     }
     let (settings, source) = config::load(cli.config.as_deref())?;
-    let hand_run = cli.command.is_some() || cli.alert_file.is_some();
     let note = logging::init(
         &settings.general.log_file,
         cli.verbose,
-        hand_run || std::io::IsTerminal::is_terminal(&std::io::stdin()),
         settings.secrets().into_iter().map(String::from).collect(),
     );
     if let Some(note) = note {
@@ -81,7 +79,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
                 let job = worker::read_job(std::io::stdin().lock(), limit)?;
                 runtime()?.block_on(worker::run_handed(&settings, job))?;
             } else {
-                runtime()?.block_on(worker::run(&settings))?;
+                // The detached worker's stdout goes nowhere; a person sees what it did.
+                let worked = runtime()?.block_on(worker::run(&settings))?;
+                print_stdout(&format!("ai-analyzer work: {worked}"))?;
             }
             Ok(EXIT_OK)
         }
@@ -100,6 +100,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn read_input(settings: &Settings, file: Option<&std::path::Path>) -> Result<Incoming, InputError> {
     let bytes = match file {
         Some(path) => read::read_file(path, settings.intake.max_alert_bytes)?,
+        // A person at a terminal who typed the bare command: say at once how to give an alert.
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            return Err(InputError::NoAlert)
+        }
         None => read::read_stdin(
             settings.intake.max_alert_bytes,
             Duration::from_millis(settings.intake.stdin_timeout_ms),

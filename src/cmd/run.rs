@@ -362,7 +362,7 @@ pub(crate) fn run_integration(args: &Integration) -> anyhow::Result<u8> {
     }
     let mut secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
     secrets.extend(args.api_key.clone());
-    let note = logging::init(&settings.general.log_file, false, true, secrets);
+    let note = logging::init(&settings.general.log_file, false, secrets);
     if let Some(note) = note {
         tracing::debug!("{note}");
     }

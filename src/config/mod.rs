@@ -358,18 +358,67 @@ pub fn load(flag: Option<&Path>) -> Result<(Settings, Source), ConfigError> {
     Ok((settings, source))
 }
 
-/// Parses TOML text; errors name the file, the line and the key.
+/// Parses TOML text; errors name the file, the line and the key, in words rather than Rust types.
 pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
     toml::from_str::<Settings>(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         let message = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-        match line {
-            Some(l) => ConfigError(format!("{} line {l}: {message}", path.display())),
-            None => ConfigError(format!("{}: {message}", path.display())),
-        }
+        let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+            return ConfigError(format!("{}: {message}", path.display()));
+        };
+        let line = text[..start].matches('\n').count() + 1;
+        let message = match key_at(text, start) {
+            Some(key) => plain_type_error(&key, &message).unwrap_or(message),
+            None => message,
+        };
+        ConfigError(format!("{} line {line}: {message}", path.display()))
     })
+}
+
+/// The dotted key whose value starts at byte `at`: `dedup.cooldown_secs`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text[line_start..at].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let section = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| {
+            l.trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        });
+    Some(match section {
+        Some(section) if !section.is_empty() => format!("{section}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
+/// "invalid type: string \"3 minutes\", expected u64" as "dedup.cooldown_secs must be a whole
+/// number (0 or more), not the string \"3 minutes\"".
+fn plain_type_error(key: &str, message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let (found, expected) = rest.rsplit_once(", expected ")?;
+    let wanted = match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a string" | "a borrowed string" => "text in quotes",
+        "a sequence" => "a list in brackets, like [\"a\", \"b\"]",
+        other => other,
+    };
+    let found = found.replace('`', "");
+    Some(format!("{key} must be {wanted}, not the {found}"))
 }
 
 impl Settings {
@@ -639,6 +688,33 @@ mod tests {
     fn unknown_key_in_a_provider_is_an_error() {
         let err = parse_str("[providers.virustotal]\ntoken = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("token"));
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_key_in_words() {
+        let cases = [
+            (
+                "[dedup]\ncooldown_secs = \"3 minutes\"\n",
+                "line 2: dedup.cooldown_secs must be a whole number (0 or more), not the string \"3 minutes\"",
+            ),
+            (
+                "[general]\n\n[email]\nenabled = 1\n",
+                "line 4: email.enabled must be true or false, not the integer 1",
+            ),
+            (
+                "[dedup]\ncooldown_secs = -5\n",
+                "dedup.cooldown_secs must be a whole number (0 or more), not the integer -5",
+            ),
+            (
+                "[[network.zones]]\nname = 5\ncidr = \"10.0.0.0/8\"\n",
+                "network.zones.name must be text in quotes, not the integer 5",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse_str(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+            assert!(!err.contains("u64") && !err.contains("expected"), "{err}");
+        }
     }
 
     #[test]

@@ -137,13 +137,37 @@ pub fn ensure_running(settings: &Settings, source: &Source) {
     }
 }
 
+/// What one `ai-analyzer work` did, for a person who ran it by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worked {
+    /// Every worker slot was taken: the running workers do the work.
+    Busy(u32),
+    /// Jobs taken from the spool, and messages still waiting in the outbox.
+    Done { jobs: usize, outbox: usize },
+}
+
+impl std::fmt::Display for Worked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Worked::Busy(n) => write!(
+                f,
+                "{n} worker(s) already running (ollama.max_concurrent = {n}); they take the jobs"
+            ),
+            Worked::Done { jobs, outbox } => write!(
+                f,
+                "{jobs} job(s) from the spool done; {outbox} message(s) waiting in the outbox"
+            ),
+        }
+    }
+}
+
 /// `ai-analyzer work`.
-pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
     let dirs = settings.state();
     let n = settings.ollama.max_concurrent;
     let Some(mut slot) = slots::try_acquire(&dirs.slots(), "worker", n)? else {
         tracing::debug!("{n} worker(s) already running; nothing to do");
-        return Ok(());
+        return Ok(Worked::Busy(n));
     };
     tracing::debug!("worker in slot {} of {n}", slot.index);
     let linger_ms = (settings.dedup.cooldown_secs.max(60) as i64)
@@ -152,8 +176,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut failed: HashSet<PathBuf> = HashSet::new();
     let mut down = outbox::Down::default();
     let channels = Channels::new(settings);
+    let mut jobs = 0;
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
+        jobs += pass.done;
         digest::send_digests(settings);
         digest::send_held(settings);
         campaign_lookups(settings).await;
@@ -204,7 +230,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     prune(settings);
     tracing::debug!("worker done");
-    Ok(())
+    Ok(Worked::Done {
+        jobs,
+        outbox: outbox::depth(&dirs.outbox()).0,
+    })
 }
 
 /// Before a campaign push goes out, its top `campaign.paid_lookups` addresses are looked up

@@ -15,6 +15,13 @@ pub(crate) const EXIT_CONFIG: u8 = 3;
 /// The input could not be taken as an alert.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    #[error(
+        "no alert given: pipe one in (ai-analyzer < alert.json) or name it with --alert-file PATH; \
+         ai-analyzer --help lists the commands"
+    )]
+    NoAlert,
+    #[error("{0:?} is not an IP address")]
+    NotIp(String),
     #[error("no input: stdin was empty")]
     Empty,
     #[error("no input: nothing arrived on stdin within {0} ms")]

@@ -88,12 +88,9 @@ pub fn logs_to_stderr() -> bool {
 
 /// Installs the global subscriber: the log file, or stderr when the file cannot be opened (or is
 /// `-`). Returns a note when the file could not be opened.
-pub(crate) fn init(
-    log_file: &str,
-    verbose: bool,
-    quiet_stderr: bool,
-    secrets: Vec<String>,
-) -> Option<String> {
+/// On stderr only warnings and errors go out (all with `-v`), however the alert arrived: the
+/// person at the terminal reads the report, and the log file has the detail.
+pub(crate) fn init(log_file: &str, verbose: bool, secrets: Vec<String>) -> Option<String> {
     let format = WazuhFormat { secrets };
     let note = if log_file == "-" {
         None
@@ -126,13 +123,7 @@ pub(crate) fn init(
             )),
         }
     };
-    let level = if verbose {
-        Level::DEBUG
-    } else if quiet_stderr {
-        Level::WARN
-    } else {
-        Level::INFO
-    };
+    let level = if verbose { Level::DEBUG } else { Level::WARN };
     let layer = tracing_subscriber::fmt::layer()
         .event_format(format)
         .with_writer(io::stderr)

@@ -400,3 +400,36 @@ async fn below_min_level_is_skipped() {
         env.log()
     );
 }
+
+/// The bare command typed at a terminal says at once how to give it an alert (stdin is a
+/// terminal through `script`, which gives the command a pseudo-terminal), exit 2.
+#[test]
+fn bare_command_at_a_terminal_says_how_to_give_an_alert() {
+    let env = Env::new(&dead_url(), "", "");
+    let line = format!("{BIN} --config {}", env.config.display());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let (out, took) = run_with_input(cmd, b"", Duration::from_secs(10));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("ai-analyzer: error: no alert given: pipe one in (ai-analyzer < alert.json) or name it with --alert-file PATH"),
+        "{said}"
+    );
+    assert_eq!(said.matches("no alert given").count(), 1, "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+}
+
+/// `enrich` with something that is not an address says just that.
+#[test]
+fn enrich_names_what_is_not_an_address() {
+    let env = Env::new(&dead_url(), "", "");
+    let mut cmd = env.cmd();
+    cmd.args(["enrich", "not-an-ip"]);
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim_end(),
+        "ai-analyzer: error: \"not-an-ip\" is not an IP address"
+    );
+}

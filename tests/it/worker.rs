@@ -200,6 +200,11 @@ async fn a_killed_workers_job_is_delivered_by_the_next_run() {
     cmd.arg("work");
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0));
+    // Run by hand, it says what it did.
+    assert_eq!(
+        text(&out.stdout),
+        "ai-analyzer work: 1 job(s) from the spool done; 0 message(s) waiting in the outbox\n"
+    );
     let pushes = ntfy.received_requests().await.unwrap();
     assert_eq!(pushes.len(), 1, "{}", env.log());
     assert_eq!(header(&pushes[0], "title"), "Survived a crash");
