@@ -32,7 +32,25 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     for probe in dnsbl::probe(&settings.dnsbl).await {
         probes.push(("dnsbl", probe));
     }
-    probes.push(("history", history::probe(&settings.history, &http).await));
+    let off_manager = !std::path::Path::new(crate::config::WAZUH_HOME)
+        .join("etc/ossec.conf")
+        .exists();
+    let default_log =
+        settings.history.alerts_file == crate::config::Settings::default().history.alerts_file;
+    probes.push((
+        "history",
+        if off_manager
+            && default_log
+            && settings.history.backend == crate::config::HistoryBackend::File
+        {
+            Probe::ok(format!(
+                "not on a Wazuh manager ({}/etc/ossec.conf is missing): no history is collected",
+                crate::config::WAZUH_HOME
+            ))
+        } else {
+            history::probe(&settings.history, &http).await
+        },
+    ));
     probes.push(("pdf", crate::deliver::pdf::probe()));
     probes.extend(local_state(settings));
     probes.push(("budgets", budgets(settings)));

@@ -354,8 +354,48 @@ pub fn load(flag: Option<&Path>) -> Result<(Settings, Source), ConfigError> {
         None => (Settings::default(), Source::Defaults),
     };
     settings.apply_env(|name| std::env::var(name).ok());
+    let on_manager = Path::new(WAZUH_HOME).join("etc/ossec.conf").exists();
+    if !on_manager {
+        if let Some(dir) = settings.off_manager(|name| std::env::var(name).ok()) {
+            // Ours alone (0700): the log file goes in it too.
+            let _ = crate::util::fsutil::create_private_dir(&dir);
+        }
+    }
     settings.validate()?;
     Ok((settings, source))
+}
+
+/// Where Wazuh lives on a manager; the default paths are under it.
+pub const WAZUH_HOME: &str = "/var/ossec";
+
+impl Settings {
+    /// Off a Wazuh manager (a hand run on a laptop), the default state dir and log file would
+    /// create a Wazuh home that does not exist: they go to `$XDG_STATE_HOME/ai-analyzer` (else
+    /// `~/.local/state/ai-analyzer`) instead. Paths set in the config stay. Returns the state
+    /// dir when it moved.
+    pub fn off_manager(&mut self, env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+        let defaults = General::default();
+        let base = env("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                env("HOME")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute())
+                    .map(|home| home.join(".local/state"))
+            })?;
+        let dir = base.join("ai-analyzer");
+        let mut moved = None;
+        if self.general.state_dir == defaults.state_dir {
+            self.general.state_dir = dir.clone();
+            moved = Some(dir.clone());
+        }
+        if self.general.log_file == defaults.log_file {
+            self.general.log_file = dir.join("ai-analyzer.log").to_string_lossy().into_owned();
+            moved.get_or_insert(dir);
+        }
+        moved
+    }
 }
 
 /// Parses TOML text; errors name the file, the line and the key, in words rather than Rust types.
@@ -688,6 +728,37 @@ mod tests {
     fn unknown_key_in_a_provider_is_an_error() {
         let err = parse_str("[providers.virustotal]\ntoken = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("token"));
+    }
+
+    #[test]
+    fn off_a_manager_state_and_log_go_to_the_xdg_state_dir() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let mut s = Settings::default();
+        let moved = s.off_manager(env(&[("XDG_STATE_HOME", "/x/state"), ("HOME", "/home/a")]));
+        assert_eq!(moved, Some(PathBuf::from("/x/state/ai-analyzer")));
+        assert_eq!(s.general.state_dir, PathBuf::from("/x/state/ai-analyzer"));
+        assert_eq!(s.general.log_file, "/x/state/ai-analyzer/ai-analyzer.log");
+        let mut s = Settings::default();
+        s.off_manager(env(&[("XDG_STATE_HOME", "relative"), ("HOME", "/home/a")]));
+        assert_eq!(
+            s.general.state_dir,
+            PathBuf::from("/home/a/.local/state/ai-analyzer")
+        );
+        // What the config sets stays; with no home at all, nothing moves.
+        let mut s = Settings::default();
+        s.general.state_dir = "/srv/ai".into();
+        s.general.log_file = "-".into();
+        assert_eq!(s.off_manager(env(&[("HOME", "/home/a")])), None);
+        assert_eq!(s.general.state_dir, PathBuf::from("/srv/ai"));
+        let mut s = Settings::default();
+        assert_eq!(s.off_manager(env(&[])), None);
+        assert_eq!(s.general.state_dir, General::default().state_dir);
     }
 
     #[test]

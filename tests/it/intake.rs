@@ -433,3 +433,55 @@ fn enrich_names_what_is_not_an_address() {
         "ai-analyzer: error: \"not-an-ip\" is not an IP address"
     );
 }
+
+/// Off a Wazuh manager, a hand run with the default paths keeps its state and log under
+/// `$XDG_STATE_HOME/ai-analyzer` and never creates `/var/ossec`.
+#[test]
+fn off_a_manager_state_goes_to_the_xdg_state_dir() {
+    if std::path::Path::new("/var/ossec/etc/ossec.conf").exists() {
+        eprintln!("skipped: this host is a Wazuh manager");
+        return;
+    }
+    let ossec_existed = std::path::Path::new("/var/ossec").exists();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ai-analyzer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ollama]\nurl = \"{}\"\n[ntfy]\nurl = \"\"\n{NO_INTEL}",
+            dead_url()
+        ),
+    )
+    .unwrap();
+    let xdg = dir.path().join("xdg");
+    let mut cmd = command(&config);
+    cmd.env("XDG_STATE_HOME", &xdg).arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let state = xdg.join("ai-analyzer");
+    assert!(
+        said.contains(&format!(
+            "ok    state_dir   {} is writable",
+            state.display()
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "ok    log_file    {}/ai-analyzer.log is writable",
+            state.display()
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("ok    history     not on a Wazuh manager"),
+        "{said}"
+    );
+    assert!(state.join("ai-analyzer.log").exists());
+    if !ossec_existed {
+        assert!(
+            !std::path::Path::new("/var/ossec").exists(),
+            "no Wazuh home made"
+        );
+    }
+}
