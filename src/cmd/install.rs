@@ -129,9 +129,25 @@ pub(crate) fn config_for(home: &Path) -> String {
     CONFIG_TEMPLATE.replace("\"/var/ossec/", &format!("\"{home}/"))
 }
 
-/// The blocks to add to ossec.conf, and the restart command.
+/// The block(s) to add to ossec.conf: the active response, or with `integration` the
+/// integratord hook instead (both at once would give two reports per alert).
 pub(crate) fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
-    let mut s = format!(
+    if integration {
+        return "<!-- ai-analyzer: add inside <ossec_config> of ossec.conf, instead of the active response
+     (both give two reports per alert) -->
+<integration>
+  <name>custom-ai-analyzer</name>
+  <!-- REPLACE with your ntfy server and topic; or remove it to use [ntfy] of the config -->
+  <hook_url>https://ntfy.example.com/wazuh-alerts</hook_url>
+  <!-- REPLACE with the topic's access token, or remove it when the topic needs none -->
+  <api_key>tk_replace_me</api_key>
+  <level>10</level>
+  <alert_format>json</alert_format>
+</integration>
+"
+        .to_string();
+    }
+    format!(
         "<!-- ai-analyzer: add inside <ossec_config> of ossec.conf -->
 <command>
   <name>ai-analyzer</name>
@@ -146,21 +162,7 @@ pub(crate) fn ossec_snippet(cooldown_secs: u64, integration: bool) -> String {
   <level>10</level>
 </active-response>
 "
-    );
-    if integration {
-        s.push_str(
-            "
-<!-- or, instead of the active response, the integratord hook -->
-<integration>
-  <name>custom-ai-analyzer</name>
-  <hook_url>https://ntfy.example.com/wazuh-alerts</hook_url>
-  <level>10</level>
-  <alert_format>json</alert_format>
-</integration>
-",
-        );
-    }
-    s
+    )
 }
 
 pub(crate) struct Options {
@@ -256,11 +258,41 @@ pub(crate) fn install(opts: &Options) -> anyhow::Result<Vec<String>> {
         }),
     };
     step("state dir", &state, state_done)?;
+    if opts.integration {
+        // wazuh-integratord runs the hook as the wazuh user: it gets a state dir of its own.
+        let own = state.join(crate::config::INTEGRATORD_STATE);
+        let uid = fsutil::wazuh_uid();
+        let done = match (own.is_dir(), dry) {
+            (true, true) => Ok(Done::Unchanged),
+            (false, true) => Ok(Done::WouldCreate),
+            (existed, false) => fsutil::create_private_dir(&own)
+                .and_then(|()| {
+                    let owner = uid.zip(gid);
+                    fsutil::set_dir_mode_owner(&own, fsutil::DIR_MODE, owner)
+                })
+                .map(|()| {
+                    if existed {
+                        Done::Unchanged
+                    } else {
+                        Done::Created
+                    }
+                }),
+        };
+        step("hook state", &own, done)?;
+        if uid.is_none() {
+            lines.push(
+                "warning: user wazuh does not exist; the integratord hook needs its state dir owned by it"
+                    .into(),
+            );
+        }
+    }
     lines.push(String::new());
     lines.push(ossec_snippet(900, opts.integration));
     lines.push(format!(
-        "Then check and restart:\n  {} check\n  systemctl restart wazuh-manager",
-        layout.binary().display()
+        "Then edit what the config marks EDIT, check and restart:\n  {} --config {} check\n  \
+         systemctl restart wazuh-manager",
+        layout.binary().display(),
+        layout.config().display()
     ));
     Ok(lines)
 }
@@ -288,6 +320,7 @@ pub(crate) fn uninstall(home: &Path, purge: bool, dry: bool) -> anyhow::Result<V
         lines.push(format!("{what:<10} {} ({})", path.display(), done.word()));
         Ok(())
     };
+    let had_hook = fs::symlink_metadata(layout.integration()).is_ok();
     remove("binary", layout.binary(), false)?;
     remove("integration", layout.integration(), false)?;
     remove("decoders", layout.decoders(), false)?;
@@ -302,11 +335,15 @@ pub(crate) fn uninstall(home: &Path, purge: bool, dry: bool) -> anyhow::Result<V
             layout.state().display()
         ));
     }
-    lines.push(
-        "Remove the ai-analyzer <command> and <active-response> blocks from ossec.conf, then: \
-         systemctl restart wazuh-manager"
-            .into(),
-    );
+    lines.push(format!(
+        "Remove the ai-analyzer <command> and <active-response> blocks{} from ossec.conf, then: \
+         systemctl restart wazuh-manager",
+        if had_hook {
+            " and the custom-ai-analyzer <integration> block"
+        } else {
+            ""
+        }
+    ));
     Ok(lines)
 }
 
@@ -335,7 +372,7 @@ mod tests {
                 .map(|n| n.tag_name().name())
                 .collect();
             let want: &[&str] = if integration {
-                &["command", "active-response", "integration"]
+                &["integration"]
             } else {
                 &["command", "active-response"]
             };

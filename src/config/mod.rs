@@ -361,6 +361,9 @@ pub fn load(flag: Option<&Path>) -> Result<(Settings, Source), ConfigError> {
             let _ = crate::util::fsutil::create_private_dir(&dir);
         }
     }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    settings.integratord_state(euid);
     settings.validate()?;
     Ok((settings, source))
 }
@@ -368,7 +371,27 @@ pub fn load(flag: Option<&Path>) -> Result<(Settings, Source), ConfigError> {
 /// Where Wazuh lives on a manager; the default paths are under it.
 pub const WAZUH_HOME: &str = "/var/ossec";
 
+/// The state dir of runs as the `wazuh` user (wazuh-integratord's hook), inside the state dir
+/// and owned by that user: what they write never reaches the root worker.
+pub const INTEGRATORD_STATE: &str = "integratord";
+
 impl Settings {
+    /// A run that is not root (wazuh-integratord runs its hook as the `wazuh` user) keeps its
+    /// state in `state_dir/integratord` when that directory exists and belongs to this user:
+    /// its own spool, worker, cooldowns, cache and reports. The root state dir stays read-only to
+    /// it, and the root worker never reads what it writes.
+    pub fn integratord_state(&mut self, euid: u32) {
+        use std::os::unix::fs::MetadataExt as _;
+        if euid == 0 {
+            return;
+        }
+        let own = self.general.state_dir.join(INTEGRATORD_STATE);
+        // Not through a link: the directory itself must be ours.
+        if std::fs::symlink_metadata(&own).is_ok_and(|m| m.is_dir() && m.uid() == euid) {
+            self.general.state_dir = own;
+        }
+    }
+
     /// Off a Wazuh manager (a hand run on a laptop), the default state dir and log file would
     /// create a Wazuh home that does not exist: they go to `$XDG_STATE_HOME/ai-analyzer` (else
     /// `~/.local/state/ai-analyzer`) instead. Paths set in the config stay. Returns the state

@@ -201,6 +201,19 @@ pub(crate) fn share_with_group(root: &Path, gid: u32) -> io::Result<usize> {
     Ok(changed)
 }
 
+/// The uid of the `wazuh` user, if it exists.
+pub(crate) fn wazuh_uid() -> Option<u32> {
+    let name = std::ffi::CString::new("wazuh").ok()?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; we only read pw_uid.
+    let user = unsafe { libc::getpwnam(name.as_ptr()) };
+    if user.is_null() {
+        None
+    } else {
+        // SAFETY: checked non-null above.
+        Some(unsafe { (*user).pw_uid })
+    }
+}
+
 /// The gid of the `wazuh` group, if it exists.
 pub(crate) fn wazuh_gid() -> Option<u32> {
     let name = std::ffi::CString::new("wazuh").ok()?;

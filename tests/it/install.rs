@@ -81,7 +81,9 @@ fn install_is_complete_idempotent_and_reversible() {
 
     // The printed ossec.conf blocks are valid XML with the command and the active response.
     let start = out.find("<!-- ai-analyzer").expect("snippet");
-    let end = out.find("Then check and restart").expect("restart line");
+    let end = out
+        .find("Then edit what the config marks EDIT")
+        .expect("restart line");
     let xml = format!("<root>{}</root>", &out[start..end]);
     let doc = roxmltree::Document::parse(&xml).expect("snippet is XML");
     let tags: Vec<_> = doc
@@ -90,8 +92,34 @@ fn install_is_complete_idempotent_and_reversible() {
         .filter(|n| n.is_element())
         .map(|n| n.tag_name().name().to_string())
         .collect();
-    assert_eq!(tags, ["command", "active-response", "integration"]);
+    // With --integration only the hook: both would give two reports per alert.
+    assert_eq!(tags, ["integration"]);
+    assert!(
+        out.contains("REPLACE with your ntfy server and topic"),
+        "{out}"
+    );
+    assert!(out.contains("<api_key>"), "{out}");
     assert!(out.contains("systemctl restart wazuh-manager"));
+    // The check line checks the installed config, as printed.
+    let check_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(&bin.display().to_string()))
+        .expect("a check line");
+    assert_eq!(
+        check_line.trim(),
+        format!("{} --config {} check", bin.display(), config.display())
+    );
+    // The hook's own state dir, for integratord's user.
+    let hook_state = h.join("var/ai-analyzer/integratord");
+    assert!(hook_state.is_dir());
+    if let Some(uid) = user_uid("wazuh") {
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&hook_state).unwrap()),
+            uid
+        );
+    } else {
+        assert!(out.contains("user wazuh does not exist"), "{out}");
+    }
 
     // Again: nothing changes, and an edited config is kept.
     std::fs::write(&config, format!("{text_cfg}\n# edited by the admin\n")).unwrap();
@@ -117,6 +145,10 @@ fn install_is_complete_idempotent_and_reversible() {
     std::fs::write(h.join("var/ai-analyzer/keep.md"), "report").unwrap();
     let (code, out, _) = run(&["uninstall"], h);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("and the custom-ai-analyzer <integration> block from ossec.conf"),
+        "{out}"
+    );
     assert!(!bin.exists());
     assert!(!h.join("integrations/custom-ai-analyzer").exists());
     assert!(!h.join("etc/rules/ai-analyzer_rules.xml").exists());
@@ -165,4 +197,13 @@ fn group_exists(name: &str) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.split(':').next() == Some(name))
+}
+
+fn user_uid(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2)?.parse().ok())
 }

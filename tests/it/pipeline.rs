@@ -725,3 +725,64 @@ async fn detach_always_hands_a_manual_run_to_the_worker() {
     assert_eq!(after_lead(&pushes[0].body), "x");
     assert!(wait_workers_gone(&env.config, Duration::from_secs(20)));
 }
+
+/// wazuh-integratord runs the hook as the `wazuh` user (here: nobody), and the root state dir is
+/// `root:wazuh 2750`: the hook keeps its own state in `state_dir/integratord`, owned by that
+/// user, and the report still goes out. Needs root to switch users; skipped otherwise.
+#[tokio::test]
+async fn the_integratord_hook_works_as_an_unprivileged_user() {
+    use std::os::unix::fs::{chown, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run the hook as another user");
+        return;
+    }
+    let (llm, _unused) =
+        fakes(ResponseTemplate::new(200).set_body_json(ollama_answer("# As wazuh\nok"))).await;
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&llm.uri(), "http://127.0.0.1:9/never-used", "");
+    let (user, group) = (65534, 65534);
+    let dir = env.dir.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&env.config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    chown(&env.config, Some(0), Some(group)).unwrap();
+    // What `install --integration` sets up: the state dir root:wazuh 2750, and the hook's own.
+    let state = env.state();
+    std::fs::create_dir(&state).unwrap();
+    chown(&state, Some(0), Some(group)).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o2750)).unwrap();
+    let own = state.join("integratord");
+    std::fs::create_dir(&own).unwrap();
+    chown(&own, Some(user), Some(group)).unwrap();
+    std::fs::set_permissions(&own, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let alert_file = dir.join("custom-ai-analyzer-1700000000-456.alert");
+    std::fs::copy(fixture("alerts/sshd_bruteforce_5763.json"), &alert_file).unwrap();
+    chown(&alert_file, Some(user), Some(group)).unwrap();
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.uid(user)
+        .gid(group)
+        .env("AI_ANALYZER_CONFIG", &env.config)
+        .env_remove("AI_ANALYZER_NTFY_TOKEN")
+        .arg(&alert_file)
+        .arg("")
+        .arg(format!("{}/hooked-topic", ntfy.uri()));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::remove_file(&alert_file).unwrap();
+    let pushes = wait_for_requests(&ntfy, 1, Duration::from_secs(20)).await;
+    assert_eq!(pushes.len(), 1, "{}{}", text(&out.stderr), env.log());
+    assert_eq!(after_lead(&pushes[0].body), "ok");
+    // Everything it wrote is in its own dir; the root state dir holds nothing else.
+    let at_root: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(at_root, vec!["integratord"]);
+    let reports = std::fs::read_dir(own.join("reports")).unwrap().count();
+    assert_eq!(reports, 3, "md, pdf and json");
+}
