@@ -89,6 +89,19 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the shell completions for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Manpage,
+}
+
+/// The command line's definition, for the completions and the man page.
+pub(crate) fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// The arguments wazuh-integratord passes to `integrations/custom-ai-analyzer`:
@@ -114,6 +127,8 @@ pub(crate) fn integration(args: &[std::ffi::OsString]) -> Option<Integration> {
             "work",
             "install",
             "uninstall",
+            "completions",
+            "manpage",
             "help",
         ]
         .contains(&first)

@@ -32,8 +32,23 @@ pub(crate) fn main(args: Vec<std::ffi::OsString>) -> anyhow::Result<u8> {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    // Installing needs no (valid) config: it may be what writes the config.
+    // Installing needs no (valid) config: it may be what writes the config; nor do the
+    // completions and the man page.
     match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cli::command(), "ai-analyzer", &mut out);
+            print_stdout(String::from_utf8_lossy(&out).trim_end())?;
+            return Ok(EXIT_OK);
+        }
+        Some(Command::Manpage) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cli::command())
+                .render(&mut out)
+                .context("cannot render the man page")?;
+            print_stdout(String::from_utf8_lossy(&out).trim_end())?;
+            return Ok(EXIT_OK);
+        }
         Some(Command::Install {
             wazuh_dir,
             dry_run,
@@ -72,7 +87,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Prompt { alert_file }) => prompt::run(&settings, alert_file.as_deref()),
         Some(Command::Check) => runtime()?.block_on(check::run(&settings, &source)),
         Some(Command::Enrich { ip, json }) => enrich::run(&settings, ip, *json),
-        Some(Command::Install { .. } | Command::Uninstall { .. }) => Ok(EXIT_OK),
+        Some(
+            Command::Install { .. }
+            | Command::Uninstall { .. }
+            | Command::Completions { .. }
+            | Command::Manpage,
+        ) => Ok(EXIT_OK),
         Some(Command::Work { job_on_stdin }) => {
             if *job_on_stdin {
                 let limit = (settings.intake.max_alert_bytes as u64).saturating_add(1 << 20);

@@ -207,3 +207,40 @@ fn user_uid(name: &str) -> Option<u32> {
         .find(|f| f.first() == Some(&name))
         .and_then(|f| f.get(2)?.parse().ok())
 }
+
+/// The man page and the completions shipped in the .deb are what the binary prints now. When
+/// the command line changes: `cargo run -- manpage > docs/man/ai-analyzer.1` and
+/// `cargo run -- completions bash > docs/completions/ai-analyzer.bash` (zsh: `_ai-analyzer`,
+/// fish: `ai-analyzer.fish`).
+#[test]
+fn shipped_man_page_and_completions_are_current() {
+    let cases = [
+        (vec!["manpage"], "docs/man/ai-analyzer.1"),
+        (
+            vec!["completions", "bash"],
+            "docs/completions/ai-analyzer.bash",
+        ),
+        (vec!["completions", "zsh"], "docs/completions/_ai-analyzer"),
+        (
+            vec!["completions", "fish"],
+            "docs/completions/ai-analyzer.fish",
+        ),
+    ];
+    for (args, file) in cases {
+        let out = Command::new(BIN).args(&args).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let shipped = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
+            .expect("shipped file");
+        assert_eq!(text(&out.stdout), shipped, "{file} is stale: regenerate it");
+    }
+    let man = text(&Command::new(BIN).arg("manpage").output().unwrap().stdout);
+    for needle in [
+        "\\-\\-alert\\-file",
+        "\\-\\-dry\\-run",
+        "\\-\\-pdf",
+        "completions",
+        "install",
+    ] {
+        assert!(man.contains(needle), "{needle}");
+    }
+}
