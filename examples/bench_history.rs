@@ -1,4 +1,4 @@
-//! Benchmark of the alert-log history; the numbers go in README.md ("History").
+//! Benchmark of the alert-log history; the numbers go in docs/investigation.md ("History").
 //!
 //! Generates a 1 GiB `alerts.json` of realistic 1-3 KB alert lines (sshd, web, Windows, pfSense,
 //! Suricata; templated, so it takes seconds) in a temporary directory, then times the release

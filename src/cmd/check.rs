@@ -55,19 +55,56 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     probes.extend(local_state(settings));
     probes.push(("budgets", budgets(settings)));
     probes.push(("permissions", permissions(settings, source)));
-    let lines: Vec<String> = probes
-        .iter()
-        .map(|(what, p)| {
-            format!(
-                "{} {what:<11} {}",
-                if p.ok { "ok   " } else { "FAIL " },
-                p.text
-            )
-        })
-        .collect();
+    let mut lines = Vec::new();
+    for (what, p) in &probes {
+        lines.push(format!(
+            "{} {what:<11} {}",
+            if p.ok { "ok   " } else { "FAIL " },
+            p.text
+        ));
+        if !p.ok {
+            lines.push(format!(
+                "      {:<11} next: {}",
+                "",
+                next_step(what, settings)
+            ));
+        }
+    }
     print_stdout(&lines.join("\n"))?;
     let failed = probes.iter().any(|(_, p)| !p.ok);
     Ok(if failed { EXIT_RUNTIME } else { EXIT_OK })
+}
+
+/// What a newcomer does about a failed line, one line per component.
+fn next_step(what: &str, settings: &Settings) -> String {
+    let provider = |name: &str| {
+        format!(
+            "check [providers.{name}] (url, and api_key where it takes one) and that this host \
+             reaches it (a proxy goes in HTTPS_PROXY); or set enabled = false to do without it"
+        )
+    };
+    match what {
+        "ollama" => format!(
+            "start Ollama (ollama serve) and pull the model (ollama pull {}), or point [ollama] url \
+             at your server; reports go out without AI meanwhile",
+            settings.ollama.model
+        ),
+        "ntfy" => "check [ntfy] url, topic and token; reports wait in the outbox meanwhile".into(),
+        "email" => "check [email] smtp_url, from, to and the credentials; mails wait in the outbox meanwhile".into(),
+        "wazuh" => "check [wazuh] queue_socket, or set feedback = false".into(),
+        "dnsbl" => "point [dnsbl] nameservers at a local resolver (unbound) or set [dnsbl] enabled = false".into(),
+        "history" => "check [history] alerts_file (or the indexer settings); reports say the history was not collected meanwhile".into(),
+        "pdf" => "reinstall ai-analyzer; mails go out without the PDF meanwhile".into(),
+        "state_dir" | "spool" | "outbox" | "cache" | "log_file" | "worker" => format!(
+            "run ai-analyzer install (it creates the state dir with the right owner), or fix the \
+             path and permissions of [general] state_dir ({})",
+            settings.general.state_dir.display()
+        ),
+        "permissions" => "chmod g-w,o-w the paths named above, or run ai-analyzer install again".into(),
+        "budgets" => "wait for the next UTC day, or raise daily_budget under [providers.*]".into(),
+        other if settings.providers.all().any(|p| p.provider().key() == other) => provider(other),
+        _ => "see the line above; docs/usage.md has what each part needs".into(),
+    }
 }
 
 /// Whether anyone but the owner and its group may change what the root worker reads: the

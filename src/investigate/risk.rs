@@ -6,7 +6,7 @@
 //! Each source's own rules live in its file (`sources/<name>.rs`, `Answer::signals`) and come
 //! here as [`Signals`]; this file holds what reads them all: Tor seen by any source counts once,
 //! a hosting network once, the DNS blocklists together at most [`DNSBL_CAP`], and the verdict's
-//! thresholds. The rules and weights are documented in the README ("Risk score"); change both
+//! thresholds. The rules and weights are documented in docs/investigation.md ("Risk score"); change both
 //! together.
 
 use serde::Serialize;

@@ -485,3 +485,40 @@ fn off_a_manager_state_goes_to_the_xdg_state_dir() {
         );
     }
 }
+
+/// The same alert by `--alert-file` and on stdin gives the same lines on stderr (with no log
+/// file): what a person sees does not depend on how the alert came.
+#[test]
+fn the_same_alert_logs_the_same_either_way() {
+    let env = Env::new(&dead_url(), "", "");
+    let config = std::fs::read_to_string(&env.config).unwrap();
+    let log_line = format!("log_file = \"{}\"", env.dir.path().join("ar.log").display());
+    std::fs::write(&env.config, config.replace(&log_line, "log_file = \"-\"")).unwrap();
+    let alert = fixture("alerts/sshd_bruteforce_5712.json");
+    let strip = |stderr: &[u8]| -> Vec<String> {
+        // Lines start with the date and time: `2026/11/30 03:00:01 ...`.
+        text(stderr)
+            .lines()
+            .map(|l| l.splitn(3, ' ').nth(2).unwrap_or(l).to_string())
+            .collect()
+    };
+    let mut by_file = env.cmd();
+    by_file.arg("--dry-run").arg("--alert-file").arg(&alert);
+    let (a, _) = run_with_input(by_file, b"", Duration::from_secs(20));
+    let mut by_stdin = env.cmd();
+    by_stdin.arg("--dry-run");
+    let (b, _) = run_with_input(
+        by_stdin,
+        &std::fs::read(&alert).unwrap(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    assert_eq!(a.stdout, b.stdout, "the same report");
+    let (a, b) = (strip(&a.stderr), strip(&b.stderr));
+    assert!(
+        a.iter().any(|l| l.contains("AI analysis unavailable")),
+        "{a:?}"
+    );
+    assert_eq!(a, b);
+}
