@@ -48,10 +48,18 @@ impl View {
             Some((head, tail)) => (head, Some(tail.trim_start_matches('\n').to_string())),
             None => (d.full, None),
         };
+        // The title, the origin line and the verdict lines go (the banner and the lead carry
+        // them), but only from the head above the first section: the same line inside the
+        // analysis (a comment in a code block) stays.
         let lead: Vec<&str> = d.report.lead.lines().collect();
+        let mut in_head = true;
         let analysis = analysis
             .lines()
-            .filter(|l| !l.starts_with("# ") && !l.starts_with("_Report of ") && !lead.contains(l))
+            .filter(|l| {
+                in_head &= !l.starts_with("## ");
+                !(in_head
+                    && (l.starts_with("# ") || l.starts_with("_Report of ") || lead.contains(l)))
+            })
             .collect::<Vec<_>>()
             .join("\n");
         View {

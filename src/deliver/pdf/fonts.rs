@@ -160,32 +160,45 @@ impl Fonts {
     }
 
     /// The units of `text` set in `slot`: each character in the first font that has it.
-    /// Tabs become four spaces; other control characters, and what no font has, their code
-    /// point; variation selectors and joiners (an emoji's parts) go.
+    /// Tabs become four spaces. Written as their code point: control and format characters
+    /// (zero-width spaces and joiners, direction overrides: the same in every font, never
+    /// hidden), what no font has, and combining marks past [`MAX_MARKS`] on one character (a
+    /// stack of thousands would be drawn through the lines above and take the shaper seconds).
+    /// A variation selector right after an emoji's code point goes.
     pub(super) fn units(&self, slot: Slot, text: &str, out: &mut Vec<Unit>) {
+        let mut marks = 0;
         for c in text.chars() {
-            match c {
-                '\t' => {
-                    let em = self.sans_or(slot, ' ');
-                    out.extend(std::iter::repeat_n(Unit::Char { slot, c: ' ', em }, 4));
-                    continue;
-                }
-                '\u{200d}' | '\u{fe00}'..='\u{fe0f}' | '\u{e0100}'..='\u{e01ef}' => continue,
-                c if c.is_control() => {}
-                c => {
-                    if let Some(em) = self.face(slot).and_then(|f| f.advance(c)) {
-                        out.push(Unit::Char { slot, c, em });
+            if c == '\t' {
+                let em = self.sans_or(slot, ' ');
+                out.extend(std::iter::repeat_n(Unit::Char { slot, c: ' ', em }, 4));
+                marks = 0;
+                continue;
+            }
+            let variation = matches!(c, '\u{fe00}'..='\u{fe0f}' | '\u{e0100}'..='\u{e01ef}');
+            if variation && matches!(out.last(), Some(Unit::CodePoint { .. })) {
+                continue;
+            }
+            if !c.is_control() && !is_format(c) && !variation {
+                let found = match self.face(slot).and_then(|f| f.advance(c)) {
+                    Some(em) => Some((slot, em)),
+                    None => self
+                        .fallback()
+                        .and_then(|f| f.advance(c))
+                        .map(|em| (Slot::Fallback, em)),
+                };
+                if let Some((font, em)) = found {
+                    marks = if em == 0.0 { marks + 1 } else { 0 };
+                    if marks <= MAX_MARKS {
+                        out.push(Unit::Char { slot: font, c, em });
                         continue;
                     }
-                    if let Some(em) = self.fallback().and_then(|f| f.advance(c)) {
-                        out.push(Unit::Char {
-                            slot: Slot::Fallback,
-                            c,
-                            em,
-                        });
-                        continue;
-                    }
+                    // One mark too many on this character: this and the rest of the stack
+                    // are written out.
+                } else {
+                    marks = 0;
                 }
+            } else {
+                marks = 0;
             }
             let em = code_point(c)
                 .chars()
@@ -204,6 +217,27 @@ impl Fonts {
         };
         self.face(slot).and_then(|f| f.advance(c)).unwrap_or(0.6)
     }
+}
+
+/// Zero-width characters (combining marks) kept on one character; more are code points.
+const MAX_MARKS: usize = 4;
+
+/// Format characters that change how text reads without showing: zero-width spaces and
+/// joiners, direction marks, embeddings, overrides and isolates, invisible operators, the byte
+/// order mark, interlinear annotation, tags.
+fn is_format(c: char) -> bool {
+    crate::util::is_hiding_char(c)
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{180e}'
+                | '\u{200d}'
+                | '\u{2061}'..='\u{2064}'
+                | '\u{206a}'..='\u{206f}'
+                | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0001}'
+                | '\u{e0020}'..='\u{e007f}'
+        )
 }
 
 /// How a character no font has is written.
@@ -261,6 +295,45 @@ mod tests {
         assert!((got[1].em() - 9.0 * cell).abs() < 1e-3, "{got:?}");
         assert_eq!(code_point('\u{1f525}'), "[U+1F525]");
         assert_eq!(code_point('\u{7}'), "[U+0007]");
+    }
+
+    /// Invisible characters show the same in every font, as code points; a stack of combining
+    /// marks keeps four.
+    #[test]
+    fn format_characters_and_mark_stacks_become_code_points() {
+        let fonts = Fonts::new().expect("built-in fonts");
+        for slot in [Slot::Sans, Slot::Mono, Slot::Bold] {
+            for c in [
+                '\u{200b}',
+                '\u{200d}',
+                '\u{202e}',
+                '\u{2066}',
+                '\u{feff}',
+                '\u{e0041}',
+            ] {
+                let got = units(&fonts, slot, &format!("ad{c}min"));
+                assert_eq!(got.len(), 6, "{slot:?} {c:?}");
+                assert!(
+                    matches!(got[2], Unit::CodePoint { .. }),
+                    "{slot:?} {c:?}: {got:?}"
+                );
+            }
+        }
+        let stack = format!("a{}", "\u{301}".repeat(10));
+        let got = units(&fonts, Slot::Sans, &stack);
+        let kept = got
+            .iter()
+            .filter(|u| matches!(u, Unit::Char { c: '\u{301}', .. }))
+            .count();
+        assert_eq!(kept, 4, "{got:?}");
+        assert_eq!(
+            got.iter()
+                .filter(|u| matches!(u, Unit::CodePoint { .. }))
+                .count(),
+            6
+        );
+        // A variation selector after a letter shows; after an emoji's code point it goes.
+        assert_eq!(units(&fonts, Slot::Sans, "x\u{fe0f}").len(), 2);
     }
 
     #[test]

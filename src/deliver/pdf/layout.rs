@@ -14,6 +14,16 @@ const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
 /// Past this many pages the rest is cut (an alert of a megabyte would make hundreds); the last
 /// page says so.
 pub(super) const MAX_PAGES: usize = 40;
+/// Past this many runs of text the rest is cut too: text that changes font at every character
+/// (Latin and CJK in turns) makes one run per character, and each costs the shaper time.
+const MAX_RUNS: usize = 20_000;
+/// A line holds at most this many units, whatever their width (zero-width characters).
+const MAX_UNITS_PER_LINE: usize = 400;
+/// A table keeps this many columns, a cell or a fact this many lines, the banner this many
+/// title lines; what is cut is marked.
+const MAX_COLUMNS: usize = 8;
+const MAX_CELL_LINES: usize = 50;
+const MAX_TITLE_LINES: usize = 5;
 
 pub(super) type Rgb = [u8; 3];
 const TEXT: Rgb = [0x1f, 0x23, 0x28];
@@ -96,8 +106,9 @@ pub(super) struct Layout<'f> {
     fonts: &'f Fonts,
     pages: Vec<Page>,
     y: f32,
-    /// Set once the page limit is reached: nothing more is placed.
+    /// Set once the page or run limit is reached: nothing more is placed.
     cut: bool,
+    runs: usize,
 }
 
 impl<'f> Layout<'f> {
@@ -107,6 +118,7 @@ impl<'f> Layout<'f> {
             pages: vec![Vec::new()],
             y: MARGIN,
             cut: false,
+            runs: 0,
         }
     }
 
@@ -177,6 +189,10 @@ impl<'f> Layout<'f> {
         if text.trim().is_empty() {
             return;
         }
+        self.runs += 1;
+        if self.runs >= MAX_RUNS {
+            self.cut = true;
+        }
         self.page().push(Item::Text {
             x,
             y,
@@ -202,7 +218,8 @@ impl<'f> Layout<'f> {
                 return;
             }
             let word_w: f32 = word.iter().map(|u| u.em() * size).sum();
-            if !line.is_empty() && *line_w + word_w > width {
+            let too_many = line.len() + word.len() > MAX_UNITS_PER_LINE;
+            if !line.is_empty() && (*line_w + word_w > width || too_many) {
                 // The word goes to a new line, without the space before it.
                 while line.last().is_some_and(Unit::is_space) {
                     line.pop();
@@ -210,7 +227,7 @@ impl<'f> Layout<'f> {
                 lines.push(std::mem::take(line));
                 *line_w = 0.0;
             }
-            if word_w <= width {
+            if word_w <= width && word.len() <= MAX_UNITS_PER_LINE {
                 line.append(word);
                 *line_w += word_w;
                 return;
@@ -218,7 +235,7 @@ impl<'f> Layout<'f> {
             // Wider than a line: broken by character.
             for unit in word.drain(..) {
                 let w = unit.em() * size;
-                if !line.is_empty() && *line_w + w > width {
+                if !line.is_empty() && (*line_w + w > width || line.len() >= MAX_UNITS_PER_LINE) {
                     lines.push(std::mem::take(line));
                     *line_w = 0.0;
                 }
@@ -287,7 +304,7 @@ impl<'f> Layout<'f> {
             17.0,
             CONTENT_W,
         );
-        let title: Vec<Vec<Unit>> = title.into_iter().take(5).collect();
+        let title = self.keep_lines(title, MAX_TITLE_LINES, Slot::Bold, "…");
         let h = 30.0 + 12.0 + title.len() as f32 * 22.0 + 14.0;
         self.rect(0.0, 0.0, PAGE_W, h, banner.colour);
         self.draw(MARGIN, 36.0, 8.5, &kicker, WHITE);
@@ -390,7 +407,7 @@ impl<'f> Layout<'f> {
             if let Piece::Units(units) = piece {
                 for unit in units {
                     let uw = unit.em() * size;
-                    if !line.is_empty() && w + uw > width {
+                    if !line.is_empty() && (w + uw > width || line.len() >= MAX_UNITS_PER_LINE) {
                         lines.push(std::mem::take(&mut line));
                         w = 0.0;
                     }
@@ -419,8 +436,9 @@ impl<'f> Layout<'f> {
                 size,
                 CONTENT_W - label_w - 8.0,
             );
-            // A value longer than a page is cut at 50 lines (the appendix has all of it).
-            let n = label.len().max(value.len()).min(50);
+            // A value longer than a page is cut, and says so (the appendix has all of it).
+            let value = self.cut_lines(value);
+            let n = label.len().max(value.len()).min(MAX_CELL_LINES);
             let h = n as f32 * leading + 6.0;
             if !self.room(h) {
                 return;
@@ -443,7 +461,8 @@ impl<'f> Layout<'f> {
     }
 
     fn table(&mut self, rows: &[Vec<String>], header: bool) {
-        let columns = rows.iter().map(Vec::len).max().unwrap_or(0).clamp(1, 8);
+        let all_columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let columns = all_columns.clamp(1, MAX_COLUMNS);
         let (size, leading) = (9.0, 12.0);
         let col_w = CONTENT_W / columns as f32;
         for (i, row) in rows.iter().enumerate() {
@@ -452,21 +471,32 @@ impl<'f> Layout<'f> {
             } else {
                 Slot::Sans
             };
-            let cells: Vec<Vec<Vec<Unit>>> = row
+            let mut shown: Vec<String> = row.iter().take(columns).cloned().collect();
+            if row.len() > columns {
+                if let Some(last) = shown.last_mut() {
+                    last.push_str(&format!(" (+{} more columns)", row.len() - columns));
+                }
+            }
+            let cells: Vec<Vec<Vec<Unit>>> = shown
                 .iter()
-                .take(columns)
                 .map(|cell| {
-                    Self::wrap(
+                    let lines = Self::wrap(
                         self.pieces(&[Span {
                             slot,
                             text: cell.clone(),
                         }]),
                         size,
                         col_w - 8.0,
-                    )
+                    );
+                    self.cut_lines(lines)
                 })
                 .collect();
-            let n = cells.iter().map(Vec::len).max().unwrap_or(1).clamp(1, 50);
+            let n = cells
+                .iter()
+                .map(Vec::len)
+                .max()
+                .unwrap_or(1)
+                .clamp(1, MAX_CELL_LINES);
             let h = n as f32 * leading + 6.0;
             if !self.room(h) {
                 return;
@@ -486,13 +516,49 @@ impl<'f> Layout<'f> {
         self.y += 10.0;
     }
 
+    /// At most [`MAX_CELL_LINES`] lines; the last one says how many more there were.
+    fn cut_lines(&self, lines: Vec<Vec<Unit>>) -> Vec<Vec<Unit>> {
+        if lines.len() <= MAX_CELL_LINES {
+            return lines;
+        }
+        let more = lines.len() - (MAX_CELL_LINES - 1);
+        let mut kept: Vec<Vec<Unit>> = lines.into_iter().take(MAX_CELL_LINES - 1).collect();
+        kept.push(self.units(Slot::Sans, &format!("… ({more} more lines)")));
+        kept
+    }
+
+    /// At most `max` lines; a cut last line ends with `mark`.
+    fn keep_lines(
+        &self,
+        lines: Vec<Vec<Unit>>,
+        max: usize,
+        slot: Slot,
+        mark: &str,
+    ) -> Vec<Vec<Unit>> {
+        let cut = lines.len() > max;
+        let mut kept: Vec<Vec<Unit>> = lines.into_iter().take(max).collect();
+        if cut {
+            if let Some(last) = kept.last_mut() {
+                let mark = self.units(slot, mark);
+                for _ in 0..mark.len().max(1) {
+                    last.pop();
+                }
+                last.extend(mark);
+            }
+        }
+        kept
+    }
+
     /// The pages, each with "page X of Y" at the bottom, and a line on the last one when the
     /// page limit cut the rest.
     pub(super) fn finish(mut self) -> Vec<Page> {
         if self.cut {
             let note = self.units(
                 Slot::Bold,
-                &format!("Cut at {MAX_PAGES} pages: the full report is in the archived report.md."),
+                &format!(
+                    "Cut here (at most {MAX_PAGES} pages and {MAX_RUNS} runs of text): the full \
+                     report is in the archived report.md."
+                ),
             );
             self.draw(MARGIN, BOTTOM + 14.0, 8.5, &note, MUTED);
         }
@@ -581,7 +647,7 @@ mod tests {
         let pages = layout.finish();
         assert_eq!(pages.len(), MAX_PAGES);
         let last = text_of(&pages).pop().unwrap_or_default();
-        assert!(last.contains("Cut at 40 pages"), "{last}");
+        assert!(last.contains("Cut here (at most 40 pages"), "{last}");
     }
 
     #[test]

@@ -111,7 +111,12 @@ fn metadata(title: &str, created: chrono::DateTime<chrono::Utc>) -> Metadata {
         .second(narrow(created.second()))
         .utc_offset_hour(0);
     Metadata::new()
-        .title(title.chars().filter(|c| !c.is_control()).collect())
+        .title(
+            title
+                .chars()
+                .filter(|c| !c.is_control() && !crate::util::is_hiding_char(*c))
+                .collect(),
+        )
         .producer("ai-analyzer".into())
         .creator(format!("ai-analyzer {}", env!("CARGO_PKG_VERSION")))
         .language("en".into())
@@ -163,7 +168,9 @@ fn draw(document: &mut Document, fonts: &Fonts, page: &Page) -> Result<(), PdfEr
                     *size,
                     text,
                     false,
-                    TextDirection::Auto,
+                    // Never guessed from the text: a right-to-left letter first would turn a
+                    // whole line around, addresses and rule ids with it.
+                    TextDirection::LeftToRight,
                 );
             }
         }
@@ -249,6 +256,64 @@ mod tests {
             assert!(text.contains(heading), "{heading}: {text}");
         }
         assert!(text.contains(&format!("page {pages} of {pages}")));
+    }
+
+    /// What the attack review found, each pinned: right-to-left text never turns addresses
+    /// around; what is cut is marked; a line inside the analysis that looks like the title stays.
+    #[test]
+    fn hostile_text_reads_true() {
+        let rtl = Alert::new(serde_json::json!({
+            "rule": {"id": "5710", "level": 5, "description": "א login from 198.51.100.23"},
+            "agent": {"id": "001", "name": "web-01"},
+            "data": {"srcip": "203.0.113.9"}}));
+        let (_, text) = text_of(&render_alert(&rtl, None));
+        assert!(text.contains("198.51.100.23"), "{text}");
+        assert!(!text.contains("32.001.15.891"), "{text}");
+
+        let wide = format!(
+            "# {}\n## Findings\n\n| {} |\n|{}\n| {} |\n\n```sh\n# {}\n```\n",
+            "W".repeat(150),
+            (0..12)
+                .map(|i| format!("h{i}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---|".repeat(12),
+            (0..12)
+                .map(|i| format!("cell{i}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "block the source first"
+        );
+        let ai = Report::from_markdown(wide, true, None);
+        let (_, text) = text_of(&render_alert(&rtl, Some(ai)));
+        // The mark wraps in its narrow cell.
+        assert!(
+            text.contains("h7 (+4") && text.contains("columns)"),
+            "{text}"
+        );
+        assert!(!text.contains("cell8"), "{text}");
+        assert!(text.contains('…'), "the cut title is marked: {text}");
+        assert!(text.contains("# block the source first"), "{text}");
+    }
+
+    /// Text that changes font at every character, and stacks of zero-width marks, are bounded:
+    /// the layout stops at its run limit and no line holds more than its units.
+    #[test]
+    fn runs_and_lines_are_bounded() {
+        let fonts = Fonts::new().expect("fonts");
+        if fonts.face(fonts::Slot::Fallback).is_none() {
+            return; // Without a CJK font there is no font change to make runs of.
+        }
+        let mut layout = Layout::new(&fonts);
+        layout.block(&Block::Code(vec!["a中".repeat(40_000)]));
+        layout.block(&Block::Code(vec![format!("a{}", "\u{200b}".repeat(5_000))]));
+        let pages = layout.finish();
+        let runs: usize = pages
+            .iter()
+            .flatten()
+            .filter(|i| matches!(i, Item::Text { .. }))
+            .count();
+        assert!(runs <= 20_000 + 3 * layout::MAX_PAGES, "{runs}");
     }
 
     proptest! {
