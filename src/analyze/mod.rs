@@ -3,7 +3,9 @@
 pub mod advice;
 pub mod guard;
 pub mod links;
+pub mod llm;
 pub mod ollama;
+pub mod openai;
 pub mod prompt;
 pub mod report;
 
@@ -50,7 +52,7 @@ async fn write(
             settings.general.deadline_secs
         ))
     } else {
-        match ollama::Client::new(&settings.ollama) {
+        match llm::client(settings) {
             Ok(client) => {
                 let call = async {
                     // At most ollama.max_concurrent calls on this host, whoever makes them.
@@ -67,7 +69,12 @@ async fn write(
                             }
                         }
                     };
-                    client.chat(&prompt).await.map_err(|e| e.to_string())
+                    let model = client.model().to_string();
+                    client
+                        .chat(&prompt)
+                        .await
+                        .map(|answer| (model, answer))
+                        .map_err(|e| e.to_string())
                 };
                 match tokio::time::timeout(deadline, call).await {
                     Ok(result) => result,
@@ -82,16 +89,25 @@ async fn write(
     };
     match answer {
         Ok(answer) => {
+            let (model, answer) = answer;
             tracing::info!(
-                "model {} answered ({} prompt tokens, {} answer tokens, done_reason {})",
-                settings.ollama.model,
-                answer.prompt_eval_count.unwrap_or_default(),
-                answer.eval_count.unwrap_or_default(),
+                "model {model} answered ({} prompt tokens, {} answer tokens, done_reason {})",
+                answer.prompt_tokens.unwrap_or_default(),
+                answer.answer_tokens.unwrap_or_default(),
                 answer.done_reason.as_deref().unwrap_or("-")
             );
+            let mut content = answer.content.clone();
+            if answer.cut_at_limit() {
+                // Cut at the token limit: the report says so rather than end mid-sentence unseen.
+                tracing::warn!(
+                    "the model's answer was cut at its token limit (done_reason length); raise \
+                     openai.max_tokens, or ollama.num_ctx"
+                );
+                content.push_str("\n\n_(the model's answer was cut at its token limit)_");
+            }
             // Nothing the model wrote may be a link or an image.
             let markdown = links::unlink(
-                &ollama::clean_answer(&answer.content, &fallback_title, max_chars),
+                &ollama::clean_answer(&content, &fallback_title, max_chars),
                 &settings.configured_hosts(),
             );
             // The quality guard: whatever the model names must be in the evidence.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::analyze::llm::{snippet, Answer, Chatting, Llm, LlmError};
 use crate::analyze::prompt::Prompt;
 use crate::analyze::report::fit;
 use crate::config::{join_url, Ollama};
@@ -18,34 +19,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// An answer larger than this is refused unread: a report is a few KiB, and a server that sends
 /// gigabytes must not take the host's memory with it.
 pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
-
-/// Why the model gave no report. Each variant says what the admin can do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum LlmError {
-    #[error("Ollama is unreachable at {url} ({reason})")]
-    Unreachable { url: String, reason: String },
-    #[error("Ollama did not answer within {0} s (ollama.timeout_secs)")]
-    Timeout(u64),
-    #[error("model {model:?} is not installed in Ollama (run: ollama pull {model})")]
-    ModelNotFound { model: String },
-    #[error("Ollama answered HTTP {status}: {message}")]
-    Http { status: u16, message: String },
-    #[error("Ollama sent a body that is not a chat answer: {0}")]
-    BadBody(String),
-    #[error("the model returned an empty answer")]
-    Empty,
-}
-
-/// A successful answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub content: String,
-    pub done_reason: Option<String>,
-    pub prompt_eval_count: Option<u64>,
-    pub eval_count: Option<u64>,
-    /// Set when `prompt_eval_count` shows Ollama dropped part of the prompt.
-    pub truncated_prompt: bool,
-}
 
 #[derive(Serialize)]
 struct ChatRequest<'a> {
@@ -154,7 +127,12 @@ impl Client {
         let bytes = match read_capped(response, MAX_ANSWER_BYTES).await {
             Ok(b) => b,
             Err(BodyError::Read(e)) => return Err(self.transport_error(&e)),
-            Err(e @ BodyError::TooLarge(_)) => return Err(LlmError::BadBody(e.to_string())),
+            Err(e @ BodyError::TooLarge(_)) => {
+                return Err(LlmError::BadBody {
+                    server: SERVER,
+                    message: e.to_string(),
+                })
+            }
         };
         self.read_answer(status, &bytes, prompt)
     }
@@ -176,21 +154,29 @@ impl Client {
                 .map(|b| b.error)
                 .unwrap_or_else(|_| snippet(bytes));
             return Err(LlmError::Http {
+                server: SERVER,
                 status: status.as_u16(),
                 message,
             });
         }
         let parsed: ChatResponse =
-            serde_json::from_slice(bytes).map_err(|e| LlmError::BadBody(format!("{e}")))?;
+            serde_json::from_slice(bytes).map_err(|e| LlmError::BadBody {
+                server: SERVER,
+                message: e.to_string(),
+            })?;
         if let Some(error) = parsed.error {
             return Err(LlmError::Http {
+                server: SERVER,
                 status: status.as_u16(),
                 message: error,
             });
         }
         let content = parsed
             .message
-            .ok_or_else(|| LlmError::BadBody("no \"message\" field".into()))?
+            .ok_or_else(|| LlmError::BadBody {
+                server: SERVER,
+                message: "no \"message\" field".into(),
+            })?
             .content;
         if content.trim().is_empty() {
             return Err(LlmError::Empty);
@@ -208,19 +194,27 @@ impl Client {
         Ok(Answer {
             content,
             done_reason: parsed.done_reason,
-            prompt_eval_count: parsed.prompt_eval_count,
-            eval_count: parsed.eval_count,
+            prompt_tokens: parsed.prompt_eval_count,
+            answer_tokens: parsed.eval_count,
             truncated_prompt,
         })
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> LlmError {
         if e.is_timeout() {
-            LlmError::Timeout(self.cfg.timeout_secs)
+            LlmError::Timeout {
+                server: SERVER,
+                secs: self.cfg.timeout_secs,
+                key: "ollama.timeout_secs",
+            }
         } else if e.is_decode() || e.is_body() {
-            LlmError::BadBody(e.to_string())
+            LlmError::BadBody {
+                server: SERVER,
+                message: e.to_string(),
+            }
         } else {
             LlmError::Unreachable {
+                server: SERVER,
                 url: self.cfg.url.clone(),
                 reason: crate::util::error::root_cause(e),
             }
@@ -228,10 +222,17 @@ impl Client {
     }
 }
 
-fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    crate::intake::alert::truncate_chars(&one_line, 200).to_string()
+/// How the errors name this server.
+const SERVER: &str = "Ollama";
+
+impl Llm for Client {
+    fn chat<'a>(&'a self, prompt: &'a Prompt) -> Chatting<'a> {
+        Box::pin(Client::chat(self, prompt))
+    }
+
+    fn model(&self) -> &str {
+        &self.cfg.model
+    }
 }
 
 /// Makes the model's text fit for the phone: no preamble, no outer code fence, no control or ANSI
@@ -392,7 +393,9 @@ mod tests {
                     assert_eq!(status, 404, "{name}");
                     assert_eq!(model, Ollama::default().model);
                 }
-                Err(LlmError::Http { status: s, message }) => {
+                Err(LlmError::Http {
+                    status: s, message, ..
+                }) => {
                     assert_eq!(s, status, "{name}");
                     assert_eq!(message, said["error"].as_str().unwrap(), "{name}");
                 }

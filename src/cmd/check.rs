@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use super::print_stdout;
-use crate::analyze::ollama;
 use crate::config::{Settings, Source};
 use crate::deliver::{outbox, Channels};
 use crate::investigate::{dnsbl, history};
@@ -22,7 +21,7 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     let mut probes = vec![("config", Probe::ok(source.to_string()))];
     // Every component's own probe: the model server, each channel, each threat-intel source,
     // each DNS blocklist, the history backend.
-    probes.push(("ollama", ollama::probe(&settings.ollama, &http).await));
+    probes.push(crate::analyze::llm::probe(settings, &http).await);
     for channel in Channels::new(settings).iter() {
         probes.push((channel.kind(), channel.probe(&http).await));
     }
@@ -84,6 +83,9 @@ fn next_step(what: &str, settings: &Settings) -> String {
         )
     };
     match what {
+        "openai" => "check [openai] url, model and api_key (GET /v1/models must list the model); \
+             reports go out without AI meanwhile"
+            .into(),
         "ollama" => format!(
             "start Ollama (ollama serve) and pull the model (ollama pull {}), or point [ollama] url \
              at your server; reports go out without AI meanwhile",

@@ -3,6 +3,8 @@
 //! Our own file is parsed strictly (an unknown key is exit 3, naming the key) so that a typo never
 //! silently turns a feature off. Every key has a default, so the tool runs with no file at all.
 
+mod llm;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +21,7 @@ use crate::util::error::ConfigError;
 pub use crate::util::join_url;
 pub use crate::util::secret::Secret;
 use crate::util::state::StateDir;
+pub use llm::{Llm, LlmBackend, OpenAi};
 
 /// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/var/ossec/etc/ai-analyzer.toml";
@@ -33,7 +36,9 @@ pub struct Settings {
     pub general: General,
     pub intake: Intake,
     pub wazuh: Wazuh,
+    pub llm: Llm,
     pub ollama: Ollama,
+    pub openai: OpenAi,
     pub ntfy: Ntfy,
     pub providers: Providers,
     pub dnsbl: Dnsbl,
@@ -493,6 +498,7 @@ impl Settings {
             }
         };
         set(&mut self.ntfy.token, "AI_ANALYZER_NTFY_TOKEN");
+        set(&mut self.openai.api_key, "AI_ANALYZER_OPENAI_API_KEY");
         self.providers.apply_env(&get);
         set(&mut self.email.username, "AI_ANALYZER_EMAIL_USERNAME");
         set(&mut self.email.password, "AI_ANALYZER_EMAIL_PASSWORD");
@@ -550,6 +556,7 @@ impl Settings {
     pub fn secrets(&self) -> Vec<&str> {
         [
             &self.ntfy.token,
+            &self.openai.api_key,
             &self.email.username,
             &self.email.password,
             &self.history.indexer.password,
@@ -565,6 +572,9 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_bounds()?;
         self.validate_ollama()?;
+        if self.llm.backend == LlmBackend::Openai {
+            self.openai.validate()?;
+        }
         self.validate_rest()
     }
 

@@ -12,6 +12,7 @@ mod history;
 mod install;
 mod intake;
 mod investigate;
+mod llm;
 mod pipeline;
 mod sources;
 mod worker;

@@ -1,0 +1,105 @@
+//! The model server behind one small trait: Ollama's `/api/chat` ([`super::ollama`]) or any
+//! OpenAI-compatible `/v1/chat/completions` ([`super::openai`]: llama.cpp's server, vLLM,
+//! LM Studio, LocalAI, a hosted API). Both get the same prompt, deadline and slot, and their
+//! answers the same cleaning and guard.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::analyze::prompt::Prompt;
+use crate::config::{LlmBackend, Settings};
+use crate::util::Probe;
+
+/// Why the model gave no report. Each variant says what the admin can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("{server} is unreachable at {url} ({reason})")]
+    Unreachable {
+        server: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error("{server} did not answer within {secs} s ({key})")]
+    Timeout {
+        server: &'static str,
+        secs: u64,
+        key: &'static str,
+    },
+    #[error("model {model:?} is not installed in Ollama (run: ollama pull {model})")]
+    ModelNotFound { model: String },
+    #[error("{server} refused the API key (HTTP {status}: {message}); check {key}")]
+    Refused {
+        server: &'static str,
+        status: u16,
+        message: String,
+        key: &'static str,
+    },
+    #[error("{server} answered HTTP {status}: {message}")]
+    Http {
+        server: &'static str,
+        status: u16,
+        message: String,
+    },
+    #[error("{server} sent a body that is not a chat answer: {message}")]
+    BadBody {
+        server: &'static str,
+        message: String,
+    },
+    #[error("the model returned an empty answer")]
+    Empty,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub content: String,
+    /// Why the model stopped: `stop`, or `length` when it hit its token limit.
+    pub done_reason: Option<String>,
+    pub prompt_tokens: Option<u64>,
+    pub answer_tokens: Option<u64>,
+    /// Set when the server's token count shows it dropped part of the prompt.
+    pub truncated_prompt: bool,
+}
+
+impl Answer {
+    /// The model stopped at its token limit (Ollama's `done_reason`, OpenAI's `finish_reason`):
+    /// the report it wrote is cut short.
+    pub fn cut_at_limit(&self) -> bool {
+        self.done_reason.as_deref() == Some("length")
+    }
+}
+
+/// The future of one chat call.
+pub type Chatting<'a> = Pin<Box<dyn Future<Output = Result<Answer, LlmError>> + Send + 'a>>;
+
+/// One model server.
+pub trait Llm: Send + Sync {
+    /// One chat call with the prompt; no retries (the report without AI is the retry).
+    fn chat<'a>(&'a self, prompt: &'a Prompt) -> Chatting<'a>;
+
+    /// The model's name, for the log.
+    fn model(&self) -> &str;
+}
+
+/// The configured backend's client.
+pub fn client(settings: &Settings) -> anyhow::Result<Box<dyn Llm>> {
+    Ok(match settings.llm.backend {
+        LlmBackend::Ollama => Box::new(super::ollama::Client::new(&settings.ollama)?),
+        LlmBackend::Openai => Box::new(super::openai::Client::new(&settings.openai)?),
+    })
+}
+
+/// What `check` says of the configured backend.
+pub async fn probe(settings: &Settings, http: &reqwest::Client) -> (&'static str, Probe) {
+    match settings.llm.backend {
+        LlmBackend::Ollama => ("ollama", super::ollama::probe(&settings.ollama, http).await),
+        LlmBackend::Openai => ("openai", super::openai::probe(&settings.openai, http).await),
+    }
+}
+
+/// A server's error body on one line, cut to 200 characters.
+pub(crate) fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::intake::alert::truncate_chars(&one_line, 200).to_string()
+}

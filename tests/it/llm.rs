@@ -1,0 +1,213 @@
+//! The OpenAI-compatible backend (`llm.backend = "openai"`) through the built binary, against a
+//! fake that answers with the recorded bodies of `tests/fixtures/llm_openai/`.
+
+use std::time::Duration;
+
+use crate::common::*;
+use wiremock::matchers::{header as has_header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A recorded chat completion with `content` as the model's text and `finish_reason`.
+fn completion(content: &str, finish_reason: &str) -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&read_fixture("llm_openai/openai_chat_stop_recorded.json"))
+            .expect("fixture parses");
+    v["choices"][0]["message"]["content"] = content.into();
+    v["choices"][0]["finish_reason"] = finish_reason.into();
+    v
+}
+
+fn openai_config(server: &MockServer, key: &str) -> String {
+    format!(
+        "[llm]\nbackend = \"openai\"\n[openai]\nurl = \"{}/prefix\"\nmodel = \"qwen2.5-7b-instruct\"\n\
+         api_key = \"{key}\"\nmax_tokens = 900\n",
+        server.uri()
+    )
+}
+
+async fn ntfy() -> MockServer {
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    ntfy
+}
+
+fn run_alert(env: &Env) -> std::process::Output {
+    let mut cmd = env.cmd();
+    cmd.arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    out
+}
+
+/// The report comes from the OpenAI-compatible server: the Bearer key, the model and
+/// `max_tokens` are sent, the answer is cleaned like Ollama's (no preamble, no outer fence),
+/// and the key appears nowhere else.
+#[tokio::test]
+async fn a_report_through_an_openai_compatible_server() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/prefix/v1/chat/completions"))
+        .and(has_header("authorization", "Bearer sk-test-key-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "Sure! Here is the report:\n```markdown\n# SSH brute force from 172.17.1.1\n## Overview\nEight failures for paco.\n```",
+            "stop",
+        )))
+        .mount(&llm)
+        .await;
+    let ntfy = ntfy().await;
+    let env = Env::new(
+        &dead_url(),
+        &ntfy.uri(),
+        &openai_config(&llm, "sk-test-key-123"),
+    );
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let requests = llm.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "{}", env.log());
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["model"], "qwen2.5-7b-instruct");
+    assert_eq!(body["max_tokens"], 900);
+    assert_eq!(body["stream"], false);
+    assert_eq!(body["messages"][0]["role"], "system");
+    assert_eq!(body["messages"][1]["role"], "user");
+    let pushes = ntfy.received_requests().await.unwrap();
+    assert_eq!(pushes.len(), 1, "{}", env.log());
+    assert_eq!(
+        header(&pushes[0], "title"),
+        "SSH brute force from 172.17.1.1"
+    );
+    let pushed = text(&pushes[0].body);
+    assert!(
+        pushed.contains("## Overview\nEight failures for paco."),
+        "{pushed}"
+    );
+    assert!(
+        !pushed.contains("Sure!") && !pushed.contains("```"),
+        "{pushed}"
+    );
+    assert!(
+        env.log().contains("model qwen2.5-7b-instruct answered"),
+        "{}",
+        env.log()
+    );
+    assert!(!env.log().contains("sk-test-key-123"));
+    assert!(!env.state_files().contains("sk-test-key-123"));
+}
+
+/// `finish_reason = "length"`: the report goes out and says it was cut.
+#[tokio::test]
+async fn an_answer_cut_at_max_tokens_says_so() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "# SSH brute force from 172.17.1.1\n## Overview\nEight failures for pa",
+            "length",
+        )))
+        .mount(&llm)
+        .await;
+    let ntfy = ntfy().await;
+    let env = Env::new(&dead_url(), &ntfy.uri(), &openai_config(&llm, ""));
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let requests = llm.received_requests().await.unwrap();
+    assert!(
+        requests[0].headers.get("authorization").is_none(),
+        "no key, no header"
+    );
+    let pushes = ntfy.received_requests().await.unwrap();
+    let pushed = text(&pushes[0].body);
+    assert!(pushed.contains("Eight failures for pa"), "{pushed}");
+    assert!(
+        pushed.contains("the model's answer was cut at its token limit"),
+        "{pushed}"
+    );
+    assert!(
+        env.log().contains("raise openai.max_tokens"),
+        "{}",
+        env.log()
+    );
+}
+
+/// A 401 (the OpenAI API's recorded body): one clear line in the log, and the report without AI
+/// goes out with that reason.
+#[tokio::test]
+async fn a_refused_key_gives_the_report_without_ai() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            read_fixture("llm_openai/openai_error_401_invalid_api_key.json"),
+            "application/json",
+        ))
+        .mount(&llm)
+        .await;
+    let ntfy = ntfy().await;
+    let env = Env::new(&dead_url(), &ntfy.uri(), &openai_config(&llm, "sk-wrong"));
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = env.log();
+    assert!(
+        log.contains("AI analysis unavailable: the OpenAI-compatible server refused the API key (HTTP 401: Incorrect API key provided"),
+        "{log}"
+    );
+    assert!(log.contains("check openai.api_key"), "{log}");
+    assert!(!log.contains("sk-wrong"), "{log}");
+    let pushes = ntfy.received_requests().await.unwrap();
+    assert_eq!(pushes.len(), 1);
+    let pushed = text(&pushes[0].body);
+    assert!(
+        pushed.contains("Written without AI: the OpenAI-compatible server refused the API key"),
+        "{pushed}"
+    );
+}
+
+/// `check` asks `GET /v1/models` and says whether the model is there.
+#[tokio::test]
+async fn check_lists_the_servers_models() {
+    let llm = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/prefix/v1/models"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            read_fixture("llm_openai/llamacpp_models.json"),
+            "application/json",
+        ))
+        .mount(&llm)
+        .await;
+    let listed: serde_json::Value =
+        serde_json::from_str(&read_fixture("llm_openai/llamacpp_models.json")).unwrap();
+    let id = listed["data"][0]["id"].as_str().unwrap().to_string();
+    let env = Env::new(
+        &dead_url(),
+        "",
+        &openai_config(&llm, "").replace("qwen2.5-7b-instruct", &id),
+    );
+    let mut cmd = env.cmd();
+    cmd.arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "ok    openai      {}/prefix has model {id}",
+            llm.uri()
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("ollama"), "{said}");
+    let env = Env::new(&dead_url(), "", &openai_config(&llm, ""));
+    let mut cmd = env.cmd();
+    cmd.arg("check");
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("FAIL  openai")
+            && said.contains("does not list model \"qwen2.5-7b-instruct\""),
+        "{said}"
+    );
+    assert!(said.contains(&format!("(it lists: {id})")), "{said}");
+    assert!(
+        said.contains("next: check [openai] url, model and api_key"),
+        "{said}"
+    );
+}
