@@ -61,12 +61,8 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
             if p.ok { "ok   " } else { "FAIL " },
             p.text
         ));
-        if !p.ok {
-            lines.push(format!(
-                "      {:<11} next: {}",
-                "",
-                next_step(what, settings)
-            ));
+        if let Some(next) = (!p.ok).then(|| next_step(what, settings)).flatten() {
+            lines.push(format!("      {:<11} next: {next}", ""));
         }
     }
     print_stdout(&lines.join("\n"))?;
@@ -74,15 +70,22 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
     Ok(if failed { EXIT_RUNTIME } else { EXIT_OK })
 }
 
-/// What a newcomer does about a failed line, one line per component.
-fn next_step(what: &str, settings: &Settings) -> String {
+/// What a newcomer does about a failed line, one line per component; None where the failed
+/// line says it already.
+fn next_step(what: &str, settings: &Settings) -> Option<String> {
     let provider = |name: &str| {
         format!(
             "check [providers.{name}] (url, and api_key where it takes one) and that this host \
              reaches it (a proxy goes in HTTPS_PROXY); or set enabled = false to do without it"
         )
     };
-    match what {
+    Some(match what {
+        // Its line names the resolver to use.
+        "dnsbl" => return None,
+        "log_file" => format!(
+            "create the directory of [general] log_file ({}), or set it to \"-\" for stderr",
+            settings.general.log_file
+        ),
         "openai" => "check [openai] url, model and api_key (GET /v1/models must list the model); \
              reports go out without AI meanwhile"
             .into(),
@@ -94,10 +97,9 @@ fn next_step(what: &str, settings: &Settings) -> String {
         "ntfy" => "check [ntfy] url, topic and token; reports wait in the outbox meanwhile".into(),
         "email" => "check [email] smtp_url, from, to and the credentials; mails wait in the outbox meanwhile".into(),
         "wazuh" => "check [wazuh] queue_socket, or set feedback = false".into(),
-        "dnsbl" => "point [dnsbl] nameservers at a local resolver (unbound) or set [dnsbl] enabled = false".into(),
         "history" => "check [history] alerts_file (or the indexer settings); reports say the history was not collected meanwhile".into(),
         "pdf" => "reinstall ai-analyzer; mails go out without the PDF meanwhile".into(),
-        "state_dir" | "spool" | "outbox" | "cache" | "log_file" | "worker" => format!(
+        "state_dir" | "spool" | "outbox" | "cache" | "worker" => format!(
             "run ai-analyzer install (it creates the state dir with the right owner), or fix the \
              path and permissions of [general] state_dir ({})",
             settings.general.state_dir.display()
@@ -106,7 +108,7 @@ fn next_step(what: &str, settings: &Settings) -> String {
         "budgets" => "wait for the next UTC day, or raise daily_budget under [providers.*]".into(),
         other if settings.providers.all().any(|p| p.provider().key() == other) => provider(other),
         _ => "see the line above; docs/usage.md has what each part needs".into(),
-    }
+    })
 }
 
 /// Whether anyone but the owner and its group may change what the root worker reads: the
