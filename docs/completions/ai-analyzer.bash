@@ -337,7 +337,7 @@ _ai__analyzer() {
             return 0
             ;;
         ai__subcmd__analyzer__subcmd__prompt)
-            opts="-v -h --alert-file --config --verbose --help"
+            opts="-v -h --alert-file --show-mapping --config --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

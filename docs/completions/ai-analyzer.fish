@@ -47,6 +47,7 @@ complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand enrich" -s v -l 
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand enrich" -s h -l help -d 'Print help'
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand prompt" -l alert-file -d 'The alert (default: stdin)' -r -F
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand prompt" -l config -d 'Config file (default: $AI_ANALYZER_CONFIG, else /var/ossec/etc/ai-analyzer.toml if present)' -r -F
+complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand prompt" -l show-mapping -d 'Also print the pseudonymisation table (placeholder and name), when the prompt is pseudonymised'
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand prompt" -s v -l verbose -d 'Log debug lines too'
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand prompt" -s h -l help -d 'Print help'
 complete -c ai-analyzer -n "__fish_ai_analyzer_using_subcommand check" -l config -d 'Config file (default: $AI_ANALYZER_CONFIG, else /var/ossec/etc/ai-analyzer.toml if present)' -r -F

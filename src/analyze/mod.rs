@@ -7,6 +7,7 @@ pub mod llm;
 pub mod ollama;
 pub mod openai;
 pub mod prompt;
+pub mod pseudonym;
 pub mod report;
 
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ async fn write(
     dry_run: bool,
 ) -> Report {
     let max_chars = settings.ntfy.max_chars;
-    let prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
+    let (prompt, mapping) = prompt_for(alert, evidence, settings);
     let fallback_title = report::fallback_title(alert, evidence);
     let answer = if deadline.is_zero() {
         Err(format!(
@@ -96,7 +97,15 @@ async fn write(
                 answer.answer_tokens.unwrap_or_default(),
                 answer.done_reason.as_deref().unwrap_or("-")
             );
-            let mut content = answer.content.clone();
+            // The names come back before anything looks at the answer.
+            let mut content = match &mapping {
+                Some(m) => m.reverse(&answer.content),
+                None => answer.content.clone(),
+            };
+            let invented = mapping
+                .as_ref()
+                .map(|m| m.invented(&content))
+                .unwrap_or_default();
             if answer.cut_at_limit() {
                 // Cut at the token limit: the report says so rather than end mid-sentence unseen.
                 tracing::warn!(
@@ -110,8 +119,15 @@ async fn write(
                 &ollama::clean_answer(&content, &fallback_title, max_chars),
                 &settings.configured_hosts(),
             );
-            // The quality guard: whatever the model names must be in the evidence.
-            let unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
+            let markdown = if mapping.is_some() {
+                report::fit(&with_pseudonym_note(&markdown), max_chars)
+            } else {
+                markdown
+            };
+            // The quality guard: whatever the model names must be in the evidence; so must a
+            // placeholder it used.
+            let mut unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
+            unverified.extend(invented);
             if unverified.is_empty() {
                 Report::from_markdown(markdown, true, None)
             } else {
@@ -136,6 +152,33 @@ async fn write(
             report.title = report::title_of(&report.markdown);
             report
         }
+    }
+}
+
+/// The prompt for this job, pseudonymised (with its mapping) when the model server is not on
+/// the admin's network or the config says always.
+pub fn prompt_for(
+    alert: &Alert,
+    evidence: &Evidence,
+    settings: &Settings,
+) -> (prompt::Prompt, Option<pseudonym::Mapping>) {
+    let mut prompt = prompt::build(alert, evidence, settings, &prompt::new_nonce());
+    if !pseudonym::wanted(settings) {
+        return (prompt, None);
+    }
+    let facts = crate::intake::facts::extract(alert);
+    let mapping = pseudonym::Mapping::build(alert, evidence, &facts, &[&prompt.user]);
+    // The system message is fixed text with no data in it.
+    prompt.user = mapping.apply(&prompt.user);
+    (prompt, Some(mapping))
+}
+
+/// The line under the title that says the model saw placeholders, not names.
+fn with_pseudonym_note(markdown: &str) -> String {
+    let note = "_Names and internal addresses were pseudonymised for the model and put back here._";
+    match markdown.split_once('\n') {
+        Some((title, rest)) => format!("{title}\n{note}\n{rest}"),
+        None => format!("{markdown}\n{note}"),
     }
 }
 

@@ -56,6 +56,10 @@ pub(crate) enum Command {
         /// The alert (default: stdin).
         #[arg(long, value_name = "PATH")]
         alert_file: Option<PathBuf>,
+        /// Also print the pseudonymisation table (placeholder and name), when the prompt is
+        /// pseudonymised.
+        #[arg(long)]
+        show_mapping: bool,
     },
     /// Validate the config and probe every configured endpoint, one line each.
     Check,

@@ -84,7 +84,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
     tracing::debug!("config: {source}");
     match &cli.command {
-        Some(Command::Prompt { alert_file }) => prompt::run(&settings, alert_file.as_deref()),
+        Some(Command::Prompt {
+            alert_file,
+            show_mapping,
+        }) => prompt::run(&settings, alert_file.as_deref(), *show_mapping),
         Some(Command::Check) => runtime()?.block_on(check::run(&settings, &source)),
         Some(Command::Enrich { ip, json }) => enrich::run(&settings, ip, *json),
         Some(

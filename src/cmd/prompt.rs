@@ -1,12 +1,15 @@
 //! `ai-analyzer prompt`: the exact prompt that would go to the LLM, with the lookups a run makes.
 
 use super::{print_stdout, read_input, runtime};
-use crate::analyze::prompt;
 use crate::config::Settings;
 use crate::intake::alert::Command as ArCommand;
 use crate::util::error::{InputError, EXIT_OK};
 
-pub(crate) fn run(settings: &Settings, file: Option<&std::path::Path>) -> anyhow::Result<u8> {
+pub(crate) fn run(
+    settings: &Settings,
+    file: Option<&std::path::Path>,
+    show_mapping: bool,
+) -> anyhow::Result<u8> {
     let incoming = read_input(settings, file)?;
     if incoming.command == ArCommand::Delete {
         return Err(
@@ -18,7 +21,20 @@ pub(crate) fn run(settings: &Settings, file: Option<&std::path::Path>) -> anyhow
         &incoming.alert,
         &settings.investigation(),
     ));
-    let prompt = prompt::build(&incoming.alert, &evidence, settings, &prompt::new_nonce());
+    // Pseudonymised when a run would pseudonymise it.
+    let (prompt, mapping) = crate::analyze::prompt_for(&incoming.alert, &evidence, settings);
     print_stdout(&prompt.render())?;
+    if show_mapping {
+        let table = match &mapping {
+            Some(m) if !m.is_empty() => m.table(),
+            Some(_) => "(nothing to pseudonymise in this prompt)".to_string(),
+            None => "(not pseudonymised: llm.pseudonymize is \"never\", or \"auto\" with a model \
+                     server on this network)"
+                .to_string(),
+        };
+        print_stdout(&format!(
+            "=== mapping (shown here only; never stored) ===\n{table}"
+        ))?;
+    }
     Ok(EXIT_OK)
 }

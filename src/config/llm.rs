@@ -18,10 +18,22 @@ pub enum LlmBackend {
     Openai,
 }
 
+/// When the prompt's names and internal addresses are replaced by placeholders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pseudonymize {
+    /// When the model server is not on loopback or a private network.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Llm {
     pub backend: LlmBackend,
+    pub pseudonymize: Pseudonymize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

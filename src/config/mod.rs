@@ -21,7 +21,7 @@ use crate::util::error::ConfigError;
 pub use crate::util::join_url;
 pub use crate::util::secret::Secret;
 use crate::util::state::StateDir;
-pub use llm::{Llm, LlmBackend, OpenAi};
+pub use llm::{Llm, LlmBackend, OpenAi, Pseudonymize};
 
 /// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
 pub const DEFAULT_CONFIG_PATH: &str = "/var/ossec/etc/ai-analyzer.toml";

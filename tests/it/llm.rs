@@ -211,3 +211,54 @@ async fn check_lists_the_servers_models() {
         "{said}"
     );
 }
+
+/// `pseudonymize = "always"`: the request the server gets holds none of the alert's host names,
+/// user names or internal addresses; the push names them again in clear; a placeholder the model
+/// invented is flagged; the mapping is in no file and no log line.
+#[tokio::test]
+async fn pseudonymised_prompt_and_clear_report() {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "# SSH brute force from IP-1 on HOST-1\n## Overview\nUSER-1 was tried 8 times from IP-1 \
+             against HOST-1.\n## Indicators of compromise\n- IP-1\n- HOST-7",
+            "stop",
+        )))
+        .mount(&llm)
+        .await;
+    let ntfy = ntfy().await;
+    let config = openai_config(&llm, "").replace(
+        "backend = \"openai\"\n",
+        "backend = \"openai\"\npseudonymize = \"always\"\n",
+    );
+    let env = Env::new(&dead_url(), &ntfy.uri(), &config);
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let requests = llm.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "{}", env.log());
+    let sent = text(&requests[0].body);
+    for name in ["localhost", "paco", "172.17.1.1"] {
+        assert!(!sent.contains(name), "{name} left in the prompt: {sent}");
+    }
+    for placeholder in ["HOST-1", "USER-1", "IP-1"] {
+        assert!(sent.contains(placeholder), "{placeholder}: {sent}");
+    }
+    let pushes = ntfy.received_requests().await.unwrap();
+    assert_eq!(pushes.len(), 1, "{}", env.log());
+    assert_eq!(
+        header(&pushes[0], "title"),
+        "SSH brute force from 172.17.1.1 on localhost.localdomain"
+    );
+    let pushed = text(&pushes[0].body);
+    assert!(
+        pushed.contains("paco was tried 8 times from 172.17.1.1 against localhost.localdomain."),
+        "{pushed}"
+    );
+    assert!(
+        pushed.contains("Names and internal addresses were pseudonymised for the model"),
+        "{pushed}"
+    );
+    assert!(pushed.contains("Unverified: HOST-7"), "{pushed}");
+    assert!(!env.state_files().contains("USER-1"), "no mapping kept");
+    assert!(!env.log().contains("USER-1"), "{}", env.log());
+}

@@ -1,0 +1,375 @@
+//! Pseudonymised prompts for a model server off the admin's network: internal host and agent
+//! names, user names, e-mail addresses and non-global IP addresses become stable placeholders
+//! (`HOST-1`, `USER-1`, `MAIL-1`, `IP-1`) before the prompt leaves, and are put back in the
+//! answer. Public addresses, rule ids and CVEs stay: they are what the model reasons about.
+//!
+//! The mapping lives in memory for one job only: it is never written to disk or to the log.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use crate::config::{LlmBackend, Pseudonymize, Settings};
+use crate::intake::alert::Alert;
+use crate::intake::facts::{Facts, USER_FIELDS};
+use crate::investigate::Evidence;
+
+/// Alert fields that name a host of the admin's.
+const HOST_FIELDS: &[&str] = &[
+    "agent.name",
+    "manager.name",
+    "predecoder.hostname",
+    "data.hostname",
+    "data.win.system.computer",
+    "data.win.eventdata.workstationName",
+    "host.name",
+    "host.hostname",
+];
+
+/// Facts that name a user or a host.
+const USER_FACTS: &[&str] = &[
+    "User",
+    "Logged in as",
+    "Changed by",
+    "Owner",
+    "Service account",
+];
+const HOST_FACTS: &[&str] = &["Workstation", "Device"];
+
+/// Names shorter than this stay: replacing "a" or "db" at every word boundary would garble the
+/// prompt and hide nothing.
+const MIN_NAME_CHARS: usize = 3;
+
+/// What kind of name a placeholder stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Host,
+    User,
+    Mail,
+    Ip,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Host => "HOST",
+            Kind::User => "USER",
+            Kind::Mail => "MAIL",
+            Kind::Ip => "IP",
+        }
+    }
+}
+
+/// The placeholders of one job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mapping {
+    /// (placeholder, the name in clear), longest name first.
+    pairs: Vec<(String, String)>,
+}
+
+/// Whether this job's prompt is pseudonymised: `always`, `never`, or with `auto` when the model
+/// server is not on loopback or a private network.
+pub fn wanted(settings: &Settings) -> bool {
+    let url = match settings.llm.backend {
+        LlmBackend::Ollama => &settings.ollama.url,
+        LlmBackend::Openai => &settings.openai.url,
+    };
+    match settings.llm.pseudonymize {
+        Pseudonymize::Always => true,
+        Pseudonymize::Never => false,
+        Pseudonymize::Auto => !crate::investigate::scope::is_local_url(url),
+    }
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether `text[at..at + len]` stands alone: no letter, digit or underscore on either side.
+fn stands_alone(text: &str, at: usize, len: usize) -> bool {
+    let before = text[..at].chars().next_back();
+    let after = text[at + len..].chars().next();
+    !before.is_some_and(is_word) && !after.is_some_and(is_word)
+}
+
+/// One pass over `text`: at each place, the first `(from, to)` whose `from` stands alone there
+/// is written as `to`, and the scan goes on after it (what was written is never looked at
+/// again). `pairs` go longest `from` first.
+fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < text.len() {
+        let rest = &text[at..];
+        let hit = pairs.iter().find(|(from, _)| {
+            !from.is_empty() && rest.starts_with(from) && stands_alone(text, at, from.len())
+        });
+        match hit {
+            Some((from, to)) => {
+                out.push_str(to);
+                at += from.len();
+            }
+            None => {
+                let c = rest.chars().next().unwrap_or(' ');
+                out.push(c);
+                at += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// IP addresses written in `text` (IPv4, and IPv6 with at least two colons).
+fn addresses_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let token = |c: char| c.is_ascii_hexdigit() || c == '.' || c == ':';
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (token(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let candidate = text[s..i].trim_matches(|c| c == '.' || c == ':');
+                // `10.0.0.5:22`: the address without its port.
+                let address = match candidate.rsplit_once(':') {
+                    Some((v4, port))
+                        if v4.contains('.') && port.chars().all(|c| c.is_ascii_digit()) =>
+                    {
+                        v4
+                    }
+                    _ => candidate,
+                };
+                if address.parse::<IpAddr>().is_ok() && stands_alone(text, s, i - s) {
+                    out.push(address.to_string());
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// E-mail addresses written in `text`: `local@domain.tld`.
+fn mails_in(text: &str) -> Vec<String> {
+    let part = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices('@') {
+        let local_start = text[..at]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| part(*c))
+            .last()
+            .map(|(i, _)| i);
+        let domain_end = text[at + 1..]
+            .char_indices()
+            .take_while(|(_, c)| part(*c))
+            .last()
+            .map(|(i, c)| at + 1 + i + c.len_utf8());
+        if let (Some(s), Some(e)) = (local_start, domain_end) {
+            let mail = text[s..e].trim_end_matches('.');
+            if mail[mail.find('@').map_or(0, |i| i + 1)..].contains('.') {
+                out.push(mail.to_string());
+            }
+        }
+    }
+    out
+}
+
+impl Mapping {
+    /// The names of one job: the alert's host and user fields and facts, and every e-mail
+    /// address and non-global IP address written in `texts` (the prompt).
+    pub fn build(alert: &Alert, evidence: &Evidence, facts: &Facts, texts: &[&str]) -> Mapping {
+        let mut names: Vec<(Kind, String)> = Vec::new();
+        for path in HOST_FIELDS {
+            if let Some(v) = alert.text(path) {
+                names.push((Kind::Host, v));
+            }
+        }
+        names.push((Kind::Host, evidence.agent.name.clone()));
+        for path in USER_FIELDS {
+            if let Some(v) = alert.text(path) {
+                names.push((Kind::User, v));
+            }
+        }
+        for fact in &facts.items {
+            if USER_FACTS.contains(&fact.label) {
+                names.push((Kind::User, fact.value.clone()));
+            } else if HOST_FACTS.contains(&fact.label) {
+                names.push((Kind::Host, fact.value.clone()));
+            }
+        }
+        for text in texts {
+            names.extend(mails_in(text).into_iter().map(|m| (Kind::Mail, m)));
+            for ip in addresses_in(text) {
+                let global = ip
+                    .parse::<IpAddr>()
+                    .is_ok_and(|a| crate::investigate::scope::scope(a).is_global());
+                if !global {
+                    names.push((Kind::Ip, ip));
+                }
+            }
+        }
+        Mapping::from_names(names, texts)
+    }
+
+    /// Numbers each distinct name by kind, skipping any placeholder the texts already hold (an
+    /// alert that writes `HOST-1` itself cannot take over the real host's name).
+    pub fn from_names(names: Vec<(Kind, String)>, texts: &[&str]) -> Mapping {
+        let mut seen = BTreeSet::new();
+        let mut next = [0usize; 4];
+        let mut pairs = Vec::new();
+        for (kind, name) in names {
+            // A name starts and ends with a letter or digit, so that its placeholder stands
+            // alone where the name did, and comes back.
+            let name = name.trim_matches(|c: char| !is_word(c)).to_string();
+            if name.chars().count() < MIN_NAME_CHARS || !seen.insert(name.clone()) {
+                continue;
+            }
+            let placeholder = loop {
+                next[kind as usize] += 1;
+                let p = format!("{}-{}", kind.prefix(), next[kind as usize]);
+                if !texts.iter().any(|t| t.contains(&p)) {
+                    break p;
+                }
+            };
+            pairs.push((placeholder, name));
+        }
+        // Longest names first: `web-01.corp` goes before `web-01`.
+        pairs.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+        Mapping { pairs }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Names to placeholders.
+    pub fn apply(&self, text: &str) -> String {
+        let pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(p, n)| (n.as_str(), p.as_str()))
+            .collect();
+        substitute(text, &pairs)
+    }
+
+    /// Placeholders back to names.
+    pub fn reverse(&self, text: &str) -> String {
+        // Longest placeholder first: HOST-12 before HOST-1.
+        let mut pairs: Vec<(&str, &str)> = self
+            .pairs
+            .iter()
+            .map(|(p, n)| (p.as_str(), n.as_str()))
+            .collect();
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(b.0)));
+        substitute(text, &pairs)
+    }
+
+    /// Placeholders left in a reversed answer: the model invented them.
+    pub fn invented(&self, reversed: &str) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for prefix in ["HOST-", "USER-", "MAIL-", "IP-"] {
+            for (at, _) in reversed.match_indices(prefix) {
+                let digits: String = reversed[at + prefix.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                let len = prefix.len() + digits.len();
+                if !digits.is_empty() && stands_alone(reversed, at, len) {
+                    out.insert(reversed[at..at + len].to_string());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The table for `prompt --show-mapping`.
+    pub fn table(&self) -> String {
+        let mut rows: Vec<&(String, String)> = self.pairs.iter().collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.iter()
+            .map(|(p, n)| format!("{p:<8} {n}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mapping(names: &[(Kind, &str)], texts: &[&str]) -> Mapping {
+        Mapping::from_names(
+            names.iter().map(|(k, n)| (*k, n.to_string())).collect(),
+            texts,
+        )
+    }
+
+    #[test]
+    fn names_become_placeholders_at_word_boundaries_and_come_back() {
+        let text = "Failed password for paco from 172.17.1.1 on web-01.corp (web-01); \
+                    mail paco@corp.example; not pacoX or xweb-01";
+        let m = Mapping::from_names(
+            vec![
+                (Kind::User, "paco".into()),
+                (Kind::Host, "web-01".into()),
+                (Kind::Host, "web-01.corp".into()),
+                (Kind::Ip, "172.17.1.1".into()),
+                (Kind::Mail, "paco@corp.example".into()),
+            ],
+            &[text],
+        );
+        let out = m.apply(text);
+        assert_eq!(
+            out,
+            "Failed password for USER-1 from IP-1 on HOST-2 (HOST-1); mail MAIL-1; not pacoX or xweb-01"
+        );
+        assert_eq!(m.reverse(&out), text);
+        assert!(m.invented(&m.reverse("HOST-1 and HOST-9, USER-12")).len() == 2);
+    }
+
+    #[test]
+    fn a_placeholder_already_in_the_text_is_never_used() {
+        let text = "user HOST-1 logged in to web-01";
+        let m = mapping(&[(Kind::Host, "web-01")], &[text]);
+        assert_eq!(m.apply(text), "user HOST-1 logged in to HOST-2");
+        assert_eq!(m.reverse(&m.apply(text)), text);
+    }
+
+    #[test]
+    fn addresses_and_mails_are_found_in_text() {
+        assert_eq!(
+            addresses_in("from 10.0.0.5:22 to fe80::1, v1.2 and 999.1.1.1"),
+            vec!["10.0.0.5", "fe80::1"]
+        );
+        assert_eq!(
+            mails_in("to: <alice.b@corp.example.org>, bob@localhost, x@y.z."),
+            vec!["alice.b@corp.example.org", "x@y.z"]
+        );
+    }
+
+    proptest! {
+        /// Whatever the text and the names, the answer that echoes the pseudonymised text comes
+        /// back as the original.
+        #[test]
+        fn the_mapping_round_trips_any_text(
+            text in "\\PC{0,300}",
+            names in proptest::collection::vec("\\PC{1,12}", 0..6),
+            picks in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            // Names taken from the text itself as well as arbitrary ones.
+            let chars: Vec<char> = text.chars().collect();
+            let mut all: Vec<(Kind, String)> = names.into_iter().map(|n| (Kind::User, n)).collect();
+            for p in picks {
+                if chars.len() > 4 {
+                    let s = p % (chars.len() - 4);
+                    all.push((Kind::Host, chars[s..s + 4].iter().collect()));
+                }
+            }
+            let m = Mapping::from_names(all, &[&text]);
+            prop_assert_eq!(m.reverse(&m.apply(&text)), text);
+        }
+    }
+}
