@@ -97,9 +97,26 @@ pub async fn probe(settings: &Settings, http: &reqwest::Client) -> (&'static str
     }
 }
 
-/// A server's error body on one line, cut to 200 characters.
+/// A server's text (an error body, a model id) on one line: no control or hidden character,
+/// cut to 200 characters.
 pub(crate) fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+    let text: String = String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter(|c| !crate::util::is_hiding_char(*c))
+        .collect();
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     crate::intake::alert::truncate_chars(&one_line, 200).to_string()
+}
+
+/// A server URL as errors show it: without a user name or password in it.
+pub(crate) fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }

@@ -97,15 +97,7 @@ async fn write(
                 answer.answer_tokens.unwrap_or_default(),
                 answer.done_reason.as_deref().unwrap_or("-")
             );
-            // The names come back before anything looks at the answer.
-            let mut content = match &mapping {
-                Some(m) => m.reverse(&answer.content),
-                None => answer.content.clone(),
-            };
-            let invented = mapping
-                .as_ref()
-                .map(|m| m.invented(&content))
-                .unwrap_or_default();
+            let mut content = answer.content.clone();
             if answer.cut_at_limit() {
                 // Cut at the token limit: the report says so rather than end mid-sentence unseen.
                 tracing::warn!(
@@ -114,16 +106,26 @@ async fn write(
                 );
                 content.push_str("\n\n_(the model's answer was cut at its token limit)_");
             }
-            // Nothing the model wrote may be a link or an image.
-            let markdown = links::unlink(
-                &ollama::clean_answer(&content, &fallback_title, max_chars),
-                &settings.configured_hosts(),
-            );
-            let markdown = if mapping.is_some() {
-                report::fit(&with_pseudonym_note(&markdown), max_chars)
-            } else {
-                markdown
+            // Cleaned first (no preamble, fence, think block, control character or hidden
+            // character is left to split a placeholder), then the names come back, then
+            // nothing the model wrote may be a link or an image.
+            let cleaned: String = ollama::clean_answer(&content, &fallback_title, max_chars)
+                .chars()
+                .filter(|c| !crate::util::is_hiding_char(*c))
+                .collect();
+            let (restored, invented) = match mapping.as_ref().filter(|m| !m.is_empty()) {
+                Some(m) => {
+                    let restored = m.reverse(&cleaned);
+                    let invented = m.invented(&restored);
+                    (with_pseudonym_note(&restored), invented)
+                }
+                None => (cleaned, Vec::new()),
             };
+            // Names are longer than their placeholders: fitted again.
+            let markdown = report::fit(
+                &links::unlink(&restored, &settings.configured_hosts()),
+                max_chars,
+            );
             // The quality guard: whatever the model names must be in the evidence; so must a
             // placeholder it used.
             let mut unverified = evidence_corpus(alert, evidence, settings).unverified(&markdown);
@@ -142,6 +144,9 @@ async fn write(
             }
         }
         Err(reason) => {
+            // An error body may quote the key it refused: the report never shows a secret.
+            let secrets: Vec<String> = settings.secrets().into_iter().map(String::from).collect();
+            let reason = crate::util::logging::sanitize(&reason, &secrets);
             tracing::warn!("AI analysis unavailable: {reason}");
             let mut report = report::fallback(alert, evidence, &reason, max_chars);
             // Alert fields (a user name, a URL) may carry link syntax of the attacker's.
@@ -167,7 +172,20 @@ pub fn prompt_for(
         return (prompt, None);
     }
     let facts = crate::intake::facts::extract(alert);
-    let mapping = pseudonym::Mapping::build(alert, evidence, &facts, &[&prompt.user]);
+    // The prompt's own words (built for no alert, without the admin's network text): a name
+    // that is one of them is not replaced, or the instructions and the fence would change.
+    let mut bare = settings.clone();
+    bare.network.context.clear();
+    bare.network.zones.clear();
+    let empty = Alert::new(serde_json::json!({}));
+    let skeleton = prompt::build(
+        &empty,
+        &Evidence::local(&empty, &bare.investigation()),
+        &bare,
+        "0000",
+    );
+    let fixed = format!("{}\n{}", skeleton.system, skeleton.user);
+    let mapping = pseudonym::Mapping::build(alert, evidence, &facts, &[&prompt.user], &fixed);
     // The system message is fixed text with no data in it.
     prompt.user = mapping.apply(&prompt.user);
     (prompt, Some(mapping))

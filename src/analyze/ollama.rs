@@ -76,6 +76,8 @@ impl Client {
             builder = builder.no_proxy();
         }
         let http = builder
+            // A redirect would carry the whole prompt to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
@@ -215,7 +217,7 @@ impl Client {
         } else {
             LlmError::Unreachable {
                 server: SERVER,
-                url: self.cfg.url.clone(),
+                url: crate::analyze::llm::shown_url(&self.cfg.url),
                 reason: crate::util::error::root_cause(e),
             }
         }

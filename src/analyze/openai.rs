@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::llm::{snippet, Answer, Chatting, Llm, LlmError};
+use crate::analyze::llm::{shown_url, snippet, Answer, Chatting, Llm, LlmError};
 use crate::analyze::prompt::Prompt;
 use crate::config::{join_url, OpenAi};
 use crate::util::body::{read_capped, BodyError};
@@ -36,7 +36,7 @@ struct Message<'a> {
 
 #[derive(Deserialize)]
 struct ChatResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<Usage>,
@@ -56,12 +56,17 @@ struct ChoiceMessage {
     content: Option<String>,
 }
 
+/// Read leniently: a server that counts oddly must not cost a good answer.
 #[derive(Deserialize)]
 struct Usage {
     #[serde(default)]
-    prompt_tokens: Option<u64>,
+    prompt_tokens: serde_json::Value,
     #[serde(default)]
-    completion_tokens: Option<u64>,
+    completion_tokens: serde_json::Value,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Choice>, D::Error> {
+    Ok(Option::<Vec<Choice>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The message in an error body, wherever the server puts it: `error.message` (the OpenAI API,
@@ -94,6 +99,8 @@ impl Client {
             builder = builder.no_proxy();
         }
         let http = builder
+            // A redirect would carry the whole prompt to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(Duration::from_secs(cfg.timeout_secs))
             .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
@@ -169,14 +176,23 @@ impl Client {
         })?;
         let content = choice.message.and_then(|m| m.content).unwrap_or_default();
         if content.trim().is_empty() {
+            if choice.finish_reason.as_deref() == Some("length") {
+                return Err(LlmError::Http {
+                    server: SERVER,
+                    status: status.as_u16(),
+                    message: "the model stopped at max_tokens before writing anything (a \
+                              reasoning model thinks first): raise openai.max_tokens"
+                        .into(),
+                });
+            }
             return Err(LlmError::Empty);
         }
         let usage = parsed.usage;
         Ok(Answer {
             content,
-            done_reason: choice.finish_reason,
-            prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens),
-            answer_tokens: usage.as_ref().and_then(|u| u.completion_tokens),
+            done_reason: choice.finish_reason.map(|r| snippet(r.as_bytes())),
+            prompt_tokens: usage.as_ref().and_then(|u| u.prompt_tokens.as_u64()),
+            answer_tokens: usage.as_ref().and_then(|u| u.completion_tokens.as_u64()),
             // Such servers refuse a prompt longer than the context with an error instead.
             truncated_prompt: false,
         })
@@ -192,13 +208,13 @@ impl Client {
         } else if e.is_decode() || e.is_body() {
             LlmError::BadBody {
                 server: SERVER,
-                message: e.to_string(),
+                message: snippet(e.to_string().as_bytes()),
             }
         } else {
             LlmError::Unreachable {
                 server: SERVER,
-                url: self.cfg.url.clone(),
-                reason: root_cause(e),
+                url: shown_url(&self.cfg.url),
+                reason: snippet(root_cause(e).as_bytes()),
             }
         }
     }
@@ -219,12 +235,19 @@ impl Llm for Client {
 pub async fn probe(cfg: &OpenAi, http: &reqwest::Client) -> Probe {
     let url = join_url(&cfg.url, "v1/models");
     let mut request = http.get(&url);
+    let url = shown_url(&url);
     if cfg.api_key.is_set() {
         request = request.bearer_auth(cfg.api_key.expose());
     }
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) => return Probe::failed(format!("{} unreachable ({})", cfg.url, root_cause(&e))),
+        Err(e) => {
+            return Probe::failed(format!(
+                "{} unreachable ({})",
+                shown_url(&cfg.url),
+                snippet(root_cause(&e).as_bytes())
+            ))
+        }
     };
     let status = response.status();
     let bytes = read_capped(response, MAX_ANSWER_BYTES)
@@ -249,13 +272,17 @@ pub async fn probe(cfg: &OpenAi, http: &reqwest::Client) -> Probe {
         .as_array()
         .map(|models| models.iter().filter_map(|m| m["id"].as_str()).collect())
         .unwrap_or_default();
+    let url_shown = shown_url(&cfg.url);
     if ids.contains(&cfg.model.as_str()) {
-        Probe::ok(format!("{} has model {}", cfg.url, cfg.model))
+        Probe::ok(format!("{url_shown} has model {}", cfg.model))
     } else {
-        let listed: Vec<&str> = ids.iter().take(5).copied().collect();
+        let listed: Vec<String> = ids
+            .iter()
+            .take(5)
+            .map(|id| snippet(id.as_bytes()))
+            .collect();
         Probe::failed(format!(
-            "{} is up but does not list model {:?} (it lists: {}); set openai.model",
-            cfg.url,
+            "{url_shown} is up but does not list model {:?} (it lists: {}); set openai.model",
             cfg.model,
             if listed.is_empty() {
                 "nothing".to_string()

@@ -23,6 +23,9 @@ const HOST_FIELDS: &[&str] = &[
     "data.win.eventdata.workstationName",
     "host.name",
     "host.hostname",
+    // The Active Directory domain of a Windows logon names the organisation.
+    "data.win.eventdata.targetDomainName",
+    "data.win.eventdata.subjectDomainName",
 ];
 
 /// Facts that name a user or a host.
@@ -129,7 +132,9 @@ fn addresses_in(text: &str) -> Vec<String> {
         match (token(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
-                let candidate = text[s..i].trim_matches(|c| c == '.' || c == ':');
+                // A sentence's full stop or a list's colon goes; a leading `::` (`::ffff:10.1.2.3`,
+                // `::1`) stays.
+                let candidate = text[s..i].trim_end_matches(['.', ':']);
                 // `10.0.0.5:22`: the address without its port.
                 let address = match candidate.rsplit_once(':') {
                     Some((v4, port))
@@ -177,9 +182,18 @@ fn mails_in(text: &str) -> Vec<String> {
 }
 
 impl Mapping {
-    /// The names of one job: the alert's host and user fields and facts, and every e-mail
-    /// address and non-global IP address written in `texts` (the prompt).
-    pub fn build(alert: &Alert, evidence: &Evidence, facts: &Facts, texts: &[&str]) -> Mapping {
+    /// The names of one job: the alert's host and user fields and facts, the agents, peers and
+    /// users of the address's history, and every e-mail address and non-global IP address
+    /// written in `texts` (the prompt). A name that is a word of the prompt's own fixed text
+    /// (`fixed`: "report", "DATA"), a public address or a number stays: replacing it would
+    /// garble the instructions or the fence, or hide what the model must see.
+    pub fn build(
+        alert: &Alert,
+        evidence: &Evidence,
+        facts: &Facts,
+        texts: &[&str],
+        fixed: &str,
+    ) -> Mapping {
         let mut names: Vec<(Kind, String)> = Vec::new();
         for path in HOST_FIELDS {
             if let Some(v) = alert.text(path) {
@@ -199,6 +213,17 @@ impl Mapping {
                 names.push((Kind::Host, fact.value.clone()));
             }
         }
+        if let Some(history) = evidence.history.summary() {
+            for host in history.agents.iter().chain(&history.peers) {
+                names.push((Kind::Host, host.name.clone()));
+            }
+            for user in &history.users {
+                names.push((Kind::User, user.value.clone()));
+            }
+            for line in &history.log_lines {
+                names.push((Kind::Host, line.agent.clone()));
+            }
+        }
         for text in texts {
             names.extend(mails_in(text).into_iter().map(|m| (Kind::Mail, m)));
             for ip in addresses_in(text) {
@@ -210,6 +235,15 @@ impl Mapping {
                 }
             }
         }
+        names.retain(|(_, name)| {
+            let name = name.trim_matches(|c: char| !is_word(c));
+            let global_ip = name
+                .parse::<IpAddr>()
+                .is_ok_and(|a| crate::investigate::scope::scope(a).is_global());
+            let number = name.chars().all(|c| !c.is_alphabetic());
+            let ours = !name.is_empty() && substitute(fixed, &[(name, "")]) != fixed;
+            !(global_ip || (number && !name.contains(['.', ':'])) || ours)
+        });
         Mapping::from_names(names, texts)
     }
 
@@ -224,6 +258,14 @@ impl Mapping {
             // alone where the name did, and comes back.
             let name = name.trim_matches(|c: char| !is_word(c)).to_string();
             if name.chars().count() < MIN_NAME_CHARS || !seen.insert(name.clone()) {
+                continue;
+            }
+            // Only names the texts show, as they show them: a placeholder the prompt never
+            // used must not turn into a name when the model makes it up.
+            let shown = texts
+                .iter()
+                .any(|t| substitute(t, &[(name.as_str(), "")]) != **t);
+            if !shown {
                 continue;
             }
             let placeholder = loop {
@@ -266,17 +308,31 @@ impl Mapping {
         substitute(text, &pairs)
     }
 
-    /// Placeholders left in a reversed answer: the model invented them.
+    /// What still looks like a placeholder in a reversed answer: the model invented it, or
+    /// bent one (`HOST-1s`, `HOST‑1` with another hyphen, `HOST_1`). Flagged, never reversed.
     pub fn invented(&self, reversed: &str) -> Vec<String> {
+        let hyphen = |c: char| matches!(c, '-' | '_' | '\u{2010}'..='\u{2015}' | '\u{2212}');
         let mut out = BTreeSet::new();
-        for prefix in ["HOST-", "USER-", "MAIL-", "IP-"] {
+        for prefix in ["HOST", "USER", "MAIL", "IP"] {
             for (at, _) in reversed.match_indices(prefix) {
-                let digits: String = reversed[at + prefix.len()..]
+                if reversed[..at]
                     .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
-                let len = prefix.len() + digits.len();
-                if !digits.is_empty() && stands_alone(reversed, at, len) {
+                    .next_back()
+                    .is_some_and(char::is_alphabetic)
+                {
+                    continue;
+                }
+                let mut rest = reversed[at + prefix.len()..].chars();
+                if !rest.next().is_some_and(hyphen) {
+                    continue;
+                }
+                let digits: String = rest.take_while(char::is_ascii_digit).collect();
+                if !digits.is_empty() {
+                    let sep = reversed[at + prefix.len()..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
+                    let len = prefix.len() + sep + digits.len();
                     out.insert(reversed[at..at + len].to_string());
                 }
             }
@@ -327,7 +383,10 @@ mod tests {
             "Failed password for USER-1 from IP-1 on HOST-2 (HOST-1); mail MAIL-1; not pacoX or xweb-01"
         );
         assert_eq!(m.reverse(&out), text);
-        assert!(m.invented(&m.reverse("HOST-1 and HOST-9, USER-12")).len() == 2);
+        assert_eq!(
+            m.invented(&m.reverse("HOST-1 and HOST-9, USER-12, HOST-1s, HOST\u{2011}1, host-1")),
+            vec!["HOST-1", "HOST-9", "HOST\u{2011}1", "USER-12"]
+        );
     }
 
     #[test]
@@ -338,8 +397,52 @@ mod tests {
         assert_eq!(m.reverse(&m.apply(text)), text);
     }
 
+    /// The attack review's cases: a name that is a word of our own prompt stays (the fence and
+    /// the instructions keep their words); a name the prompt never shows gets no placeholder,
+    /// so a made-up one is flagged, not turned into that name; a mapped IPv6 keeps its `::`.
+    #[test]
+    fn our_words_stay_and_only_shown_names_get_placeholders() {
+        use crate::config::Settings;
+        let alert = Alert::new(serde_json::json!({
+            "rule": {"id": "5710", "level": 5, "description": "sshd: invalid user",
+                     "groups": ["sshd", "authentication_failed"]},
+            "agent": {"id": "001", "name": "web-01"},
+            "manager": {"name": "wazuh-mgr"},
+            "data": {"srcip": "185.220.101.33", "srcuser": "DATA", "dstuser": "report"},
+            "full_log": "Failed password for invalid user DATA from 185.220.101.33 rip=::ffff:10.1.2.3"}));
+        let mut settings = Settings::default();
+        settings.llm.pseudonymize = crate::config::Pseudonymize::Always;
+        let evidence = Evidence::local(&alert, &settings.investigation());
+        let (prompt, mapping) = crate::analyze::prompt_for(&alert, &evidence, &settings);
+        let mapping = mapping.expect("pseudonymised");
+        assert!(prompt.user.contains("<<<DATA-") && prompt.user.contains("<<<END-DATA-"));
+        assert!(
+            prompt.user.contains("Write the report now"),
+            "{}",
+            prompt.user
+        );
+        assert!(!prompt.user.contains("web-01"), "{}", prompt.user);
+        assert!(!prompt.user.contains("10.1.2.3"), "{}", prompt.user);
+        assert!(
+            prompt.user.contains("185.220.101.33"),
+            "a public address stays"
+        );
+        assert!(
+            !mapping.table().contains("wazuh-mgr"),
+            "{}",
+            mapping.table()
+        );
+        let answer = mapping.reverse("HOST-1 and HOST-2");
+        assert!(answer.starts_with("web-01 and "), "{answer}");
+        assert!(mapping.invented(&answer).contains(&"HOST-2".to_string()));
+    }
+
     #[test]
     fn addresses_and_mails_are_found_in_text() {
+        assert_eq!(
+            addresses_in("rip=::ffff:10.1.2.3, lip=::1."),
+            vec!["::ffff:10.1.2.3", "::1"]
+        );
         assert_eq!(
             addresses_in("from 10.0.0.5:22 to fe80::1, v1.2 and 999.1.1.1"),
             vec!["10.0.0.5", "fe80::1"]

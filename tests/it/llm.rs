@@ -221,7 +221,7 @@ async fn pseudonymised_prompt_and_clear_report() {
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(completion(
             "# SSH brute force from IP-1 on HOST-1\n## Overview\nUSER-1 was tried 8 times from IP-1 \
-             against HOST-1.\n## Indicators of compromise\n- IP-1\n- HOST-7",
+             against HOST-1.\n## Indicators of compromise\n- IP-1\n- HOST-7\n- USER-\u{200b}1",
             "stop",
         )))
         .mount(&llm)
@@ -259,6 +259,61 @@ async fn pseudonymised_prompt_and_clear_report() {
         "{pushed}"
     );
     assert!(pushed.contains("Unverified: HOST-7"), "{pushed}");
+    // A hidden character inside a placeholder does not smuggle it past: it comes back too.
+    assert!(pushed.contains("- paco"), "{pushed}");
     assert!(!env.state_files().contains("USER-1"), "no mapping kept");
     assert!(!env.log().contains("USER-1"), "{}", env.log());
+}
+
+/// A redirect is not followed (it would carry the prompt to another host), and a 401 body that
+/// quotes the key never puts it in the report or the log.
+#[tokio::test]
+async fn no_redirect_and_no_key_in_the_report() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("# Stolen\nx", "stop")))
+        .mount(&elsewhere)
+        .await;
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("{}/v1/chat/completions", elsewhere.uri()),
+        ))
+        .mount(&llm)
+        .await;
+    let push = ntfy().await;
+    let env = Env::new(
+        &dead_url(),
+        &push.uri(),
+        &openai_config(&llm, "sk-secret-4242"),
+    );
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "followed a redirect"
+    );
+    assert!(env.log().contains("HTTP 307"), "{}", env.log());
+
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "error": {"message": "Invalid API key: sk-secret-4242", "type": "authentication_error", "code": 401}
+        })))
+        .mount(&llm)
+        .await;
+    let push = ntfy().await;
+    let env = Env::new(
+        &dead_url(),
+        &push.uri(),
+        &openai_config(&llm, "sk-secret-4242"),
+    );
+    let out = run_alert(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let pushed = text(&push.received_requests().await.unwrap()[0].body);
+    assert!(pushed.contains("refused the API key"), "{pushed}");
+    assert!(!pushed.contains("sk-secret-4242"), "{pushed}");
+    assert!(!env.log().contains("sk-secret-4242"), "{}", env.log());
+    assert!(!env.state_files().contains("sk-secret-4242"));
 }
