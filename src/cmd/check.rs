@@ -51,6 +51,11 @@ pub(crate) async fn run(settings: &Settings, source: &Source) -> anyhow::Result<
         },
     ));
     probes.push(("pdf", crate::deliver::pdf::probe()));
+    let setup = settings.investigation();
+    probes.push((
+        "cluster",
+        crate::investigate::cluster::probe(setup.shared.as_ref()).await,
+    ));
     probes.extend(local_state(settings));
     probes.push(("budgets", budgets(settings)));
     probes.push(("permissions", permissions(settings, source)));
@@ -99,6 +104,9 @@ fn next_step(what: &str, settings: &Settings) -> Option<String> {
         "wazuh" => "check [wazuh] queue_socket, or set feedback = false".into(),
         "history" => "check [history] alerts_file (or the indexer settings); reports say the history was not collected meanwhile".into(),
         "pdf" => "reinstall ai-analyzer; mails go out without the PDF meanwhile".into(),
+        "cluster" => "check [history.indexer] url, username, password and ca_file, or set \
+                      [cluster] backend = \"local\""
+            .into(),
         "state_dir" | "spool" | "outbox" | "cache" | "worker" => format!(
             "run ai-analyzer install (it creates the state dir with the right owner), or fix the \
              path and permissions of [general] state_dir ({})",

@@ -3,6 +3,7 @@
 //! Our own file is parsed strictly (an unknown key is exit 3, naming the key) so that a typo never
 //! silently turns a feature off. Every key has a default, so the tool runs with no file at all.
 
+mod cluster;
 mod llm;
 
 use std::fmt;
@@ -21,6 +22,7 @@ use crate::util::error::ConfigError;
 pub use crate::util::join_url;
 pub use crate::util::secret::Secret;
 use crate::util::state::StateDir;
+pub use cluster::{Cluster, ClusterBackend};
 pub use llm::{Llm, LlmBackend, OpenAi, Pseudonymize};
 
 /// Where the file is looked for when neither `--config` nor `$AI_ANALYZER_CONFIG` names one.
@@ -50,6 +52,7 @@ pub struct Settings {
     pub report: Report,
     pub limits: Limits,
     pub campaign: Campaign,
+    pub cluster: Cluster,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -521,6 +524,12 @@ impl Settings {
             history_budget_chars: history::budget_chars(self.ollama.num_ctx),
             secrets: self.secrets().into_iter().map(String::from).collect(),
             lookups_per_minute: self.limits.lookups_per_minute,
+            shared: (self.cluster.backend == ClusterBackend::Indexer).then(|| {
+                crate::investigate::cluster::Shared {
+                    connection: self.history.indexer.clone(),
+                    index: self.cluster.index.clone(),
+                }
+            }),
         }
     }
 

@@ -182,10 +182,11 @@ async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duratio
     // The source's own budget (its free tier's quota), then the host-wide ceiling. A source kept
     // as a whole (the Tor list) costs nothing per address. Neither is cached: the next alert
     // asks again.
-    let spent = source
-        .cached_per_ip()
-        .then(|| ctx.spend(provider, source.budget()))
-        .flatten();
+    let spent = if source.cached_per_ip() {
+        ctx.spend(provider, source.budget()).await
+    } else {
+        None
+    };
     if let Some(why) = spent {
         return SourceResult {
             provider,

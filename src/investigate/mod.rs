@@ -5,6 +5,7 @@
 //! (`ai-analyzer enrich`); [`Evidence::local`] is the part that needs no outside source.
 
 pub mod cache;
+pub mod cluster;
 pub mod dnsbl;
 pub mod history;
 mod intel;
@@ -47,6 +48,8 @@ pub struct Setup {
     pub secrets: Vec<String>,
     /// `limits.lookups_per_minute`: threat-intel requests on the host in any minute (0: any).
     pub lookups_per_minute: u32,
+    /// The indexer, when the daily budgets are shared by several manager nodes.
+    pub shared: Option<cluster::Shared>,
 }
 
 /// An address seen in the alert, with what we know of it locally.

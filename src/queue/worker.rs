@@ -228,6 +228,15 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }
     }
+    if let Some(shared) = settings.investigation().shared {
+        // Documents of past days go; bounded like every wait on the indexer.
+        let limit = crate::investigate::cluster::SHARED_LIMIT * 3;
+        match tokio::time::timeout(limit, shared.remove_expired(now_ms())).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!("shared state: {n} expired document(s) removed"),
+            Ok(Err(e)) => tracing::debug!("shared state: expired documents not removed: {e}"),
+            _ => {}
+        }
+    }
     prune(settings);
     tracing::debug!("worker done");
     Ok(Worked::Done {

@@ -4,6 +4,7 @@
 mod common;
 mod corpus;
 
+mod cluster;
 mod dnsbl;
 mod email;
 mod enrich;

@@ -78,7 +78,7 @@ pub fn request_body(query: &Query) -> Value {
 }
 
 /// `url` without any user:password in it, for messages.
-fn display_url(url: &str) -> String {
+pub(crate) fn display_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
             let _ = u.set_username("");
@@ -117,7 +117,7 @@ pub enum IndexerError {
 
 /// The HTTP client for the indexer: its timeouts, no redirects (credentials never follow one),
 /// and the CA of `ca_file` when one is set.
-async fn client(cfg: &Indexer) -> Result<reqwest::Client, IndexerError> {
+pub(crate) async fn client(cfg: &Indexer) -> Result<reqwest::Client, IndexerError> {
     let timeout = cfg.timeout();
     let mut builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))

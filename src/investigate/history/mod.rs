@@ -20,6 +20,7 @@ mod summary;
 pub use config::{HistoryBackend, HistoryConfig, Indexer, MAX_HISTORY_EVENTS};
 
 pub use files::search_files;
+pub(crate) use indexer::{client as indexer_client, display_url};
 pub use summary::{budget_chars, summarise, Count, HistorySummary, HostCount, LogLine, RuleCount};
 
 use std::collections::HashSet;

@@ -38,6 +38,8 @@ pub struct Ctx {
     /// Where the sources' budgets are counted (`state_dir/limits`).
     limits: std::path::PathBuf,
     secrets: Vec<String>,
+    /// The indexer, when the daily budgets are shared by several manager nodes.
+    shared: Option<crate::investigate::cluster::Shared>,
 }
 
 impl Ctx {
@@ -50,6 +52,7 @@ impl Ctx {
             limits: setup.state.limits(),
             secrets: setup.secrets.clone(),
             providers: setup.providers.clone(),
+            shared: setup.shared.clone(),
         })
     }
 
@@ -65,9 +68,14 @@ impl Ctx {
     }
 
     /// Takes one lookup from `provider`'s budget: `None` when it fits, else why it does not
-    /// ("budget spent ..."). Counted across every process on the host; a counter that cannot be
-    /// kept lets the lookup go (the source's own quota still holds).
-    pub(crate) fn spend(&self, provider: super::Provider, budget: super::Budget) -> Option<String> {
+    /// ("budget spent ..."). Counted across every process on the host, and with
+    /// `cluster.backend = "indexer"` the daily budget across every node; a counter that cannot
+    /// be kept lets the lookup go (the source's own quota still holds).
+    pub(crate) async fn spend(
+        &self,
+        provider: super::Provider,
+        budget: super::Budget,
+    ) -> Option<String> {
         use crate::util::ceiling::Daily;
         let key = provider.key();
         let now = crate::util::now_ms();
@@ -78,8 +86,35 @@ impl Ctx {
                 budget.per_minute
             ));
         }
-        let day = Daily::new(&self.limits, &format!("{key}-day"), budget.daily);
-        if !day.take(now).unwrap_or(true) {
+        let name = format!("{key}-day");
+        let day = Daily::new(&self.limits, &name, budget.daily);
+        let shared = match (&self.shared, budget.daily) {
+            (Some(shared), 1..) => {
+                use crate::investigate::cluster::{note, SHARED_LIMIT};
+                match tokio::time::timeout(
+                    SHARED_LIMIT,
+                    shared.take_daily(&name, now, budget.daily),
+                )
+                .await
+                {
+                    Ok(Ok(fits)) => {
+                        note(true, "");
+                        Some(fits)
+                    }
+                    Ok(Err(e)) => {
+                        note(false, &self.redact(&e));
+                        None
+                    }
+                    Err(_) => {
+                        note(false, "no answer within 1 s");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let fits = shared.unwrap_or_else(|| day.take(now).unwrap_or(true));
+        if !fits {
             return Some(format!(
                 "budget spent: {} lookups today (providers.{key}.daily_budget); asked again after \
                  midnight UTC",

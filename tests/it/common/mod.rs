@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod intel;
+pub mod opensearch;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,276 @@
+//! State shared by several manager nodes through the Wazuh indexer (OpenSearch): the daily
+//! threat-intel budgets, so that N nodes together never ask a source more than its
+//! `daily_budget`. One document per source and UTC day, changed with OpenSearch's own
+//! concurrency control: `_create` for the first lookup of the day (409: another node made it
+//! first), then `if_seq_no` / `if_primary_term` on every update (409: another node counted in
+//! between; read again and retry). Never a read-then-write race.
+//!
+//! Only the worker and `enrich` spend budgets, never the intake in front of wazuh-execd. Each
+//! call is bounded by [`SHARED_LIMIT`]; past it, or on any error (indexer down, 401, 429, a
+//! read-only index on a full disk), the node counts in its own state dir and the log says so
+//! once per change.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::investigate::history::Indexer;
+use crate::util::join_url;
+
+/// The longest a budget may wait on the indexer before the node counts on its own.
+pub const SHARED_LIMIT: Duration = Duration::from_secs(1);
+
+/// How often a conflicting update is read and tried again (the whole claim is bounded by
+/// [`SHARED_LIMIT`] anyway).
+const MAX_CONFLICTS: u32 = 64;
+
+/// A short random pause after a conflict, growing with each one (at most 32 ms), so that nodes
+/// that collided do not collide again in step.
+async fn back_off(conflicts: u32) {
+    let mut byte = [0u8; 1];
+    let jitter = if getrandom::fill(&mut byte).is_ok() {
+        u64::from(byte[0])
+    } else {
+        128
+    };
+    let ceiling = 1u64 << conflicts.min(5);
+    tokio::time::sleep(Duration::from_micros(jitter * ceiling * 1000 / 256)).await;
+}
+
+/// The index's mapping: nothing but what the documents hold is indexed.
+fn mapping() -> Value {
+    json!({
+        "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
+        "mappings": {
+            "dynamic": false,
+            "properties": {
+                "kind": {"type": "keyword"},
+                "count": {"type": "integer"},
+                "day": {"type": "long"},
+                "expires_at": {"type": "date", "format": "epoch_millis"}
+            }
+        }
+    })
+}
+
+/// The indexer as the shared store.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub connection: Indexer,
+    pub index: String,
+}
+
+/// Where the budgets were last counted, for logging each change once: 0 not yet, 1 shared,
+/// 2 local.
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// Logs a change between shared and local counting, once per change.
+pub fn note(shared: bool, why: &str) {
+    let now = if shared { 1 } else { 2 };
+    if STATE.swap(now, Ordering::Relaxed) == now {
+        return;
+    }
+    if shared {
+        tracing::info!("shared state: the budgets are counted on the indexer again");
+    } else {
+        tracing::warn!(
+            "shared state: the indexer is unavailable ({why}); this node falls back to its own \
+             budget counts until it answers again"
+        );
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Shared {
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        url: &str,
+    ) -> reqwest::RequestBuilder {
+        let request = client.request(method, url);
+        if self.connection.username.is_empty() {
+            request
+        } else {
+            request.basic_auth(
+                &self.connection.username,
+                Some(self.connection.password.expose()),
+            )
+        }
+    }
+
+    /// The index, created with its mapping when it is missing.
+    async fn ensure_index(&self, client: &reqwest::Client) -> Result<(), String> {
+        let url = join_url(&self.connection.url, &self.index);
+        let response = self
+            .request(client, reqwest::Method::PUT, &url)
+            .json(&mapping())
+            .send()
+            .await
+            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        match (status, error_type(&body)) {
+            (200, _) | (_, Some("resource_already_exists_exception")) => Ok(()),
+            _ => Err(describe(status, &body)),
+        }
+    }
+
+    /// Takes one lookup from the budget `name` (a source's daily budget) on the UTC day of
+    /// `now_ms`: true when it fits, shared by every node.
+    pub async fn take_daily(&self, name: &str, now_ms: i64, per_day: u32) -> Result<bool, String> {
+        let client = crate::investigate::history::indexer_client(&self.connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let day = now_ms.div_euclid(DAY_MS);
+        let id = format!("budget-{name}-{day}");
+        let doc_url = join_url(&self.connection.url, &format!("{}/_doc/{id}", self.index));
+        let create_url = join_url(
+            &self.connection.url,
+            &format!("{}/_create/{id}", self.index),
+        );
+        let doc = |count: u32| json!({"kind": "budget", "count": count, "day": day, "expires_at": (day + 2) * DAY_MS});
+        let mut made_index = false;
+        let mut conflicts = 0;
+        while conflicts < MAX_CONFLICTS {
+            let response = self
+                .request(&client, reqwest::Method::GET, &doc_url)
+                .send()
+                .await
+                .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            let written = if status == 200 && body["found"] == true {
+                let count = body["_source"]["count"].as_u64().unwrap_or(0);
+                if count >= u64::from(per_day) {
+                    return Ok(false);
+                }
+                let (Some(seq_no), Some(term)) =
+                    (body["_seq_no"].as_i64(), body["_primary_term"].as_i64())
+                else {
+                    return Err("the indexer sent a document without _seq_no".into());
+                };
+                let url = format!("{doc_url}?if_seq_no={seq_no}&if_primary_term={term}");
+                self.request(&client, reqwest::Method::PUT, &url)
+                    .json(&doc(u32::try_from(count + 1).unwrap_or(u32::MAX)))
+                    .send()
+                    .await
+            } else if status == 404 && error_type(&body) == Some("index_not_found_exception") {
+                if made_index {
+                    return Err(describe(status, &body));
+                }
+                self.ensure_index(&client).await?;
+                made_index = true;
+                continue;
+            } else if status == 404 {
+                self.request(&client, reqwest::Method::PUT, &create_url)
+                    .json(&doc(1))
+                    .send()
+                    .await
+            } else {
+                return Err(describe(status, &body));
+            };
+            let response = written.map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+            match response.status().as_u16() {
+                200 | 201 => return Ok(true),
+                // Another node wrote first: read again, after a short pause.
+                409 => {
+                    conflicts += 1;
+                    back_off(conflicts).await;
+                }
+                status => {
+                    let body: Value = response.json().await.unwrap_or_default();
+                    return Err(describe(status, &body));
+                }
+            }
+        }
+        Err(format!("{MAX_CONFLICTS} conflicting updates in a row"))
+    }
+
+    /// Removes the documents whose day is over (the worker calls it now and then).
+    pub async fn remove_expired(&self, now_ms: i64) -> Result<u64, String> {
+        let client = crate::investigate::history::indexer_client(&self.connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = join_url(
+            &self.connection.url,
+            &format!("{}/_delete_by_query?conflicts=proceed", self.index),
+        );
+        let response = self
+            .request(&client, reqwest::Method::POST, &url)
+            .json(&json!({"query": {"range": {"expires_at": {"lt": now_ms}}}}))
+            .send()
+            .await
+            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        if status == 200 {
+            Ok(body["deleted"].as_u64().unwrap_or(0))
+        } else {
+            Err(describe(status, &body))
+        }
+    }
+}
+
+/// What `check` says of the shared state: which backend is in use and why, and whether the
+/// indexer answers.
+pub async fn probe(shared: Option<&Shared>) -> crate::util::Probe {
+    use crate::util::Probe;
+    let Some(shared) = shared else {
+        return Probe::ok("local: each node keeps its own state (cluster.backend = \"local\")");
+    };
+    let client = match crate::investigate::history::indexer_client(&shared.connection).await {
+        Ok(c) => c,
+        Err(e) => return Probe::failed(e.to_string()),
+    };
+    let url = join_url(&shared.connection.url, &shared.index);
+    let shown = crate::investigate::history::display_url(&shared.connection.url);
+    match tokio::time::timeout(
+        SHARED_LIMIT * 3,
+        shared.request(&client, reqwest::Method::HEAD, &url).send(),
+    )
+    .await
+    {
+        Ok(Ok(r)) if r.status().is_success() => Probe::ok(format!(
+            "indexer at {shown}, index {}: the daily budgets are shared by every node",
+            shared.index
+        )),
+        Ok(Ok(r)) if r.status().as_u16() == 404 => Probe::ok(format!(
+            "indexer at {shown}: index {} is created on first use; the daily budgets are shared",
+            shared.index
+        )),
+        Ok(Ok(r)) => Probe::failed(format!(
+            "indexer at {shown} answered HTTP {} for index {}: this node counts its budgets on its own",
+            r.status().as_u16(),
+            shared.index
+        )),
+        Ok(Err(e)) => Probe::failed(format!(
+            "indexer at {shown} unreachable ({}): this node counts its budgets on its own",
+            crate::util::error::root_cause(&e.without_url())
+        )),
+        Err(_) => Probe::failed(format!(
+            "indexer at {shown} did not answer within 3 s: this node counts its budgets on its own"
+        )),
+    }
+}
+
+/// An OpenSearch error's `error.type`.
+fn error_type(body: &Value) -> Option<&str> {
+    body["error"]["type"].as_str()
+}
+
+/// An OpenSearch error on one line: the status, the type and the reason.
+fn describe(status: u16, body: &Value) -> String {
+    let reason = body["error"]["reason"]
+        .as_str()
+        .or_else(|| body["error"].as_str())
+        .unwrap_or("");
+    let text = match error_type(body) {
+        Some(kind) => format!("HTTP {status}: {kind}: {reason}"),
+        None if !reason.is_empty() => format!("HTTP {status}: {reason}"),
+        None => format!("HTTP {status}"),
+    };
+    crate::intake::alert::fold_line(&text, 200)
+}
