@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// `local`: every node keeps its own state under `general.state_dir`; `indexer`: the daily
-/// threat-intel budgets are shared by every node through the Wazuh indexer, with the connection
-/// of `[history.indexer]`.
+/// threat-intel budgets and answers are shared by every node through the Wazuh indexer, with
+/// the connection of `[history.indexer]`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClusterBackend {

@@ -144,6 +144,32 @@ impl Cache {
         }
     }
 
+    /// The kept answer of `provider` for `ip` as JSON (for other manager nodes), and when it
+    /// stops being fresh (seconds since the epoch).
+    pub fn shareable(&self, provider: Provider, ip: IpAddr) -> Option<(Value, u64)> {
+        let entry: Entry = read_json(&self.answer_path(provider, ip))?;
+        let expires = entry.fetched_at.saturating_add(self.ttl.as_secs());
+        Some((serde_json::to_value(&entry).ok()?, expires))
+    }
+
+    /// An answer another node kept: checked like a local one, kept here too, and returned when
+    /// it is fresh and for this provider and address.
+    pub fn adopt(&self, provider: Provider, ip: IpAddr, entry: Value) -> Option<Finding> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let entry: Entry = serde_json::from_value(entry).ok()?;
+        if entry.version != VERSION
+            || entry.provider != provider.key()
+            || entry.ip != ip.to_string()
+            || age(entry.fetched_at) >= self.ttl
+        {
+            return None;
+        }
+        self.write_json(&self.answer_path(provider, ip), &entry);
+        self.load(provider, ip)
+    }
+
     /// Keeps an answer, or starts a pause for a rate limit or a rejected key. Returns the finding,
     /// with the end of the pause filled in.
     pub fn record(

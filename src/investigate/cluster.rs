@@ -48,7 +48,8 @@ fn mapping() -> Value {
                 "kind": {"type": "keyword"},
                 "count": {"type": "integer"},
                 "day": {"type": "long"},
-                "expires_at": {"type": "date", "format": "epoch_millis"}
+                "expires_at": {"type": "date", "format": "epoch_millis"},
+                "entry": {"type": "object", "enabled": false}
             }
         }
     })
@@ -189,6 +190,68 @@ impl Shared {
         Err(format!("{MAX_CONFLICTS} conflicting updates in a row"))
     }
 
+    /// A threat-intel answer another node kept (`Cache` entry JSON), if there is one.
+    pub async fn cached(&self, provider: &str, ip: &str) -> Result<Option<Value>, String> {
+        let client = crate::investigate::history::indexer_client(&self.connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = join_url(
+            &self.connection.url,
+            &format!("{}/_doc/{}", self.index, cache_id(provider, ip)),
+        );
+        let response = self
+            .request(&client, reqwest::Method::GET, &url)
+            .send()
+            .await
+            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        match status {
+            200 if body["found"] == true => Ok(Some(body["_source"]["entry"].clone())),
+            404 => Ok(None),
+            _ => Err(describe(status, &body)),
+        }
+    }
+
+    /// Shares a threat-intel answer until `expires` (seconds since the epoch); the last writer
+    /// wins, as every writer holds a fresh answer.
+    pub async fn share(
+        &self,
+        provider: &str,
+        ip: &str,
+        entry: Value,
+        expires: u64,
+    ) -> Result<(), String> {
+        let client = crate::investigate::history::indexer_client(&self.connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = join_url(
+            &self.connection.url,
+            &format!("{}/_doc/{}", self.index, cache_id(provider, ip)),
+        );
+        let doc = json!({
+            "kind": "ti",
+            "entry": entry,
+            "expires_at": i64::try_from(expires).unwrap_or(i64::MAX / 1000).saturating_mul(1000),
+        });
+        for _ in 0..2 {
+            let response = self
+                .request(&client, reqwest::Method::PUT, &url)
+                .json(&doc)
+                .send()
+                .await
+                .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            match (status, error_type(&body)) {
+                (200 | 201, _) => return Ok(()),
+                (404, Some("index_not_found_exception")) => self.ensure_index(&client).await?,
+                _ => return Err(describe(status, &body)),
+            }
+        }
+        Err("the index could not be created".into())
+    }
+
     /// Removes the documents whose day is over (the worker calls it now and then).
     pub async fn remove_expired(&self, now_ms: i64) -> Result<u64, String> {
         let client = crate::investigate::history::indexer_client(&self.connection)
@@ -254,6 +317,11 @@ pub async fn probe(shared: Option<&Shared>) -> crate::util::Probe {
             "indexer at {shown} did not answer within 3 s: this node counts its budgets on its own"
         )),
     }
+}
+
+/// The document id of a threat-intel answer: the provider and the address, `:` as `_`.
+fn cache_id(provider: &str, ip: &str) -> String {
+    format!("ti-{provider}-{}", ip.replace(':', "_"))
 }
 
 /// An OpenSearch error's `error.type`.

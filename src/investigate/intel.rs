@@ -157,12 +157,61 @@ fn not_asked(source: &dyn Source, ctx: &Ctx, ip: IpAddr) -> Option<Finding> {
     source.not_asked(ip, ctx)
 }
 
+/// A fresh answer another manager node shared, kept in this node's cache too.
+async fn shared_answer(ctx: &Ctx, provider: Provider, ip: IpAddr) -> Option<Finding> {
+    use crate::investigate::cluster::{note, SHARED_LIMIT};
+    let shared = ctx.shared.as_ref()?;
+    let key = provider.key();
+    match tokio::time::timeout(SHARED_LIMIT, shared.cached(key, &ip.to_string())).await {
+        Ok(Ok(entry)) => {
+            note(true, "");
+            ctx.cache.adopt(provider, ip, entry?)
+        }
+        Ok(Err(e)) => {
+            note(false, &ctx.redact(&e));
+            None
+        }
+        Err(_) => {
+            note(false, "no answer within 1 s");
+            None
+        }
+    }
+}
+
+/// Shares the answer just kept with the other manager nodes.
+async fn share_answer(ctx: &Ctx, provider: Provider, ip: IpAddr) {
+    use crate::investigate::cluster::{note, SHARED_LIMIT};
+    let (Some(shared), Some((entry, expires))) =
+        (ctx.shared.as_ref(), ctx.cache.shareable(provider, ip))
+    else {
+        return;
+    };
+    let address = ip.to_string();
+    let sharing = shared.share(provider.key(), &address, entry, expires);
+    match tokio::time::timeout(SHARED_LIMIT, sharing).await {
+        Ok(Ok(())) => note(true, ""),
+        Ok(Err(e)) => note(false, &ctx.redact(&e)),
+        Err(_) => note(false, "no answer within 1 s"),
+    }
+}
+
 /// Asks one source, through the cache and the pause list, bounded by its timeout.
 async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duration) -> SourceResult {
     let started = Instant::now();
     let source = ctx.providers.get(provider);
     if source.cached_per_ip() {
         if let Some(finding) = ctx.cache.load(provider, ip) {
+            return SourceResult {
+                provider,
+                finding,
+                elapsed_ms: millis(started.elapsed()),
+                cached: true,
+            };
+        }
+    }
+    // Another manager node may have asked already.
+    if source.cached_per_ip() {
+        if let Some(finding) = shared_answer(&ctx, provider, ip).await {
             return SourceResult {
                 provider,
                 finding,
@@ -220,6 +269,9 @@ async fn run_one(ctx: Arc<Ctx>, provider: Provider, ip: IpAddr, timeout: Duratio
         finding,
         source.key_in_use(),
     );
+    if source.cached_per_ip() && matches!(finding, Finding::Ok { .. } | Finding::NotFound { .. }) {
+        share_answer(&ctx, provider, ip).await;
+    }
     SourceResult {
         provider,
         finding,

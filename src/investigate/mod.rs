@@ -203,7 +203,8 @@ impl Evidence {
             };
             let _ = writeln!(
                 out,
-                "{:<14}{status:<16}{}",
+                // At least one space after a long status (`not_found (cached)`).
+                "{:<14}{status:<15} {}",
                 s.provider.label(),
                 s.finding.detail()
             );
@@ -234,7 +235,7 @@ impl Evidence {
                 }
                 (None, false) => l.answers.join(", "),
             };
-            let _ = writeln!(out, "{:<w$}{status:<16}{answer}", l.zone);
+            let _ = writeln!(out, "{:<w$}{status:<15} {answer}", l.zone);
         }
         let _ = writeln!(out, "\n{:<14}{}", "history", self.history.brief());
         if let Some(h) = self.history.summary() {

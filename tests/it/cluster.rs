@@ -186,3 +186,36 @@ async fn check_names_the_backend_and_the_worker_removes_old_days() {
         text(&out.stdout)
     );
 }
+
+/// A threat-intel answer one node fetched is reused by another until its TTL: the second node
+/// asks no per-address source again.
+#[tokio::test]
+async fn an_answer_one_node_fetched_is_reused_by_another() {
+    let fakes = IntelFakes::start(Duration::ZERO, None).await;
+    let (indexer, _fake) = FakeIndexer::start().await;
+    let a = node(&fakes, &indexer.uri(), 50);
+    let b = node(&fakes, &indexer.uri(), 50);
+    let per_address = |requests: &[wiremock::Request]| {
+        requests
+            .iter()
+            .filter(|r| !r.url.path().contains("exit"))
+            .count()
+    };
+    let mut cmd = a.cmd();
+    cmd.args(["enrich", "185.220.101.70"]);
+    let (out_a, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out_a.status.code(), Some(0), "{}", text(&out_a.stderr));
+    let after_a = per_address(&fakes.http.received_requests().await.unwrap());
+    assert!(after_a >= 3, "{after_a}");
+    let mut cmd = b.cmd();
+    cmd.args(["enrich", "185.220.101.70"]);
+    let (out_b, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+    assert_eq!(out_b.status.code(), Some(0), "{}", text(&out_b.stderr));
+    let after_b = per_address(&fakes.http.received_requests().await.unwrap());
+    assert_eq!(after_b, after_a, "the second node asked again");
+    let said = text(&out_b.stdout);
+    assert!(
+        said.contains("AbuseIPDB     ok (cached)     confidence 100%"),
+        "{said}"
+    );
+}

@@ -38,8 +38,8 @@ pub struct Ctx {
     /// Where the sources' budgets are counted (`state_dir/limits`).
     limits: std::path::PathBuf,
     secrets: Vec<String>,
-    /// The indexer, when the daily budgets are shared by several manager nodes.
-    shared: Option<crate::investigate::cluster::Shared>,
+    /// The indexer, when the daily budgets and the answers are shared by several manager nodes.
+    pub(crate) shared: Option<crate::investigate::cluster::Shared>,
 }
 
 impl Ctx {
