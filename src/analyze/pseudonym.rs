@@ -120,6 +120,40 @@ fn substitute(text: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// How `text` writes `name`: every standing-alone occurrence in any ASCII case, and for a host
+/// also with the domain labels that follow it.
+fn spellings<'t>(text: &'t str, name: &str, host: bool) -> impl Iterator<Item = String> + 't {
+    let name = name
+        .trim_matches(|c: char| !is_word(c))
+        .to_ascii_lowercase();
+    let lowered = text.to_ascii_lowercase();
+    let mut found = Vec::new();
+    if name.chars().count() >= MIN_NAME_CHARS {
+        let mut from = 0;
+        while let Some(at) = lowered[from..].find(&name).map(|i| from + i) {
+            from = at + name.len().max(1);
+            let mut end = at + name.len();
+            if host {
+                // `.corp.example.com` after a host name belongs to it.
+                let label = |c: char| c.is_ascii_alphanumeric() || c == '-';
+                while text[end..].starts_with('.')
+                    && text[end + 1..]
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
+                {
+                    let len = text[end + 1..].chars().take_while(|c| label(*c)).count();
+                    end += 1 + len;
+                }
+            }
+            if stands_alone(text, at, end - at) {
+                found.push(text[at..end].to_string());
+            }
+        }
+    }
+    found.into_iter()
+}
+
 /// IP addresses written in `text` (IPv4, and IPv6 with at least two colons).
 fn addresses_in(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -244,6 +278,16 @@ impl Mapping {
             let ours = !name.is_empty() && substitute(fixed, &[(name, "")]) != fixed;
             !(global_ip || (number && !name.contains(['.', ':'])) || ours)
         });
+        // Each name as the texts write it: in another case (`WEB-01`, `PACO`) and, for a host,
+        // with the domain that follows it (`web-01.corp.example`), each its own placeholder so
+        // that every one comes back as it was.
+        let mut spelled = Vec::new();
+        for (kind, name) in &names {
+            for text in texts {
+                spelled.extend(spellings(text, name, *kind == Kind::Host).map(|s| (*kind, s)));
+            }
+        }
+        names.extend(spelled);
         Mapping::from_names(names, texts)
     }
 
@@ -435,6 +479,26 @@ mod tests {
         let answer = mapping.reverse("HOST-1 and HOST-2");
         assert!(answer.starts_with("web-01 and "), "{answer}");
         assert!(mapping.invented(&answer).contains(&"HOST-2".to_string()));
+    }
+
+    /// A name in another case, and a host with its domain, get placeholders of their own and
+    /// come back exactly.
+    #[test]
+    fn other_cases_and_domains_are_caught() {
+        let text = "web-01 and WEB-01 and web-01.corp.example.com; user PACO (paco)";
+        let mut names = vec![
+            (Kind::Host, "web-01".to_string()),
+            (Kind::User, "paco".to_string()),
+        ];
+        for (kind, name) in names.clone() {
+            names.extend(spellings(text, &name, kind == Kind::Host).map(|s| (kind, s)));
+        }
+        let m = Mapping::from_names(names, &[text]);
+        let out = m.apply(text);
+        for leak in ["web-01", "WEB-01", "corp.example", "PACO", "paco"] {
+            assert!(!out.contains(leak), "{leak}: {out}");
+        }
+        assert_eq!(m.reverse(&out), text);
     }
 
     #[test]
