@@ -180,6 +180,18 @@ fn addresses_in(text: &str) -> Vec<String> {
                 };
                 if address.parse::<IpAddr>().is_ok() && stands_alone(text, s, i - s) {
                     out.push(address.to_string());
+                } else {
+                    // An IPv4 address glued to a word by a colon: `dst:10.8.8.8`.
+                    let mut at = s;
+                    for part in text[s..i].split(':') {
+                        if part.contains('.')
+                            && part.parse::<std::net::Ipv4Addr>().is_ok()
+                            && stands_alone(text, at, part.len())
+                        {
+                            out.push(part.to_string());
+                        }
+                        at += part.len() + 1;
+                    }
                 }
                 start = None;
             }
@@ -189,25 +201,34 @@ fn addresses_in(text: &str) -> Vec<String> {
     out
 }
 
-/// E-mail addresses written in `text`: `local@domain.tld`.
+/// E-mail addresses written in `text`: `local@domain.tld`, and URL-encoded as web logs write
+/// them, `local%40domain.tld`.
 fn mails_in(text: &str) -> Vec<String> {
+    let mut out = mails_with(text, "@");
+    out.extend(mails_with(text, "%40"));
+    out
+}
+
+fn mails_with(text: &str, sign: &str) -> Vec<String> {
     let part = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
     let mut out = Vec::new();
-    for (at, _) in text.match_indices('@') {
+    for (at, _) in text.match_indices(sign) {
         let local_start = text[..at]
             .char_indices()
             .rev()
             .take_while(|(_, c)| part(*c))
             .last()
             .map(|(i, _)| i);
-        let domain_end = text[at + 1..]
+        let after = at + sign.len();
+        let domain_end = text[after..]
             .char_indices()
             .take_while(|(_, c)| part(*c))
             .last()
-            .map(|(i, c)| at + 1 + i + c.len_utf8());
+            .map(|(i, c)| after + i + c.len_utf8());
         if let (Some(s), Some(e)) = (local_start, domain_end) {
             let mail = text[s..e].trim_end_matches('.');
-            if mail[mail.find('@').map_or(0, |i| i + 1)..].contains('.') {
+            let domain = mail.find(sign).map_or(0, |i| i + sign.len());
+            if mail[domain..].contains('.') {
                 out.push(mail.to_string());
             }
         }
@@ -512,8 +533,14 @@ mod tests {
             vec!["10.0.0.5", "fe80::1"]
         );
         assert_eq!(
-            mails_in("to: <alice.b@corp.example.org>, bob@localhost, x@y.z."),
-            vec!["alice.b@corp.example.org", "x@y.z"]
+            mails_in(
+                "to: <alice.b@corp.example.org>, bob@localhost, x@y.z., ?u=carol%40corp.example&x"
+            ),
+            vec!["alice.b@corp.example.org", "x@y.z", "carol%40corp.example"]
+        );
+        assert_eq!(
+            addresses_in("dst:10.8.8.8 inside:10.9.9.9/22 x10.1.1.1"),
+            vec!["10.8.8.8", "10.9.9.9"]
         );
     }
 
