@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::analyze::prompt::Prompt;
 use crate::config::{LlmBackend, Settings};
@@ -94,6 +95,79 @@ pub async fn probe(settings: &Settings, http: &reqwest::Client) -> (&'static str
     match settings.llm.backend {
         LlmBackend::Ollama => ("ollama", super::ollama::probe(&settings.ollama, http).await),
         LlmBackend::Openai => ("openai", super::openai::probe(&settings.openai, http).await),
+    }
+}
+
+/// How long to wait for the TCP connection to the model server.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// An answer larger than this is refused unread: a report is a few KiB, and a server that sends
+/// gigabytes must not take the host's memory with it.
+pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
+
+/// One model server as both clients talk to it: its name and URL for errors, its timeout.
+pub(crate) struct Endpoint<'a> {
+    /// How errors name it: `Ollama`, `the OpenAI-compatible server`.
+    pub server: &'static str,
+    pub url: &'a str,
+    pub timeout_secs: u64,
+    /// The key that sets the timeout, named when it runs out.
+    pub timeout_key: &'static str,
+}
+
+impl Endpoint<'_> {
+    /// The HTTP client: no proxy for a server on the admin's network, no redirect (it would
+    /// carry the whole prompt to another host), the timeouts.
+    pub(crate) fn client(&self) -> reqwest::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder();
+        if crate::investigate::scope::is_local_url(self.url) {
+            // A proxy must never see what goes to a server on the admin's own network.
+            builder = builder.no_proxy();
+        }
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(self.timeout_secs))
+            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    /// Sends a request and reads the whole answer, capped at [`MAX_ANSWER_BYTES`].
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), LlmError> {
+        use crate::util::body::{read_capped, BodyError};
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        match read_capped(response, MAX_ANSWER_BYTES).await {
+            Ok(bytes) => Ok((status, bytes)),
+            Err(BodyError::Read(e)) => Err(self.transport_error(&e)),
+            Err(e @ BodyError::TooLarge(_)) => Err(LlmError::BadBody {
+                server: self.server,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
+        if e.is_timeout() {
+            LlmError::Timeout {
+                server: self.server,
+                secs: self.timeout_secs,
+                key: self.timeout_key,
+            }
+        } else if e.is_decode() || e.is_body() {
+            LlmError::BadBody {
+                server: self.server,
+                message: snippet(e.to_string().as_bytes()),
+            }
+        } else {
+            LlmError::Unreachable {
+                server: self.server,
+                url: shown_url(self.url),
+                reason: snippet(crate::util::error::root_cause(e).as_bytes()),
+            }
+        }
     }
 }
 

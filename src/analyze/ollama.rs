@@ -1,24 +1,16 @@
 //! The Ollama client (`POST /api/chat`, one non-streamed answer) and the clean-up of what the model
 //! says, so that what reaches the phone is always a Markdown report that starts with `# ` and fits.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::analyze::llm::{snippet, Answer, Chatting, Llm, LlmError};
+use crate::analyze::llm::{snippet, Answer, Chatting, Endpoint, Llm, LlmError};
 use crate::analyze::prompt::Prompt;
 use crate::analyze::report::fit;
 use crate::config::{join_url, Ollama};
-use crate::util::body::{read_capped, BodyError};
+
 use crate::util::error::root_cause;
 use crate::util::Probe;
-
-/// How long to wait for the TCP connection to Ollama.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// An answer larger than this is refused unread: a report is a few KiB, and a server that sends
-/// gigabytes must not take the host's memory with it.
-pub const MAX_ANSWER_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Serialize)]
 struct ChatRequest<'a> {
@@ -70,20 +62,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: &Ollama) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder();
-        if crate::investigate::scope::is_local_url(&cfg.url) {
-            // A proxy must never see what goes to a server on the admin's own network.
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            // A redirect would carry the whole prompt to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Client {
-            http,
+            http: endpoint(cfg).client()?,
             cfg: cfg.clone(),
         })
     }
@@ -118,24 +98,9 @@ impl Client {
                 self.cfg.num_ctx
             );
         }
-        let response = self
-            .http
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let bytes = match read_capped(response, MAX_ANSWER_BYTES).await {
-            Ok(b) => b,
-            Err(BodyError::Read(e)) => return Err(self.transport_error(&e)),
-            Err(e @ BodyError::TooLarge(_)) => {
-                return Err(LlmError::BadBody {
-                    server: SERVER,
-                    message: e.to_string(),
-                })
-            }
-        };
+        let (status, bytes) = endpoint(&self.cfg)
+            .send(self.http.post(&url).json(&body))
+            .await?;
         self.read_answer(status, &bytes, prompt)
     }
 
@@ -201,31 +166,19 @@ impl Client {
             truncated_prompt,
         })
     }
-
-    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
-        if e.is_timeout() {
-            LlmError::Timeout {
-                server: SERVER,
-                secs: self.cfg.timeout_secs,
-                key: "ollama.timeout_secs",
-            }
-        } else if e.is_decode() || e.is_body() {
-            LlmError::BadBody {
-                server: SERVER,
-                message: e.to_string(),
-            }
-        } else {
-            LlmError::Unreachable {
-                server: SERVER,
-                url: crate::analyze::llm::shown_url(&self.cfg.url),
-                reason: crate::util::error::root_cause(e),
-            }
-        }
-    }
 }
 
 /// How the errors name this server.
 const SERVER: &str = "Ollama";
+
+fn endpoint(cfg: &Ollama) -> Endpoint<'_> {
+    Endpoint {
+        server: SERVER,
+        url: &cfg.url,
+        timeout_secs: cfg.timeout_secs,
+        timeout_key: "ollama.timeout_secs",
+    }
+}
 
 impl Llm for Client {
     fn chat<'a>(&'a self, prompt: &'a Prompt) -> Chatting<'a> {

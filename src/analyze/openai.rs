@@ -3,21 +3,28 @@
 //! `max_tokens` always; `finish_reason = "length"` is a report cut at the token limit, as with
 //! Ollama. The error bodies of the OpenAI API, llama.cpp's server and vLLM become one line each.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::llm::{shown_url, snippet, Answer, Chatting, Llm, LlmError};
+use crate::analyze::llm::{
+    shown_url, snippet, Answer, Chatting, Endpoint, Llm, LlmError, MAX_ANSWER_BYTES,
+};
 use crate::analyze::prompt::Prompt;
 use crate::config::{join_url, OpenAi};
-use crate::util::body::{read_capped, BodyError};
+use crate::util::body::read_capped;
 use crate::util::error::root_cause;
 use crate::util::Probe;
 
-use super::ollama::{CONNECT_TIMEOUT, MAX_ANSWER_BYTES};
-
 /// How the errors name this server.
 const SERVER: &str = "the OpenAI-compatible server";
+
+fn endpoint(cfg: &OpenAi) -> Endpoint<'_> {
+    Endpoint {
+        server: SERVER,
+        url: &cfg.url,
+        timeout_secs: cfg.timeout_secs,
+        timeout_key: "openai.timeout_secs",
+    }
+}
 
 #[derive(Serialize)]
 struct ChatRequest<'a> {
@@ -93,20 +100,8 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: &OpenAi) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder();
-        if crate::investigate::scope::is_local_url(&cfg.url) {
-            // A proxy must never see what goes to a server on the admin's own network.
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            // A redirect would carry the whole prompt to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(Duration::from_secs(cfg.timeout_secs))
-            .user_agent(concat!("ai-analyzer/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Client {
-            http,
+            http: endpoint(cfg).client()?,
             cfg: cfg.clone(),
         })
     }
@@ -133,18 +128,7 @@ impl Client {
         if self.cfg.api_key.is_set() {
             request = request.bearer_auth(self.cfg.api_key.expose());
         }
-        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let bytes = match read_capped(response, MAX_ANSWER_BYTES).await {
-            Ok(b) => b,
-            Err(BodyError::Read(e)) => return Err(self.transport_error(&e)),
-            Err(e @ BodyError::TooLarge(_)) => {
-                return Err(LlmError::BadBody {
-                    server: SERVER,
-                    message: e.to_string(),
-                })
-            }
-        };
+        let (status, bytes) = endpoint(&self.cfg).send(request).await?;
         self.read_answer(status, &bytes)
     }
 
@@ -196,27 +180,6 @@ impl Client {
             // Such servers refuse a prompt longer than the context with an error instead.
             truncated_prompt: false,
         })
-    }
-
-    fn transport_error(&self, e: &reqwest::Error) -> LlmError {
-        if e.is_timeout() {
-            LlmError::Timeout {
-                server: SERVER,
-                secs: self.cfg.timeout_secs,
-                key: "openai.timeout_secs",
-            }
-        } else if e.is_decode() || e.is_body() {
-            LlmError::BadBody {
-                server: SERVER,
-                message: snippet(e.to_string().as_bytes()),
-            }
-        } else {
-            LlmError::Unreachable {
-                server: SERVER,
-                url: shown_url(&self.cfg.url),
-                reason: snippet(root_cause(e).as_bytes()),
-            }
-        }
     }
 }
 
