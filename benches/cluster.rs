@@ -20,13 +20,13 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let (server, fake) = FakeIndexer::start().await;
-        let shared = Shared {
-            connection: Indexer {
+        let shared = Shared::new(
+            Indexer {
                 url: server.uri(),
                 ..Indexer::default()
             },
-            index: "ai-analyzer-state".into(),
-        };
+            "ai-analyzer-state".into(),
+        );
         let now = 1_800_000_000_000_i64;
         // Warm up: the index is created.
         let _ = shared.take_daily("warm", now, 10).await;

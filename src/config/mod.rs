@@ -525,10 +525,10 @@ impl Settings {
             secrets: self.secrets().into_iter().map(String::from).collect(),
             lookups_per_minute: self.limits.lookups_per_minute,
             shared: (self.cluster.backend == ClusterBackend::Indexer).then(|| {
-                crate::investigate::cluster::Shared {
-                    connection: self.history.indexer.clone(),
-                    index: self.cluster.index.clone(),
-                }
+                crate::investigate::cluster::Shared::new(
+                    self.history.indexer.clone(),
+                    self.cluster.index.clone(),
+                )
             }),
         }
     }

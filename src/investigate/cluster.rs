@@ -55,12 +55,16 @@ fn mapping() -> Value {
     })
 }
 
-/// The indexer as the shared store.
+/// The indexer as the shared store. Its HTTP client is built once, on first use.
 #[derive(Debug, Clone)]
 pub struct Shared {
     pub connection: Indexer,
     pub index: String,
+    client: std::sync::Arc<tokio::sync::OnceCell<reqwest::Client>>,
 }
+
+/// An answer of the indexer is read up to this size: its documents are small.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Where the budgets were last counted, for logging each change once: 0 not yet, 1 shared,
 /// 2 local.
@@ -85,34 +89,58 @@ pub fn note(shared: bool, why: &str) {
 const DAY_MS: i64 = 86_400_000;
 
 impl Shared {
-    fn request(
-        &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
-        url: &str,
-    ) -> reqwest::RequestBuilder {
-        let request = client.request(method, url);
-        if self.connection.username.is_empty() {
-            request
-        } else {
-            request.basic_auth(
-                &self.connection.username,
-                Some(self.connection.password.expose()),
-            )
+    pub fn new(connection: Indexer, index: String) -> Shared {
+        Shared {
+            connection,
+            index,
+            client: Default::default(),
         }
     }
 
-    /// The index, created with its mapping when it is missing.
-    async fn ensure_index(&self, client: &reqwest::Client) -> Result<(), String> {
-        let url = join_url(&self.connection.url, &self.index);
-        let response = self
-            .request(client, reqwest::Method::PUT, &url)
-            .json(&mapping())
-            .send()
+    async fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_try_init(|| async {
+                crate::investigate::history::indexer_client(&self.connection)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
             .await
-            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
+    }
+
+    /// One request to `path` under the indexer's URL, with its credentials; the status and the
+    /// JSON answer (capped; `null` when it is not JSON).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        let client = self.client().await?;
+        let url = join_url(&self.connection.url, path);
+        let mut request = client.request(method, &url);
+        if !self.connection.username.is_empty() {
+            request = request.basic_auth(
+                &self.connection.username,
+                Some(self.connection.password.expose()),
+            );
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let fail = |e: reqwest::Error| crate::util::error::root_cause(&e.without_url());
+        let response = request.send().await.map_err(fail)?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or_default();
+        let bytes = crate::util::body::read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+    }
+
+    /// The index, created with its mapping when it is missing.
+    async fn ensure_index(&self) -> Result<(), String> {
+        let (status, body) = self
+            .call(reqwest::Method::PUT, &self.index, Some(&mapping()))
+            .await?;
         match (status, error_type(&body)) {
             (200, _) | (_, Some("resource_already_exists_exception")) => Ok(()),
             _ => Err(describe(status, &body)),
@@ -122,28 +150,16 @@ impl Shared {
     /// Takes one lookup from the budget `name` (a source's daily budget) on the UTC day of
     /// `now_ms`: true when it fits, shared by every node.
     pub async fn take_daily(&self, name: &str, now_ms: i64, per_day: u32) -> Result<bool, String> {
-        let client = crate::investigate::history::indexer_client(&self.connection)
-            .await
-            .map_err(|e| e.to_string())?;
         let day = now_ms.div_euclid(DAY_MS);
         let id = format!("budget-{name}-{day}");
-        let doc_url = join_url(&self.connection.url, &format!("{}/_doc/{id}", self.index));
-        let create_url = join_url(
-            &self.connection.url,
-            &format!("{}/_create/{id}", self.index),
-        );
+        let doc_path = format!("{}/_doc/{id}", self.index);
+        let create_path = format!("{}/_create/{id}", self.index);
         let doc = |count: u32| json!({"kind": "budget", "count": count, "day": day, "expires_at": (day + 2) * DAY_MS});
         let mut made_index = false;
         let mut conflicts = 0;
         while conflicts < MAX_CONFLICTS {
-            let response = self
-                .request(&client, reqwest::Method::GET, &doc_url)
-                .send()
-                .await
-                .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or_default();
-            let written = if status == 200 && body["found"] == true {
+            let (status, body) = self.call(reqwest::Method::GET, &doc_path, None).await?;
+            let (status, body) = if status == 200 && body["found"] == true {
                 let count = body["_source"]["count"].as_u64().unwrap_or(0);
                 if count >= u64::from(per_day) {
                     return Ok(false);
@@ -153,38 +169,30 @@ impl Shared {
                 else {
                     return Err("the indexer sent a document without _seq_no".into());
                 };
-                let url = format!("{doc_url}?if_seq_no={seq_no}&if_primary_term={term}");
-                self.request(&client, reqwest::Method::PUT, &url)
-                    .json(&doc(u32::try_from(count + 1).unwrap_or(u32::MAX)))
-                    .send()
-                    .await
+                let path = format!("{doc_path}?if_seq_no={seq_no}&if_primary_term={term}");
+                let next = doc(u32::try_from(count + 1).unwrap_or(u32::MAX));
+                self.call(reqwest::Method::PUT, &path, Some(&next)).await?
             } else if status == 404 && error_type(&body) == Some("index_not_found_exception") {
                 if made_index {
                     return Err(describe(status, &body));
                 }
-                self.ensure_index(&client).await?;
+                self.ensure_index().await?;
                 made_index = true;
                 continue;
             } else if status == 404 {
-                self.request(&client, reqwest::Method::PUT, &create_url)
-                    .json(&doc(1))
-                    .send()
-                    .await
+                self.call(reqwest::Method::PUT, &create_path, Some(&doc(1)))
+                    .await?
             } else {
                 return Err(describe(status, &body));
             };
-            let response = written.map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
-            match response.status().as_u16() {
+            match status {
                 200 | 201 => return Ok(true),
                 // Another node wrote first: read again, after a short pause.
                 409 => {
                     conflicts += 1;
                     back_off(conflicts).await;
                 }
-                status => {
-                    let body: Value = response.json().await.unwrap_or_default();
-                    return Err(describe(status, &body));
-                }
+                _ => return Err(describe(status, &body)),
             }
         }
         Err(format!("{MAX_CONFLICTS} conflicting updates in a row"))
@@ -192,20 +200,8 @@ impl Shared {
 
     /// A threat-intel answer another node kept (`Cache` entry JSON), if there is one.
     pub async fn cached(&self, provider: &str, ip: &str) -> Result<Option<Value>, String> {
-        let client = crate::investigate::history::indexer_client(&self.connection)
-            .await
-            .map_err(|e| e.to_string())?;
-        let url = join_url(
-            &self.connection.url,
-            &format!("{}/_doc/{}", self.index, cache_id(provider, ip)),
-        );
-        let response = self
-            .request(&client, reqwest::Method::GET, &url)
-            .send()
-            .await
-            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or_default();
+        let path = format!("{}/_doc/{}", self.index, cache_id(provider, ip));
+        let (status, body) = self.call(reqwest::Method::GET, &path, None).await?;
         match status {
             200 if body["found"] == true => Ok(Some(body["_source"]["entry"].clone())),
             404 => Ok(None),
@@ -222,53 +218,30 @@ impl Shared {
         entry: Value,
         expires: u64,
     ) -> Result<(), String> {
-        let client = crate::investigate::history::indexer_client(&self.connection)
-            .await
-            .map_err(|e| e.to_string())?;
-        let url = join_url(
-            &self.connection.url,
-            &format!("{}/_doc/{}", self.index, cache_id(provider, ip)),
-        );
+        let path = format!("{}/_doc/{}", self.index, cache_id(provider, ip));
         let doc = json!({
             "kind": "ti",
             "entry": entry,
             "expires_at": i64::try_from(expires).unwrap_or(i64::MAX / 1000).saturating_mul(1000),
         });
         for _ in 0..2 {
-            let response = self
-                .request(&client, reqwest::Method::PUT, &url)
-                .json(&doc)
-                .send()
-                .await
-                .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
-            let status = response.status().as_u16();
-            let body: Value = response.json().await.unwrap_or_default();
+            let (status, body) = self.call(reqwest::Method::PUT, &path, Some(&doc)).await?;
             match (status, error_type(&body)) {
                 (200 | 201, _) => return Ok(()),
-                (404, Some("index_not_found_exception")) => self.ensure_index(&client).await?,
+                (404, Some("index_not_found_exception")) => self.ensure_index().await?,
                 _ => return Err(describe(status, &body)),
             }
         }
         Err("the index could not be created".into())
     }
 
-    /// Removes the documents whose day is over (the worker calls it now and then).
+    /// Removes the documents whose time is over (the worker calls it now and then).
     pub async fn remove_expired(&self, now_ms: i64) -> Result<u64, String> {
-        let client = crate::investigate::history::indexer_client(&self.connection)
-            .await
-            .map_err(|e| e.to_string())?;
-        let url = join_url(
-            &self.connection.url,
-            &format!("{}/_delete_by_query?conflicts=proceed", self.index),
-        );
-        let response = self
-            .request(&client, reqwest::Method::POST, &url)
-            .json(&json!({"query": {"range": {"expires_at": {"lt": now_ms}}}}))
-            .send()
-            .await
-            .map_err(|e| crate::util::error::root_cause(&e.without_url()))?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or_default();
+        let path = format!("{}/_delete_by_query?conflicts=proceed", self.index);
+        let query = json!({"query": {"range": {"expires_at": {"lt": now_ms}}}});
+        let (status, body) = self
+            .call(reqwest::Method::POST, &path, Some(&query))
+            .await?;
         if status == 200 {
             Ok(body["deleted"].as_u64().unwrap_or(0))
         } else {
@@ -284,34 +257,23 @@ pub async fn probe(shared: Option<&Shared>) -> crate::util::Probe {
     let Some(shared) = shared else {
         return Probe::ok("local: each node keeps its own state (cluster.backend = \"local\")");
     };
-    let client = match crate::investigate::history::indexer_client(&shared.connection).await {
-        Ok(c) => c,
-        Err(e) => return Probe::failed(e.to_string()),
-    };
-    let url = join_url(&shared.connection.url, &shared.index);
     let shown = crate::investigate::history::display_url(&shared.connection.url);
-    match tokio::time::timeout(
-        SHARED_LIMIT * 3,
-        shared.request(&client, reqwest::Method::HEAD, &url).send(),
-    )
-    .await
-    {
-        Ok(Ok(r)) if r.status().is_success() => Probe::ok(format!(
+    let head = shared.call(reqwest::Method::HEAD, &shared.index, None);
+    match tokio::time::timeout(SHARED_LIMIT * 3, head).await {
+        Ok(Ok((200..=299, _))) => Probe::ok(format!(
             "indexer at {shown}, index {}: the daily budgets are shared by every node",
             shared.index
         )),
-        Ok(Ok(r)) if r.status().as_u16() == 404 => Probe::ok(format!(
+        Ok(Ok((404, _))) => Probe::ok(format!(
             "indexer at {shown}: index {} is created on first use; the daily budgets are shared",
             shared.index
         )),
-        Ok(Ok(r)) => Probe::failed(format!(
-            "indexer at {shown} answered HTTP {} for index {}: this node counts its budgets on its own",
-            r.status().as_u16(),
+        Ok(Ok((status, _))) => Probe::failed(format!(
+            "indexer at {shown} answered HTTP {status} for index {}: this node counts its budgets on its own",
             shared.index
         )),
         Ok(Err(e)) => Probe::failed(format!(
-            "indexer at {shown} unreachable ({}): this node counts its budgets on its own",
-            crate::util::error::root_cause(&e.without_url())
+            "indexer at {shown} unreachable ({e}): this node counts its budgets on its own"
         )),
         Err(_) => Probe::failed(format!(
             "indexer at {shown} did not answer within 3 s: this node counts its budgets on its own"
