@@ -94,6 +94,22 @@ fn stands_alone(text: &str, at: usize, len: usize) -> bool {
     !before.is_some_and(is_word) && !after.is_some_and(is_word)
 }
 
+/// Whether `name` stands alone somewhere in `text`.
+fn occurs(text: &str, name: &str) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(at) = text[from..].find(name).map(|i| from + i) {
+        if stands_alone(text, at, name.len()) {
+            return true;
+        }
+        // Overlapping matches too: one character on.
+        from = at + text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
 /// One pass over `text`: at each place, the first `(from, to)` whose `from` stands alone there
 /// is written as `to`, and the scan goes on after it (what was written is never looked at
 /// again). `pairs` go longest `from` first.
@@ -296,7 +312,7 @@ impl Mapping {
                 .parse::<IpAddr>()
                 .is_ok_and(|a| crate::investigate::scope::scope(a).is_global());
             let number = name.chars().all(|c| !c.is_alphabetic());
-            let ours = !name.is_empty() && substitute(fixed, &[(name, "")]) != fixed;
+            let ours = occurs(fixed, name);
             !(global_ip || (number && !name.contains(['.', ':'])) || ours)
         });
         // Each name as the texts write it: in another case (`WEB-01`, `PACO`) and, for a host,
@@ -327,9 +343,7 @@ impl Mapping {
             }
             // Only names the texts show, as they show them: a placeholder the prompt never
             // used must not turn into a name when the model makes it up.
-            let shown = texts
-                .iter()
-                .any(|t| substitute(t, &[(name.as_str(), "")]) != **t);
+            let shown = texts.iter().any(|t| occurs(t, &name));
             if !shown {
                 continue;
             }
