@@ -301,19 +301,43 @@ mod tests {
     #[test]
     fn runs_and_lines_are_bounded() {
         let fonts = Fonts::new().expect("fonts");
-        if fonts.face(fonts::Slot::Fallback).is_none() {
-            return; // Without a CJK font there is no font change to make runs of.
-        }
         let mut layout = Layout::new(&fonts);
-        layout.block(&Block::Code(vec!["a中".repeat(40_000)]));
-        layout.block(&Block::Code(vec![format!("a{}", "\u{200b}".repeat(5_000))]));
+        // A font change at every character (bold and regular in turns, as Latin and CJK would
+        // be): 80,000 runs unbounded.
+        let spans = (0..80_000)
+            .map(|i| layout::Span {
+                slot: if i % 2 == 0 {
+                    fonts::Slot::Bold
+                } else {
+                    fonts::Slot::Sans
+                },
+                text: "x".into(),
+            })
+            .collect();
+        layout.block(&Block::Para {
+            spans,
+            depth: 0,
+            marker: None,
+        });
         let pages = layout.finish();
-        let runs: usize = pages
+        let texts: Vec<&str> = pages
             .iter()
             .flatten()
-            .filter(|i| matches!(i, Item::Text { .. }))
-            .count();
-        assert!(runs <= 20_000 + 3 * layout::MAX_PAGES, "{runs}");
+            .filter_map(|i| match i {
+                Item::Text { text, .. } => Some(text.as_str()),
+                Item::Rect { .. } => None,
+            })
+            .collect();
+        assert!(
+            texts.len() <= 20_000 + 3 * layout::MAX_PAGES,
+            "{}",
+            texts.len()
+        );
+        assert!(pages.len() < layout::MAX_PAGES, "cut by runs, not pages");
+        assert!(
+            texts.iter().any(|t| t.starts_with("Cut here")),
+            "the cut is marked"
+        );
     }
 
     proptest! {
