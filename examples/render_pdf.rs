@@ -7,11 +7,10 @@
 
 use std::time::Instant;
 
-use ai_analyzer::analyze::report;
-use ai_analyzer::config::Settings;
-use ai_analyzer::deliver::{pdf, Delivery};
-use ai_analyzer::intake::alert::Alert;
-use ai_analyzer::investigate::Evidence;
+#[path = "shared/offline.rs"]
+mod offline;
+
+use ai_analyzer::deliver::pdf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -20,20 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: render_pdf ALERT.json [OUT.pdf] [RUNS]")?;
     let out = args.next().unwrap_or_else(|| "report.pdf".into());
     let runs: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(20);
-    let alert = Alert::new(serde_json::from_str(&std::fs::read_to_string(&path)?)?);
-    let settings = Settings::default();
-    let evidence = Evidence::local(&alert, &settings.investigation());
-    let r = report::fallback(&alert, &evidence, "Ollama is unreachable", 3500);
-    let full = report::full(&alert, &evidence, &r, "2026-11-30 09:00:00 UTC");
-    let d = Delivery {
-        alert: &alert,
-        evidence: &evidence,
-        report: &r,
-        full: &full,
-        archived: None,
-        target: None,
-        pdf: None,
-    };
+    let offline = offline::Offline::from_file(&path)?;
+    let d = offline.delivery();
     let mut times = Vec::new();
     let mut bytes = Vec::new();
     for _ in 0..runs.max(1) {

@@ -5,22 +5,20 @@
 //! Run: `cargo run --example render_push -- ALERT.json > push.html`, then
 //! `chromium --headless --window-size=420,900 --screenshot=docs/img/push.png push.html`.
 
+#[path = "shared/offline.rs"]
+mod offline;
+
 use ai_analyzer::analyze::report;
-use ai_analyzer::config::Settings;
 use ai_analyzer::deliver::html::{escape, markdown_to_html};
 use ai_analyzer::deliver::ntfy::{priority_for_level, tags_for};
-use ai_analyzer::intake::alert::Alert;
-use ai_analyzer::investigate::Evidence;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: render_push <alert.json>")?;
-    let alert = Alert::new(serde_json::from_str(&std::fs::read_to_string(path)?)?);
-    let settings = Settings::default();
-    let evidence = Evidence::local(&alert, &settings.investigation());
-    let r = report::fallback(&alert, &evidence, "Ollama is unreachable", 3500);
-    let body = report::push_body(&r, settings.ntfy.max_chars);
+    let offline = offline::Offline::from_file(&path)?;
+    let (alert, settings, r) = (&offline.alert, &offline.settings, &offline.report);
+    let body = report::push_body(r, settings.ntfy.max_chars);
     let level = alert.rule_level();
     let tags = tags_for(level, &alert.rule_id(), r.ai).join(" · ");
     print!(
