@@ -28,31 +28,6 @@ fn node(fakes: &IntelFakes, indexer: &str, budget: u32) -> Env {
     env
 }
 
-/// `enrich` on `n` addresses from `node`, all at once; their outputs.
-fn enrich_all(env: &Env, first: u32, n: u32) -> Vec<std::process::Child> {
-    (first..first + n)
-        .map(|i| {
-            let mut cmd = env.cmd();
-            cmd.arg("enrich")
-                .arg(format!("185.220.101.{i}"))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null());
-            cmd.spawn().expect("spawn")
-        })
-        .collect()
-}
-
-async fn abuseipdb_requests(fakes: &IntelFakes) -> usize {
-    fakes
-        .http
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/api/v2/check")
-        .count()
-}
-
 /// Three nodes, four lookups each at the same moment, a daily budget of 5: AbuseIPDB is asked
 /// 5 times in all (each node alone would have asked 4 times, 12 in all), with conflicts
 /// resolved by the indexer's concurrency control.
@@ -70,7 +45,7 @@ async fn three_nodes_share_one_daily_budget() {
         .into_iter()
         .map(|c| text(&wait_with_deadline(c, Duration::from_secs(60)).stdout))
         .collect();
-    assert_eq!(abuseipdb_requests(&fakes).await, 5, "{outputs:#?}");
+    assert_eq!(fakes.abuseipdb_requests().await, 5, "{outputs:#?}");
     let spent = outputs
         .iter()
         .filter(|o| o.contains("budget spent: 5 lookups today (providers.abuseipdb.daily_budget)"))
@@ -96,7 +71,7 @@ async fn a_node_without_the_indexer_counts_on_its_own() {
     let (out, took) = run_with_input(cmd, b"", Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(took < Duration::from_secs(10), "{took:?}");
-    assert_eq!(abuseipdb_requests(&fakes).await, 1);
+    assert_eq!(fakes.abuseipdb_requests().await, 1);
     let log = env.log();
     assert_eq!(
         log.matches("shared state: the indexer is unavailable")
@@ -119,7 +94,7 @@ async fn a_blocked_index_falls_back_and_says_why() {
     cmd.args(["enrich", "185.220.101.50"]);
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(abuseipdb_requests(&fakes).await, 1);
+    assert_eq!(fakes.abuseipdb_requests().await, 1);
     let log = env.log();
     assert!(
         log.contains("HTTP 429: cluster_block_exception: index [indexname] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark"),

@@ -320,28 +320,12 @@ async fn a_daily_budget_holds_across_ten_processes_at_once() {
         "[providers.abuseipdb]\ndaily_budget = 5\n",
         1,
     ));
-    let children: Vec<_> = (1..=10)
-        .map(|i| {
-            let mut cmd = env.cmd();
-            cmd.arg("enrich")
-                .arg(format!("185.220.101.{i}"))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::null());
-            cmd.spawn().expect("spawn")
-        })
-        .collect();
+    let children = enrich_all(&env, 1, 10);
     let outputs: Vec<String> = children
         .into_iter()
         .map(|c| text(&wait_with_deadline(c, Duration::from_secs(60)).stdout))
         .collect();
-    let asked = fakes
-        .http
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/api/v2/check")
-        .count();
+    let asked = fakes.abuseipdb_requests().await;
     assert_eq!(asked, 5, "AbuseIPDB asked {asked} times");
     let spent = outputs
         .iter()

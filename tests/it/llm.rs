@@ -25,6 +25,16 @@ fn openai_config(server: &MockServer, key: &str) -> String {
     )
 }
 
+/// A model server that answers every POST with `answer`.
+async fn answering(answer: ResponseTemplate) -> MockServer {
+    let llm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer)
+        .mount(&llm)
+        .await;
+    llm
+}
+
 async fn ntfy() -> MockServer {
     let ntfy = MockServer::start().await;
     Mock::given(method("POST"))
@@ -100,14 +110,11 @@ async fn a_report_through_an_openai_compatible_server() {
 /// `finish_reason = "length"`: the report goes out and says it was cut.
 #[tokio::test]
 async fn an_answer_cut_at_max_tokens_says_so() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
-            "# SSH brute force from 172.17.1.1\n## Overview\nEight failures for pa",
-            "length",
-        )))
-        .mount(&llm)
-        .await;
+    let llm = answering(ResponseTemplate::new(200).set_body_json(completion(
+        "# SSH brute force from 172.17.1.1\n## Overview\nEight failures for pa",
+        "length",
+    )))
+    .await;
     let ntfy = ntfy().await;
     let env = Env::new(&dead_url(), &ntfy.uri(), &openai_config(&llm, ""));
     let out = run_alert(&env);
@@ -135,14 +142,11 @@ async fn an_answer_cut_at_max_tokens_says_so() {
 /// goes out with that reason.
 #[tokio::test]
 async fn a_refused_key_gives_the_report_without_ai() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_raw(
-            read_fixture("llm_openai/openai_error_401_invalid_api_key.json"),
-            "application/json",
-        ))
-        .mount(&llm)
-        .await;
+    let llm = answering(ResponseTemplate::new(401).set_body_raw(
+        read_fixture("llm_openai/openai_error_401_invalid_api_key.json"),
+        "application/json",
+    ))
+    .await;
     let ntfy = ntfy().await;
     let env = Env::new(&dead_url(), &ntfy.uri(), &openai_config(&llm, "sk-wrong"));
     let out = run_alert(&env);
@@ -217,15 +221,12 @@ async fn check_lists_the_servers_models() {
 /// invented is flagged; the mapping is in no file and no log line.
 #[tokio::test]
 async fn pseudonymised_prompt_and_clear_report() {
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
-            "# SSH brute force from IP-1 on HOST-1\n## Overview\nUSER-1 was tried 8 times from IP-1 \
+    let llm = answering(ResponseTemplate::new(200).set_body_json(completion(
+        "# SSH brute force from IP-1 on HOST-1\n## Overview\nUSER-1 was tried 8 times from IP-1 \
              against HOST-1.\n## Indicators of compromise\n- IP-1\n- HOST-7\n- USER-\u{200b}1",
-            "stop",
-        )))
-        .mount(&llm)
-        .await;
+        "stop",
+    )))
+    .await;
     let ntfy = ntfy().await;
     let config = openai_config(&llm, "").replace(
         "backend = \"openai\"\n",
@@ -274,14 +275,11 @@ async fn no_redirect_and_no_key_in_the_report() {
         .respond_with(ResponseTemplate::new(200).set_body_json(completion("# Stolen\nx", "stop")))
         .mount(&elsewhere)
         .await;
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(307).insert_header(
-            "location",
-            format!("{}/v1/chat/completions", elsewhere.uri()),
-        ))
-        .mount(&llm)
-        .await;
+    let llm = answering(ResponseTemplate::new(307).insert_header(
+        "location",
+        format!("{}/v1/chat/completions", elsewhere.uri()),
+    ))
+    .await;
     let push = ntfy().await;
     let env = Env::new(
         &dead_url(),
@@ -296,13 +294,9 @@ async fn no_redirect_and_no_key_in_the_report() {
     );
     assert!(env.log().contains("HTTP 307"), "{}", env.log());
 
-    let llm = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+    let llm = answering(ResponseTemplate::new(401).set_body_json(serde_json::json!({
             "error": {"message": "Invalid API key: sk-secret-4242", "type": "authentication_error", "code": 401}
-        })))
-        .mount(&llm)
-        .await;
+        }))).await;
     let push = ntfy().await;
     let env = Env::new(
         &dead_url(),

@@ -86,6 +86,17 @@ pub struct IntelFakes {
 }
 
 impl IntelFakes {
+    /// How many lookups reached AbuseIPDB.
+    pub async fn abuseipdb_requests(&self) -> usize {
+        self.http
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/api/v2/check")
+            .count()
+    }
+
     /// Every route answers after `delay`; so does every DNS query. `hang` names a source whose
     /// route never answers (well, after an hour).
     pub async fn start(delay: Duration, hang: Option<&str>) -> IntelFakes {

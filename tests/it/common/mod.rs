@@ -158,6 +158,21 @@ pub fn dead_url() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// `enrich` on the `n` addresses 185.220.101.`first`.. from the config of `env`, all at once;
+/// the children, with their stdout piped.
+pub fn enrich_all(env: &Env, first: u32, n: u32) -> Vec<Child> {
+    (first..first + n)
+        .map(|i| {
+            let mut cmd = env.cmd();
+            cmd.arg("enrich")
+                .arg(format!("185.220.101.{i}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            cmd.spawn().expect("spawn")
+        })
+        .collect()
+}
+
 /// Runs a command with stdin from `input`, bounded by `limit`.
 pub fn run_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> (Output, Duration) {
     use std::io::Write;
