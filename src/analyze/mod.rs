@@ -172,23 +172,36 @@ pub fn prompt_for(
         return (prompt, None);
     }
     let facts = crate::intake::facts::extract(alert);
-    // The prompt's own words (built for no alert, without the admin's network text): a name
-    // that is one of them is not replaced, or the instructions and the fence would change.
-    let mut bare = settings.clone();
-    bare.network.context.clear();
-    bare.network.zones.clear();
-    let empty = Alert::new(serde_json::json!({}));
-    let skeleton = prompt::build(
-        &empty,
-        &Evidence::local(&empty, &bare.investigation()),
-        &bare,
-        "0000",
+    let mapping = pseudonym::Mapping::build(
+        alert,
+        evidence,
+        &facts,
+        &[&prompt.user],
+        fixed_words(settings),
     );
-    let fixed = format!("{}\n{}", skeleton.system, skeleton.user);
-    let mapping = pseudonym::Mapping::build(alert, evidence, &facts, &[&prompt.user], &fixed);
     // The system message is fixed text with no data in it.
     prompt.user = mapping.apply(&prompt.user);
     (prompt, Some(mapping))
+}
+
+/// The prompt's own words: the prompt built for no alert, without the admin's network text. A
+/// name that is one of them is not replaced, or the instructions and the fence would change.
+/// Built once per process: the words do not depend on the alert, and a worker runs many jobs.
+fn fixed_words(settings: &Settings) -> &'static str {
+    static FIXED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FIXED.get_or_init(|| {
+        let mut bare = settings.clone();
+        bare.network.context.clear();
+        bare.network.zones.clear();
+        let empty = Alert::new(serde_json::json!({}));
+        let skeleton = prompt::build(
+            &empty,
+            &Evidence::local(&empty, &bare.investigation()),
+            &bare,
+            "0000",
+        );
+        format!("{}\n{}", skeleton.system, skeleton.user)
+    })
 }
 
 /// The line under the title that says the model saw placeholders, not names.
