@@ -62,10 +62,11 @@ pub(crate) async fn analyse_and_deliver(
             settings.ntfy.max_chars,
         );
     }
-    if let Some(path) = &options.pdf {
-        write_pdf(alert, &evidence, &report, settings, path)?;
-    }
     if options.dry_run {
+        if let Some(path) = &options.pdf {
+            let pdf = render_pdf(alert, &evidence, &report, settings)?;
+            save_pdf(&pdf, path)?;
+        }
         tracing::info!("dry run: nothing archived or sent");
         return Ok(Outcome {
             report,
@@ -74,21 +75,27 @@ pub(crate) async fn analyse_and_deliver(
     }
     let delivered =
         deliver::deliver(alert, &evidence, &report, settings, options.ntfy.as_ref()).await?;
+    if let Some(path) = &options.pdf {
+        // The PDF delivery made (and archived), not a second rendering.
+        let pdf = match delivered.pdf {
+            Some(pdf) => pdf,
+            None => render_pdf(alert, &evidence, &report, settings)?,
+        };
+        save_pdf(&pdf, path)?;
+    }
     Ok(Outcome {
         report,
         pushed: delivered.pushed,
     })
 }
 
-/// Writes the report as a PDF to a path given on the command line.
-fn write_pdf(
+/// The report as a PDF, for `--pdf` on a dry run (nothing else renders it then).
+fn render_pdf(
     alert: &Alert,
     evidence: &crate::investigate::Evidence,
     report: &Report,
     settings: &Settings,
-    path: &std::path::Path,
-) -> anyhow::Result<()> {
-    use anyhow::Context as _;
+) -> anyhow::Result<Vec<u8>> {
     let now = chrono::Utc::now();
     let full = deliver::full_report(alert, evidence, report, settings, now);
     let delivery = deliver::Delivery {
@@ -100,7 +107,12 @@ fn write_pdf(
         target: None,
         pdf: None,
     };
-    let pdf = deliver::pdf::render(&delivery, now)?;
+    Ok(deliver::pdf::render(&delivery, now)?)
+}
+
+/// Writes the PDF to the path given on the command line.
+fn save_pdf(pdf: &[u8], path: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     std::fs::write(path, pdf)
         .with_context(|| format!("cannot write the PDF to {}", path.display()))?;
     tracing::info!("PDF written to {}", path.display());

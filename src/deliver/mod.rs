@@ -157,6 +157,8 @@ pub struct Delivered {
     pub archived: Option<PathBuf>,
     /// Whether the push reached ntfy now (a failed one waits in the outbox).
     pub pushed: bool,
+    /// The report as a PDF, when one could be made.
+    pub pdf: Option<Vec<u8>>,
 }
 
 /// The full report (analysis and evidence appendix) as of `now`, its links defanged like the
@@ -236,7 +238,11 @@ pub async fn deliver(
     match lost {
         // The job stays in the spool: the next worker tries again.
         Some(e) => Err(e),
-        None => Ok(Delivered { archived, pushed }),
+        None => Ok(Delivered {
+            archived,
+            pushed,
+            pdf,
+        }),
     }
 }
 

@@ -414,6 +414,34 @@ async fn pdf_flag_writes_the_report_on_a_dry_run() {
     );
 }
 
+/// `--pdf PATH` on a run that delivers writes the very PDF that was archived (and mailed).
+#[tokio::test]
+async fn pdf_flag_on_a_delivered_run_writes_the_archived_pdf() {
+    let ntfy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    let env = Env::new(&dead_url(), &ntfy.uri(), "");
+    let out_pdf = env.dir.path().join("triage.pdf");
+    let mut cmd = env.cmd();
+    cmd.arg("--pdf")
+        .arg(&out_pdf)
+        .arg("--alert-file")
+        .arg(fixture("alerts/sshd_bruteforce_5712.json"));
+    let (out, _) = run_with_input(cmd, b"", Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read(&out_pdf).expect("the PDF is written");
+    let archived: Vec<Vec<u8>> = std::fs::read_dir(env.state().join("reports"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pdf"))
+        .map(|e| std::fs::read(e.path()).unwrap())
+        .collect();
+    assert_eq!(archived, vec![written]);
+    assert_eq!(ntfy.received_requests().await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn raw_alert_on_stdin_pretty_printed() {
     let (llm, ntfy) =
