@@ -354,13 +354,18 @@ impl Settings {
             history_budget_chars: history::budget_chars(self.ollama.num_ctx),
             secrets: self.secrets().into_iter().map(String::from).collect(),
             lookups_per_minute: self.limits.lookups_per_minute,
-            shared: (self.cluster.backend == ClusterBackend::Indexer).then(|| {
-                crate::investigate::cluster::Shared::new(
-                    self.history.indexer.clone(),
-                    self.cluster.index.clone(),
-                )
-            }),
+            shared: self.shared(),
         }
+    }
+
+    /// The indexer as the nodes' shared state, when `cluster.backend = "indexer"`.
+    pub fn shared(&self) -> Option<crate::investigate::cluster::Shared> {
+        (self.cluster.backend == ClusterBackend::Indexer).then(|| {
+            crate::investigate::cluster::Shared::new(
+                self.history.indexer.clone(),
+                self.cluster.index.clone(),
+            )
+        })
     }
 
     /// The hosts the configuration names (the model server, ntfy, the report link, the indexer,

@@ -8,34 +8,60 @@ use crate::deliver::{outbox, Compose};
 use crate::gate::campaign;
 use crate::gate::cooldown::{self, Tally};
 use crate::gate::held::{Held, HeldBack};
+use crate::gate::shared;
 use crate::util::now_ms;
 
-/// Moves the tallies of closed cooldown windows into the outbox as digest pushes.
+/// Moves the tallies of closed cooldown windows into the outbox as digest pushes. With the
+/// shared state, they are handed over to the nodes' shared digest instead (see
+/// [`shared_digests`]).
 pub fn send_digests(settings: &Settings) {
-    let outbox_dir = settings.state().outbox();
-    let channel = NtfyChannel::new(settings);
     let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs);
-    let result = store.take_due(now_ms(), |key, tally| {
-        if !settings.ntfy.enabled() {
-            tracing::info!(
-                "digest for {key} ({} more alerts since the last report) not sent: ntfy is not configured",
-                tally.count
-            );
-            return Ok(());
-        }
-        let push = digest_push(key, tally, settings.ntfy.max_chars);
-        let Compose::Message(message) = ntfy::message(push, None) else {
-            return Err(std::io::Error::other("cannot encode the digest push"));
-        };
-        tracing::info!(
-            "digest for {key}: {} more alerts since the last report",
-            tally.count
-        );
-        outbox::store(&outbox_dir, &channel, message, None).map(|_| ())
+    let handover = settings
+        .investigation()
+        .shared
+        .is_some()
+        .then(|| shared::handover_dir(settings));
+    let result = store.take_due(now_ms(), |label, key, tally| match &handover {
+        Some(dir) => shared::hand_over(dir, label, key, tally),
+        None => store_digest(settings, label, tally),
     });
     if let Err(e) = result {
         tracing::error!("cannot write cooldown digests: {e}");
     }
+}
+
+/// The digests of the windows shared with other manager nodes: this node's counts are added to
+/// the shared window, and the node that takes the sum pushes it.
+pub async fn shared_digests(settings: &Settings) {
+    let Some(shared) = settings.shared() else {
+        return;
+    };
+    let dir = shared::handover_dir(settings);
+    shared::settle(&shared, &dir, |label, tally| {
+        store_digest(settings, label, tally)
+    })
+    .await;
+}
+
+/// One digest push for `label` into the outbox.
+fn store_digest(settings: &Settings, label: &str, tally: &Tally) -> std::io::Result<()> {
+    if !settings.ntfy.enabled() {
+        tracing::info!(
+            "digest for {label} ({} more alerts since the last report) not sent: ntfy is not configured",
+            tally.count
+        );
+        return Ok(());
+    }
+    let push = digest_push(label, tally, settings.ntfy.max_chars);
+    let Compose::Message(message) = ntfy::message(push, None) else {
+        return Err(std::io::Error::other("cannot encode the digest push"));
+    };
+    tracing::info!(
+        "digest for {label}: {} more alerts since the last report",
+        tally.count
+    );
+    let channel = NtfyChannel::new(settings);
+    outbox::store(&settings.state().outbox(), &channel, message, None).map(|_| ())
 }
 
 /// Moves what the host-wide limits held back, once a minute old, into the outbox as one push.

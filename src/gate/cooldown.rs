@@ -91,6 +91,39 @@ impl Tally {
         }
     }
 
+    /// Adds another tally's alerts (another node's, or an earlier window's): every count is
+    /// summed, the lists stay within [`MAX_LISTED`].
+    pub fn merge(&mut self, other: &Tally) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 || (!other.first.is_empty() && other.first < self.first) {
+            self.first = other.first.clone();
+        }
+        if other.last > self.last {
+            self.last = other.last.clone();
+        }
+        self.count = self.count.saturating_add(other.count);
+        self.max_level = self.max_level.max(other.max_level);
+        for (id, r) in &other.rules {
+            let mine = self.rules.entry(id.clone()).or_insert_with(|| RuleCount {
+                level: r.level,
+                description: r.description.clone(),
+                count: 0,
+            });
+            mine.count = mine.count.saturating_add(r.count);
+            mine.level = mine.level.max(r.level);
+        }
+        for agent in &other.agents {
+            if !self.agents.contains(agent) && self.agents.len() < MAX_LISTED {
+                self.agents.push(agent.clone());
+            }
+        }
+        let room = MAX_LISTED.saturating_sub(self.listed.len());
+        self.listed.extend(other.listed.iter().take(room).cloned());
+        self.listed.sort_by(|a, b| a.time.cmp(&b.time));
+    }
+
     /// `12 more alerts since the last report (rules 5710 x9, 5712 x3; first ..., last ...)`.
     pub fn sentence(&self, ip: &str) -> String {
         let rules = self
@@ -206,14 +239,14 @@ pub(crate) fn key_for(alert: &Alert) -> String {
         .collect()
 }
 
-fn is_failure(alert: &Alert) -> bool {
+pub(crate) fn is_failure(alert: &Alert) -> bool {
     alert
         .groups()
         .iter()
         .any(|g| g.contains("authentication_fail") || g == "invalid_login")
 }
 
-fn is_success(alert: &Alert) -> bool {
+pub(crate) fn is_success(alert: &Alert) -> bool {
     alert.groups().iter().any(|g| g == "authentication_success")
 }
 
@@ -344,13 +377,44 @@ impl Store {
         Ok(w.pending.count)
     }
 
+    /// Counts an alert another manager node reports (the shared window said so): into this
+    /// node's window for its address, which closes with the shared one at `closes_ms`, so the
+    /// nodes' counts meet in one digest. `earlier`, what this node had counted for the report
+    /// that is now not made here, is counted there too. Returns the pending count.
+    pub(crate) fn count_for_other_node(
+        &self,
+        alert: &Alert,
+        earlier: Option<&Tally>,
+        closes_ms: i64,
+    ) -> std::io::Result<u64> {
+        let _guard = self.lock()?;
+        let key = key_for(alert);
+        let mut w = self.load(&key).unwrap_or_else(|| Window {
+            key: key.clone(),
+            label: label_for(alert),
+            opened_ms: closes_ms.saturating_sub(self.cooldown_ms),
+            closes_ms,
+            level: alert.rule_level(),
+            saw_failure: is_failure(alert),
+            pending: Tally::default(),
+        });
+        w.closes_ms = closes_ms;
+        w.saw_failure |= is_failure(alert);
+        w.pending.add(alert);
+        if let Some(earlier) = earlier {
+            w.pending.merge(earlier);
+        }
+        self.save(&w)?;
+        Ok(w.pending.count)
+    }
+
     /// Takes the tallies of windows that have closed with counted alerts, and forgets closed
     /// windows. `write` must store each digest durably (the outbox); a window is forgotten only
     /// after its digest was stored.
     pub(crate) fn take_due(
         &self,
         now_ms: i64,
-        mut write: impl FnMut(&str, &Tally) -> std::io::Result<()>,
+        mut write: impl FnMut(&str, &str, &Tally) -> std::io::Result<()>,
     ) -> std::io::Result<usize> {
         let _guard = self.lock()?;
         let mut taken = 0;
@@ -365,7 +429,7 @@ impl Store {
             }
             if w.pending.count > 0 {
                 let label = if w.label.is_empty() { &w.key } else { &w.label };
-                write(label, &w.pending)?;
+                write(label, &w.key, &w.pending)?;
                 taken += 1;
             }
             let _ = self.docs.remove(&key);
@@ -473,9 +537,9 @@ mod tests {
         store.gate(&a, 2000).unwrap();
         assert_eq!(store.next_due_ms(), Some(10_000));
         let mut digests = Vec::new();
-        assert_eq!(store.take_due(5_000, |_, _| Ok(())).unwrap(), 0);
+        assert_eq!(store.take_due(5_000, |_, _, _| Ok(())).unwrap(), 0);
         store
-            .take_due(10_000, |k, t| {
+            .take_due(10_000, |k, _, t| {
                 digests.push((k.to_string(), t.clone()));
                 Ok(())
             })
@@ -485,7 +549,9 @@ mod tests {
         let md = digests[0].1.digest_markdown("203.0.113.5");
         assert!(md.starts_with("# 2 more alerts from 203.0.113.5"), "{md}");
         assert_eq!(
-            store.take_due(20_000, |_, _| panic!("sent twice")).unwrap(),
+            store
+                .take_due(20_000, |_, _, _| panic!("sent twice"))
+                .unwrap(),
             0
         );
         assert_eq!(store.next_due_ms(), None);
@@ -842,7 +908,7 @@ mod tests {
         let mut got = Vec::new();
         assert_eq!(
             store
-                .take_due(20_000, |label, t| {
+                .take_due(20_000, |label, _, t| {
                     got.push((label.to_string(), t.count));
                     Ok(())
                 })
@@ -890,7 +956,7 @@ mod tests {
 
         let mut got = Vec::new();
         let taken = store
-            .take_due(10_000, |label, t| {
+            .take_due(10_000, |label, _, t| {
                 got.push((label.to_string(), t.count));
                 Ok(())
             })
@@ -927,10 +993,10 @@ mod tests {
         store.gate(&a, 0).unwrap();
         store.gate(&a, 1).unwrap();
         assert!(store
-            .take_due(10_000, |_, _| Err(std::io::Error::other("disk full")))
+            .take_due(10_000, |_, _, _| Err(std::io::Error::other("disk full")))
             .is_err());
         assert_eq!(store.next_due_ms(), Some(10_000));
-        assert_eq!(store.take_due(10_000, |_, _| Ok(())).unwrap(), 1);
+        assert_eq!(store.take_due(10_000, |_, _, _| Ok(())).unwrap(), 1);
         assert_eq!(store.next_due_ms(), None);
     }
 

@@ -5,6 +5,7 @@ pub(crate) mod campaign;
 pub(crate) mod cooldown;
 pub(crate) mod handshake;
 pub(crate) mod held;
+pub(crate) mod shared;
 
 use crate::config::{Detach, Settings};
 use crate::intake::alert::Alert;

@@ -55,6 +55,13 @@ fn mapping() -> Value {
     })
 }
 
+/// What [`Shared::update`] does with a document: write this `_source`, or leave it; either
+/// way the call returns the `T`.
+pub enum Change<T> {
+    Write(Value, T),
+    Keep(T),
+}
+
 /// The indexer as the shared store. Its HTTP client is built once, on first use.
 #[derive(Debug, Clone)]
 pub struct Shared {
@@ -66,22 +73,22 @@ pub struct Shared {
 /// An answer of the indexer is read up to this size: its documents are small.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
-/// Where the budgets were last counted, for logging each change once: 0 not yet, 1 shared,
-/// 2 local.
+/// Where the state was last kept, for logging each change once: 0 not yet, 1 shared, 2 local.
 static STATE: AtomicU8 = AtomicU8::new(0);
 
-/// Logs a change between shared and local counting, once per change.
+/// Logs a change between the shared state and this node's own, once per change.
 pub fn note(shared: bool, why: &str) {
     let now = if shared { 1 } else { 2 };
-    if STATE.swap(now, Ordering::Relaxed) == now {
+    let was = STATE.swap(now, Ordering::Relaxed);
+    if was == now || (shared && was == 0) {
         return;
     }
     if shared {
-        tracing::info!("shared state: the budgets are counted on the indexer again");
+        tracing::info!("shared state: the indexer answers again; budgets and cooldowns are shared");
     } else {
         tracing::warn!(
             "shared state: the indexer is unavailable ({why}); this node falls back to its own \
-             budget counts until it answers again"
+             budget counts and cooldowns until it answers again"
         );
     }
 }
@@ -147,47 +154,52 @@ impl Shared {
         }
     }
 
-    /// Takes one lookup from the budget `name` (a source's daily budget) on the UTC day of
-    /// `now_ms`: true when it fits, shared by every node.
-    pub async fn take_daily(&self, name: &str, now_ms: i64, per_day: u32) -> Result<bool, String> {
-        let day = now_ms.div_euclid(DAY_MS);
-        let id = format!("budget-{name}-{day}");
+    /// Changes the document `id` with OpenSearch's concurrency control: `change` sees its
+    /// `_source` (`None` when there is none) and says what to write, if anything. A new document
+    /// is made with `_create` (409: another node made it first), an existing one replaced with
+    /// `if_seq_no` / `if_primary_term` (409: another node changed it in between); either way the
+    /// document is read again and `change` asked again, after a short pause. The index is made
+    /// on first use.
+    pub async fn update<T>(
+        &self,
+        id: &str,
+        mut change: impl FnMut(Option<&Value>) -> Change<T>,
+    ) -> Result<T, String> {
         let doc_path = format!("{}/_doc/{id}", self.index);
-        let create_path = format!("{}/_create/{id}", self.index);
-        let doc = |count: u32| json!({"kind": "budget", "count": count, "day": day, "expires_at": (day + 2) * DAY_MS});
         let mut made_index = false;
         let mut conflicts = 0;
         while conflicts < MAX_CONFLICTS {
             let (status, body) = self.call(reqwest::Method::GET, &doc_path, None).await?;
-            let (status, body) = if status == 200 && body["found"] == true {
-                let count = body["_source"]["count"].as_u64().unwrap_or(0);
-                if count >= u64::from(per_day) {
-                    return Ok(false);
-                }
-                let (Some(seq_no), Some(term)) =
-                    (body["_seq_no"].as_i64(), body["_primary_term"].as_i64())
-                else {
-                    return Err("the indexer sent a document without _seq_no".into());
-                };
-                let path = format!("{doc_path}?if_seq_no={seq_no}&if_primary_term={term}");
-                let next = doc(u32::try_from(count + 1).unwrap_or(u32::MAX));
-                self.call(reqwest::Method::PUT, &path, Some(&next)).await?
-            } else if status == 404 && error_type(&body) == Some("index_not_found_exception") {
+            let found = status == 200 && body["found"] == true;
+            if status == 404 && error_type(&body) == Some("index_not_found_exception") {
                 if made_index {
                     return Err(describe(status, &body));
                 }
                 self.ensure_index().await?;
                 made_index = true;
                 continue;
-            } else if status == 404 {
-                self.call(reqwest::Method::PUT, &create_path, Some(&doc(1)))
-                    .await?
-            } else {
+            }
+            if !found && status != 404 {
                 return Err(describe(status, &body));
+            }
+            let current = found.then(|| &body["_source"]);
+            let (next, outcome) = match change(current) {
+                Change::Keep(outcome) => return Ok(outcome),
+                Change::Write(next, outcome) => (next, outcome),
             };
+            let path = if found {
+                let (Some(seq_no), Some(term)) =
+                    (body["_seq_no"].as_i64(), body["_primary_term"].as_i64())
+                else {
+                    return Err("the indexer sent a document without _seq_no".into());
+                };
+                format!("{doc_path}?if_seq_no={seq_no}&if_primary_term={term}")
+            } else {
+                format!("{}/_create/{id}", self.index)
+            };
+            let (status, body) = self.call(reqwest::Method::PUT, &path, Some(&next)).await?;
             match status {
-                200 | 201 => return Ok(true),
-                // Another node wrote first: read again, after a short pause.
+                200 | 201 => return Ok(outcome),
                 409 => {
                     conflicts += 1;
                     back_off(conflicts).await;
@@ -196,6 +208,24 @@ impl Shared {
             }
         }
         Err(format!("{MAX_CONFLICTS} conflicting updates in a row"))
+    }
+
+    /// Takes one lookup from the budget `name` (a source's daily budget) on the UTC day of
+    /// `now_ms`: true when it fits, shared by every node.
+    pub async fn take_daily(&self, name: &str, now_ms: i64, per_day: u32) -> Result<bool, String> {
+        let day = now_ms.div_euclid(DAY_MS);
+        self.update(&format!("budget-{name}-{day}"), |doc| {
+            let count = doc.map_or(0, |d| d["count"].as_u64().unwrap_or(0));
+            if count >= u64::from(per_day) {
+                return Change::Keep(false);
+            }
+            let count = u32::try_from(count + 1).unwrap_or(u32::MAX);
+            Change::Write(
+                json!({"kind": "budget", "count": count, "day": day, "expires_at": (day + 2) * DAY_MS}),
+                true,
+            )
+        })
+        .await
     }
 
     /// A threat-intel answer another node kept (`Cache` entry JSON), if there is one.

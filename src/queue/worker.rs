@@ -17,6 +17,7 @@ use crate::deliver::{archive, digest, outbox, Channels};
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::{self, held::Held};
 use crate::intake::alert::Alert;
+use crate::investigate::cluster;
 use crate::pipeline::{self, RunOptions};
 use crate::queue::spool::{self, Job};
 use crate::util::claim::{self, Claim};
@@ -181,6 +182,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
         let pass = drain(settings, &dirs, &mut failed).await;
         jobs += pass.done;
         digest::send_digests(settings);
+        digest::shared_digests(settings).await;
         digest::send_held(settings);
         campaign_lookups(settings).await;
         // Bounded like the lookups: the push never waits long for its outcome.
@@ -198,6 +200,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
             outbox::next_due_ms(&dirs.outbox()),
             Held::new(dirs.limits()).next_due_ms(),
             gate::campaign::Store::new(dirs.campaigns(), &settings.campaign).next_due_ms(),
+            gate::shared::next_due_ms(&gate::shared::handover_dir(settings)),
         ]
         .into_iter()
         .flatten()
@@ -228,7 +231,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }
     }
-    if let Some(shared) = settings.investigation().shared {
+    if let Some(shared) = settings.shared() {
         // Documents of past days go; bounded like every wait on the indexer.
         let limit = crate::investigate::cluster::SHARED_LIMIT * 3;
         match tokio::time::timeout(limit, shared.remove_expired(now_ms())).await {
@@ -409,6 +412,9 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
             None => {}
         }
     }
+    let Some(earlier) = shared_window(settings, &alert, job, earlier).await else {
+        return Ok(());
+    };
     if gate::over_ceiling(settings, &alert, now_ms()) {
         return Ok(());
     }
@@ -422,6 +428,61 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
     pipeline::analyse_and_deliver(&alert, settings, options)
         .await
         .map(|_| ())
+}
+
+/// With the shared state, the report of `alert` is claimed in the nodes' shared window first:
+/// `None` when another node reports it (the alert, and `earlier`, are then counted here into a
+/// window that closes with the shared one), else the job goes on with `earlier`. Without an
+/// answer from the indexer within [`cluster::SHARED_LIMIT`], this node's own decision stands.
+async fn shared_window(
+    settings: &Settings,
+    alert: &Alert,
+    job: &Job,
+    earlier: Option<cooldown::Tally>,
+) -> Option<Option<cooldown::Tally>> {
+    let Some(shared) = settings.shared() else {
+        return Some(earlier);
+    };
+    let cooldown_ms = (settings.dedup.cooldown_secs as i64).saturating_mul(1000);
+    if cooldown_ms == 0 {
+        return Some(earlier);
+    }
+    let claim = gate::shared::claim_report(&shared, alert, job.received_ms, cooldown_ms);
+    let verdict = match tokio::time::timeout(cluster::SHARED_LIMIT, claim).await {
+        Ok(Ok(verdict)) => {
+            cluster::note(true, "");
+            verdict
+        }
+        Ok(Err(e)) => {
+            cluster::note(false, &e);
+            return Some(earlier);
+        }
+        Err(_) => {
+            let limit = cluster::SHARED_LIMIT.as_millis();
+            cluster::note(false, &format!("no answer within {limit} ms"));
+            return Some(earlier);
+        }
+    };
+    let gate::shared::Verdict::Counted { closes_ms } = verdict else {
+        return Some(earlier);
+    };
+    let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
+        .patient(LATE_GATE_WAIT);
+    match store.count_for_other_node(alert, earlier.as_ref(), closes_ms) {
+        Ok(count) => {
+            tracing::info!(
+                "counted, not analysed: another manager node reports {} in this cooldown window; \
+                 {count} alert(s) counted here for its digest",
+                cooldown::label_for(alert)
+            );
+            None
+        }
+        Err(e) => {
+            // Not countable here: analysed rather than lost.
+            tracing::warn!("cooldown state unavailable ({e}); analysing");
+            Some(earlier)
+        }
+    }
 }
 
 fn file_name(path: &Path) -> String {

@@ -79,7 +79,10 @@ async fn a_node_without_the_indexer_counts_on_its_own() {
         1,
         "{log}"
     );
-    assert!(log.contains("falls back to its own budget counts"), "{log}");
+    assert!(
+        log.contains("falls back to its own budget counts and cooldowns"),
+        "{log}"
+    );
 }
 
 /// A full disk on the indexer (writes refused with `cluster_block_exception`, 429): the node
@@ -192,5 +195,257 @@ async fn an_answer_one_node_fetched_is_reused_by_another() {
     assert!(
         said.contains("AbuseIPDB     ok (cached)     confidence 100%"),
         "{said}"
+    );
+}
+
+/// One storm's setup: its own model server, ntfy, threat-intel fakes, and `n` nodes (sharing
+/// one fake indexer when there are several).
+struct Storm {
+    llm: SlowLlm,
+    ntfy: wiremock::MockServer,
+    fakes: IntelFakes,
+    nodes: Vec<Env>,
+    /// The fake indexer, kept running until the storm drops it.
+    indexer: Option<(wiremock::MockServer, FakeIndexer)>,
+}
+
+/// The storms' addresses: global, so that every source is asked about them.
+const STORM_IPS: [&str; 4] = [
+    "185.220.101.81",
+    "185.220.101.82",
+    "185.220.101.83",
+    "185.220.101.84",
+];
+
+impl Storm {
+    async fn start(n: usize, cooldown_secs: u64) -> Storm {
+        let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Storm report\nbody");
+        let ntfy = ntfy_ok_server().await;
+        let fakes = IntelFakes::start(Duration::ZERO, None).await;
+        let indexer = if n > 1 {
+            Some(FakeIndexer::start().await)
+        } else {
+            None
+        };
+        let nodes = (0..n)
+            .map(|_| {
+                let env = Env::new(
+                    &llm.url,
+                    &ntfy.uri(),
+                    &format!(
+                        "[dedup]\ncooldown_secs = {cooldown_secs}\n[campaign]\nenabled = false"
+                    ),
+                );
+                env.intel(&fakes.toml(5, false));
+                if let Some((server, _)) = &indexer {
+                    let config = std::fs::read_to_string(&env.config).unwrap();
+                    std::fs::write(
+                        &env.config,
+                        format!(
+                            "{config}\n[cluster]\nbackend = \"indexer\"\n\
+                             [history.indexer]\nurl = \"{}\"\ntimeout_secs = 2\n",
+                            server.uri()
+                        ),
+                    )
+                    .unwrap();
+                }
+                env
+            })
+            .collect();
+        Storm {
+            llm,
+            ntfy,
+            fakes,
+            nodes,
+            indexer,
+        }
+    }
+
+    /// Alerts `from..to` of the storm, each through execd on node `k % n`, from the
+    /// addresses in turn.
+    fn send(&self, from: usize, to: usize) {
+        let configs: Vec<_> = self.nodes.iter().map(|e| e.config.clone()).collect();
+        let handles: Vec<_> = (0..configs.len())
+            .map(|node| {
+                let configs = configs.clone();
+                std::thread::spawn(move || {
+                    for k in (from..to).filter(|k| k % configs.len() == node) {
+                        let (_, code) =
+                            execd_run(&configs[node], &ar_message(STORM_IPS[k % 4], 10));
+                        assert_eq!(code, Some(0));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("node thread");
+        }
+    }
+
+    /// Waits until every node's worker is done; then the pushes, as (title, body).
+    async fn pushes(&self) -> Vec<(String, String)> {
+        for env in &self.nodes {
+            assert!(
+                wait_workers_gone(&env.config, Duration::from_secs(90)),
+                "{}",
+                env.log()
+            );
+        }
+        self.ntfy
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|p| (header(p, "title"), text(&p.body)))
+            .collect()
+    }
+
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(Env::log)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}
+
+/// Requests to the per-address sources, and downloads of the Tor exit list.
+async fn asked_per_address(fakes: &IntelFakes) -> (usize, usize) {
+    let all = fakes.http.received_requests().await.unwrap_or_default();
+    let lists = all.iter().filter(|r| r.url.path().contains("exit")).count();
+    (all.len() - lists, lists)
+}
+
+/// What a storm's pushes came to: reports per address, digests per address, alerts counted in
+/// digests.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    reports: Vec<usize>,
+    digests: Vec<usize>,
+    counted: u64,
+}
+
+fn outcome(pushes: &[(String, String)]) -> Outcome {
+    let per_ip = |title_has: &str| {
+        STORM_IPS
+            .iter()
+            .map(|ip| {
+                pushes
+                    .iter()
+                    .filter(|(t, b)| t.contains(title_has) && (t.contains(ip) || b.contains(ip)))
+                    .count()
+            })
+            .collect::<Vec<_>>()
+    };
+    let counted = pushes
+        .iter()
+        .filter(|(t, _)| t.contains("more alerts from"))
+        .map(|(t, _)| {
+            t.split(' ')
+                .next()
+                .unwrap_or("0")
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+        .sum();
+    Outcome {
+        reports: per_ip("Storm report"),
+        digests: per_ip("more alerts from"),
+        counted,
+    }
+}
+
+/// A storm of 60 alerts from 4 addresses split across three nodes (each alert to one node, in
+/// turn) gives what the same storm gives one node: one report and one digest per address,
+/// every alert reported or counted once, the same model calls and threat-intel requests.
+#[tokio::test]
+async fn three_nodes_in_a_storm_report_as_one() {
+    let one = Storm::start(1, 12).await;
+    let three = Storm::start(3, 12).await;
+    // Both storms at once: the same timing for each.
+    std::thread::scope(|s| {
+        s.spawn(|| one.send(0, 60));
+        s.spawn(|| three.send(0, 60));
+    });
+    let (alone, shared) = (one.pushes().await, three.pushes().await);
+    let want = Outcome {
+        reports: vec![1; 4],
+        digests: vec![1; 4],
+        counted: 56,
+    };
+    assert_eq!(
+        outcome(&alone),
+        want,
+        "one node: {alone:#?}\n{}",
+        one.logs()
+    );
+    assert_eq!(
+        outcome(&shared),
+        want,
+        "three nodes: {shared:#?}\n{}",
+        three.logs()
+    );
+    assert_eq!(one.llm.count(), 4);
+    assert_eq!(three.llm.count(), 4);
+    let asked = (
+        one.fakes.abuseipdb_requests().await,
+        three.fakes.abuseipdb_requests().await,
+    );
+    assert_eq!(asked, (4, 4), "AbuseIPDB requests, one node and three");
+    let (alone, shared) = (
+        asked_per_address(&one.fakes).await,
+        asked_per_address(&three.fakes).await,
+    );
+    assert_eq!(
+        alone.0, shared.0,
+        "every per-address source asked as often by three nodes as by one"
+    );
+    assert!(alone.0 >= 4 * 3, "{alone:?}");
+    // The Tor exit list is one download a day per node, under no budget.
+    assert!(shared.1 <= 3, "{shared:?}");
+    let logs = three.logs();
+    assert!(
+        logs.contains("another manager node reports 185.220.101.8"),
+        "{logs}"
+    );
+    assert!(!logs.contains("falls back"), "{logs}");
+}
+
+/// The indexer stopped in the middle of a storm over three nodes: each node falls back to its
+/// own windows and says so, and every alert is still reported or counted exactly once.
+#[tokio::test]
+async fn a_storm_goes_on_when_the_indexer_stops() {
+    let mut three = Storm::start(3, 10).await;
+    three.send(0, 30);
+    // The reports of the first half are claimed before the indexer goes.
+    let _ = wait_for_requests(&three.ntfy, 4, Duration::from_secs(30)).await;
+    let (server, _fake) = three.indexer.take().expect("indexer");
+    drop(server);
+    three.send(30, 60);
+    let pushes = three.pushes().await;
+    let got = outcome(&pushes);
+    let reports: usize = got.reports.iter().sum();
+    assert_eq!(
+        reports as u64 + got.counted,
+        60,
+        "every alert reported or counted once: {got:?} {pushes:#?}\n{}",
+        three.logs()
+    );
+    assert!(got.reports.iter().all(|n| *n >= 1), "{got:?}");
+    for env in &three.nodes {
+        let log = env.log();
+        assert!(
+            log.matches("falls back to its own budget counts and cooldowns")
+                .count()
+                <= 1,
+            "{log}"
+        );
+    }
+    assert!(
+        three
+            .logs()
+            .contains("falls back to its own budget counts and cooldowns"),
+        "{}",
+        three.logs()
     );
 }

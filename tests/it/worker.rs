@@ -2,46 +2,12 @@
 //! are deduplicated without losing an alert, a killed worker's job is picked up, and a push that
 //! fails waits in the outbox until ntfy is back.
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-async fn ntfy_ok_server() -> MockServer {
-    let ntfy = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ntfy_ok()))
-        .mount(&ntfy)
-        .await;
-    ntfy
-}
-
-/// One invocation the way execd makes it: write the line, answer `continue` to check_keys,
-/// close stdin, wait. Returns the time execd was blocked and the exit code.
-fn execd_run(config: &std::path::Path, message: &str) -> (Duration, Option<i32>) {
-    let mut cmd = command(config);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let _ = writeln!(stdin, "{message}");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
-    if !line.is_empty() {
-        let mut v: serde_json::Value = serde_json::from_str(message).expect("message");
-        v["command"] = "continue".into();
-        let _ = writeln!(stdin, "{v}");
-    }
-    drop(stdin);
-    let status = child.wait().expect("wait");
-    (start.elapsed(), status.code())
-}
 
 #[tokio::test]
 async fn execd_is_free_at_once_while_the_llm_takes_5_s() {

@@ -6,7 +6,7 @@ pub mod dns;
 pub mod intel;
 pub mod opensearch;
 
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -485,4 +485,38 @@ pub fn endless_answer(limit: usize) -> String {
         }
     });
     url
+}
+
+/// An ntfy server that accepts every push.
+pub async fn ntfy_ok_server() -> wiremock::MockServer {
+    let ntfy = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(ntfy_ok()))
+        .mount(&ntfy)
+        .await;
+    ntfy
+}
+
+/// One invocation the way execd makes it: write the line, answer `continue` to check_keys,
+/// close stdin, wait. Returns the time execd was blocked and the exit code.
+pub fn execd_run(config: &std::path::Path, message: &str) -> (Duration, Option<i32>) {
+    let mut cmd = command(config);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = writeln!(stdin, "{message}");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
+    if !line.is_empty() {
+        let mut v: serde_json::Value = serde_json::from_str(message).expect("message");
+        v["command"] = "continue".into();
+        let _ = writeln!(stdin, "{v}");
+    }
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    (start.elapsed(), status.code())
 }

@@ -38,7 +38,8 @@ fn recorded(name: &str, replace: &[(&str, &str)]) -> Value {
 
 impl FakeIndexer {
     pub async fn start() -> (MockServer, FakeIndexer) {
-        let server = MockServer::start().await;
+        // Not from wiremock's pool: dropping it stops it, as a node losing the indexer sees.
+        let server = MockServer::builder().start().await;
         let fake = FakeIndexer::default();
         Mock::given(wiremock::matchers::any())
             .respond_with(fake.clone())
