@@ -296,8 +296,9 @@ impl Run<'_> {
         if !dry_run {
             // Any run delivers what is due: digests of closed windows, the outbox.
             digest::send_digests(settings);
+            rt.block_on(digest::shared_digests(settings));
             digest::send_held(settings);
-            digest::send_campaigns(settings);
+            rt.block_on(digest::send_campaigns(settings));
             rt.block_on(outbox::flush(
                 &settings.state().outbox(),
                 &Channels::new(settings),

@@ -5,10 +5,11 @@ use crate::analyze::report;
 use crate::config::Settings;
 use crate::deliver::ntfy::{self, NtfyChannel, Push};
 use crate::deliver::{outbox, Compose};
-use crate::gate::campaign;
+use crate::gate::campaign::{self, Campaign, Due};
 use crate::gate::cooldown::{self, Tally};
 use crate::gate::held::{Held, HeldBack};
 use crate::gate::shared;
+use crate::investigate::cluster::{self, Shared};
 use crate::util::now_ms;
 
 /// Moves the tallies of closed cooldown windows into the outbox as digest pushes. With the
@@ -20,9 +21,9 @@ pub fn send_digests(settings: &Settings) {
         .investigation()
         .shared
         .is_some()
-        .then(|| shared::handover_dir(settings));
+        .then(|| shared::cooldown::handover_dir(settings));
     let result = store.take_due(now_ms(), |label, key, tally| match &handover {
-        Some(dir) => shared::hand_over(dir, label, key, tally),
+        Some(dir) => shared::cooldown::hand_over(dir, label, key, tally),
         None => store_digest(settings, label, tally),
     });
     if let Err(e) = result {
@@ -36,8 +37,8 @@ pub async fn shared_digests(settings: &Settings) {
     let Some(shared) = settings.shared() else {
         return;
     };
-    let dir = shared::handover_dir(settings);
-    shared::settle(&shared, &dir, |label, tally| {
+    let dir = shared::cooldown::handover_dir(settings);
+    shared::cooldown::settle(&shared, &dir, |label, tally| {
         store_digest(settings, label, tally)
     })
     .await;
@@ -92,10 +93,59 @@ pub fn send_held(settings: &Settings) {
 }
 
 /// Moves the campaign pushes that are due (formed, update, escalation, closing) into the outbox.
-pub fn send_campaigns(settings: &Settings) {
-    let outbox_dir = settings.state().outbox();
-    let channel = NtfyChannel::new(settings);
+/// With the shared state, the campaigns are first reconciled with the other nodes' and the pushes
+/// decided on the shared ones; when the indexer does not answer, this node's own.
+pub async fn send_campaigns(settings: &Settings) {
     let store = campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+    if let (Some(shared), true) = (settings.shared(), settings.campaign.enabled) {
+        match shared_campaigns(settings, &shared, &store).await {
+            Ok(()) => {
+                cluster::note(true, "");
+                return;
+            }
+            Err(why) => cluster::note(false, &why),
+        }
+    }
+    let result = store.take_due(now_ms(), |c, due| store_campaign_push(settings, c, &due));
+    if let Err(e) = result {
+        tracing::error!("cannot write the campaign pushes: {e}");
+    }
+}
+
+/// The campaigns shared by the nodes: this node's news added, the pushes due taken and stored.
+/// This node's own bookkeeping then follows, without pushes of its own.
+async fn shared_campaigns(
+    settings: &Settings,
+    shared: &Shared,
+    store: &campaign::Store,
+) -> Result<(), String> {
+    let now = now_ms();
+    if !shared::campaign::reconcile(shared, store, &settings.campaign, now).await? {
+        return Ok(());
+    }
+    let pushes = shared::campaign::take_pushes(shared, store, &settings.campaign, now).await?;
+    for (c, due) in pushes {
+        if let Err(e) = store_campaign_push(settings, &c, &due) {
+            tracing::error!("cannot write the campaign push for {}: {e}", c.label);
+        }
+    }
+    store
+        .take_due(now, |_, _| Ok(()))
+        .map(|_| ())
+        .map_err(|e| format!("the local campaign state: {e}"))
+}
+
+/// One campaign push into the outbox.
+fn store_campaign_push(settings: &Settings, c: &Campaign, due: &Due) -> std::io::Result<()> {
+    tracing::info!(
+        "campaign {}: {due:?} push, {} alert(s) from {} address(es)",
+        c.label,
+        c.alerts,
+        c.sources.len()
+    );
+    if !settings.ntfy.enabled() {
+        return Ok(());
+    }
     let at = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(ms)
             .map(|t| {
@@ -105,45 +155,32 @@ pub fn send_campaigns(settings: &Settings) {
             })
             .unwrap_or_default()
     };
-    let result = store.take_due(now_ms(), |c, due| {
-        tracing::info!(
-            "campaign {}: {due:?} push, {} alert(s) from {} address(es)",
-            c.label,
-            c.alerts,
-            c.sources.len()
-        );
-        if !settings.ntfy.enabled() {
-            return Ok(());
-        }
-        let setup = settings.investigation();
-        let known = |ip: &str| {
-            ip.parse()
-                .ok()
-                .and_then(|ip| crate::investigate::known_so_far(ip, &setup))
-        };
-        let markdown = crate::analyze::links::unlink(&c.markdown(&due, at, known), &[]);
-        let (title, body) = split_title(&markdown, settings.ntfy.max_chars);
-        // An escalation is urgent; a campaign otherwise as its highest rule level.
-        let priority = if c.escalation.is_some() {
-            5
-        } else {
-            ntfy::priority_for_level(c.max_level)
-        };
-        let push = Push {
-            title,
-            priority,
-            tags: vec!["warning".into(), "wazuh".into(), "campaign".into()],
-            body,
-            click: None,
-        };
-        let Compose::Message(message) = ntfy::message(push, None) else {
-            return Err(std::io::Error::other("cannot encode the campaign push"));
-        };
-        outbox::store(&outbox_dir, &channel, message, None).map(|_| ())
-    });
-    if let Err(e) = result {
-        tracing::error!("cannot write the campaign pushes: {e}");
-    }
+    let setup = settings.investigation();
+    let known = |ip: &str| {
+        ip.parse()
+            .ok()
+            .and_then(|ip| crate::investigate::known_so_far(ip, &setup))
+    };
+    let markdown = crate::analyze::links::unlink(&c.markdown(due, at, known), &[]);
+    let (title, body) = split_title(&markdown, settings.ntfy.max_chars);
+    // An escalation is urgent; a campaign otherwise as its highest rule level.
+    let priority = if c.escalation.is_some() {
+        5
+    } else {
+        ntfy::priority_for_level(c.max_level)
+    };
+    let push = Push {
+        title,
+        priority,
+        tags: vec!["warning".into(), "wazuh".into(), "campaign".into()],
+        body,
+        click: None,
+    };
+    let Compose::Message(message) = ntfy::message(push, None) else {
+        return Err(std::io::Error::other("cannot encode the campaign push"));
+    };
+    let channel = NtfyChannel::new(settings);
+    outbox::store(&settings.state().outbox(), &channel, message, None).map(|_| ())
 }
 
 /// The push that tells of alerts held back by the host-wide limits.

@@ -33,6 +33,9 @@ pub(crate) struct Source {
     pub alerts: u64,
     pub first_ms: i64,
     pub last_ms: i64,
+    /// Of `alerts`, those already added to the nodes' shared campaign.
+    #[serde(default)]
+    pub shared: u64,
 }
 
 /// One campaign, forming or formed.
@@ -68,6 +71,18 @@ pub(crate) struct Campaign {
     /// The answer, once asked: `Outcome: ...`.
     #[serde(default)]
     pub outcome: Option<String>,
+    /// What the nodes' shared campaign already has of this node's (the shared state only).
+    #[serde(default)]
+    pub shared: Shared,
+}
+
+/// What of a campaign was last added to the nodes' shared one: the rest is news.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Shared {
+    pub alerts: u64,
+    pub users: BTreeMap<String, u64>,
+    pub escalation: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// What the gate did with an alert.
@@ -99,6 +114,11 @@ pub(crate) enum Due {
 pub(crate) struct Store {
     docs: Box<dyn Documents>,
     cfg: Settings,
+}
+
+/// The campaign key of an alert: its kind and its target.
+pub(crate) fn key_of(alert: &Alert) -> String {
+    key_and_label(alert).0
 }
 
 /// The kind of an alert and its target: the campaign key and its label.
@@ -218,29 +238,7 @@ impl Store {
             }
             c.max_level = c.max_level.max(level);
         }
-        c.alerts += 1;
-        c.last_ms = now_ms;
-        c.description = fold_line(&alert.description(), 200);
-        let agent = fold_line(&alert.agent_name(), 60);
-        if !c.agents.contains(&agent) {
-            if !c.agents.is_empty() {
-                c.escalation = Some(format!("a new target, {agent}"));
-            }
-            c.agents.push(agent);
-        }
-        if is_login_success(alert) {
-            c.escalation = Some(format!("a login from {ip} succeeded"));
-            c.outcome = Some(format!(
-                "Outcome: login succeeded from {ip} (rule {} on {})",
-                alert.rule_id(),
-                alert.agent_name()
-            ));
-        }
-        for user in users_of(alert) {
-            if c.users.len() < MAX_NAMED || c.users.contains_key(&user) {
-                *c.users.entry(user).or_default() += 1;
-            }
-        }
+        count_in(&mut c, alert, &ip, now_ms);
         self.save(&c)?;
         Ok(Joined::Counted {
             label: c.label.clone(),
@@ -248,6 +246,43 @@ impl Store {
             sources: c.sources.len() + c.other_sources as usize,
             escalation: c.escalation.clone(),
         })
+    }
+
+    /// Counts `alert`, which this node's intake recorded while the campaign was forming, into
+    /// it once the nodes' shared state says it has formed (see
+    /// [`crate::gate::shared::campaign`]): `Joined::No` when it has not.
+    pub(crate) fn count_formed(&self, alert: &Alert, now_ms: i64) -> std::io::Result<Joined> {
+        let Some((ip, _)) = alert.source_ip() else {
+            return Ok(Joined::No);
+        };
+        let ip = ip.to_string();
+        let _lock = self.lock()?;
+        let (key, _) = key_and_label(alert);
+        let Some(mut c) = self.load(&key).filter(|c| c.formed_ms.is_some()) else {
+            return Ok(Joined::No);
+        };
+        if !c.sources.contains_key(&ip) {
+            add_source(&mut c, &ip, now_ms);
+        }
+        let level = alert.rule_level();
+        if c.alerts > 0 && level > c.max_level {
+            c.escalation = Some(format!("rule level {level} (was {})", c.max_level));
+        }
+        c.max_level = c.max_level.max(level);
+        count_in(&mut c, alert, &ip, now_ms);
+        self.save(&c)?;
+        Ok(Joined::Counted {
+            label: c.label.clone(),
+            alerts: c.alerts,
+            sources: c.sources.len() + c.other_sources as usize,
+            escalation: c.escalation.clone(),
+        })
+    }
+
+    /// The news of the campaign `key` alone (see [`Store::news`]).
+    pub(crate) fn news_of(&self, key: &str) -> std::io::Result<Option<Campaign>> {
+        let _lock = self.lock()?;
+        Ok(self.load(key).and_then(|c| c.news()))
     }
 
     fn formed_elsewhere(&self, alert: &Alert, ip: &str) -> Option<Campaign> {
@@ -296,7 +331,8 @@ impl Store {
         Ok(taken)
     }
 
-    fn due(&self, c: &Campaign, now_ms: i64) -> Option<Due> {
+    /// The push `c` owes at `now_ms`, if any.
+    pub(crate) fn due(&self, c: &Campaign, now_ms: i64) -> Option<Due> {
         c.formed_ms?;
         if now_ms.saturating_sub(c.last_ms) >= self.window_ms() {
             return Some(Due::Closing);
@@ -308,6 +344,11 @@ impl Store {
         let grew = c.alerts != c.pushed_alerts;
         (c.escalation.is_some() || (grew && now_ms.saturating_sub(last) >= update_ms))
             .then_some(Due::Update)
+    }
+
+    /// The keys of every campaign here.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.docs.names()
     }
 
     /// The top `n` addresses (by alerts) of the campaigns whose push is due at `now_ms`: the
@@ -363,6 +404,74 @@ impl Store {
         self.save(&c)
     }
 
+    /// Each campaign's news since it was last added to the nodes' shared campaign: the same
+    /// campaign with its counts (alerts, per address, per user) cut to what is new, and an
+    /// escalation or outcome only when it is new. Campaigns with no news are left out.
+    pub(crate) fn news(&self) -> std::io::Result<Vec<Campaign>> {
+        let _lock = self.lock()?;
+        Ok(self.all().into_iter().filter_map(|c| c.news()).collect())
+    }
+
+    /// Records that `news` was added to the shared campaign, which is now `merged`: what this
+    /// node sent is marked as shared, and what the other nodes brought is taken in (a campaign
+    /// formed by their addresses, addresses this node has not seen), so that the intake here
+    /// counts such alerts into it.
+    pub(crate) fn shared(&self, news: Option<&Campaign>, merged: &Campaign) -> std::io::Result<()> {
+        let _lock = self.lock()?;
+        let mut c = match self.load(&merged.key) {
+            Some(c) => c,
+            // A campaign another node formed: a copy whose counts are all theirs.
+            None if merged.formed_ms.is_some() => Campaign {
+                pushed_alerts: merged.alerts,
+                pushed_sources: merged.sources.len(),
+                last_push_ms: merged.last_push_ms,
+                ..merged.clone()
+            }
+            .all_shared(),
+            None => return Ok(()),
+        };
+        if let Some(news) = news {
+            c.shared.alerts = c.shared.alerts.saturating_add(news.alerts);
+            for (ip, s) in &news.sources {
+                if let Some(mine) = c.sources.get_mut(ip) {
+                    mine.shared = mine.shared.saturating_add(s.alerts);
+                }
+            }
+            for (user, n) in &news.users {
+                let had = c.shared.users.entry(user.clone()).or_default();
+                *had = had.saturating_add(*n);
+            }
+            if news.escalation.is_some() {
+                c.shared.escalation.clone_from(&news.escalation);
+            }
+            if news.outcome.is_some() {
+                c.shared.outcome.clone_from(&news.outcome);
+            }
+        }
+        if c.formed_ms.is_none() && merged.formed_ms.is_some() {
+            c.formed_ms = merged.formed_ms;
+            c.first_ms = merged.first_ms;
+            c.max_level = merged.max_level;
+            c.login = merged.login;
+        }
+        for (ip, s) in &merged.sources {
+            if !c.sources.contains_key(ip) && c.sources.len() < MAX_NAMED {
+                let theirs = Source {
+                    shared: s.alerts,
+                    ..s.clone()
+                };
+                c.sources.insert(ip.clone(), theirs);
+            }
+        }
+        for agent in &merged.agents {
+            if !c.agents.contains(agent) {
+                c.agents.push(agent.clone());
+            }
+        }
+        c.last_ms = c.last_ms.max(merged.last_ms);
+        self.save(&c)
+    }
+
     /// When the next push falls due, for a worker deciding how long to stay.
     pub(crate) fn next_due_ms(&self) -> Option<i64> {
         let update_ms = (self.cfg.update_secs as i64).saturating_mul(1000);
@@ -385,6 +494,134 @@ impl Store {
 }
 
 impl Campaign {
+    /// This campaign's news for the shared one (see [`Store::news`]).
+    fn news(&self) -> Option<Campaign> {
+        let mut news = self.clone();
+        news.alerts = self.alerts.saturating_sub(self.shared.alerts);
+        for s in news.sources.values_mut() {
+            s.alerts = s.alerts.saturating_sub(s.shared);
+        }
+        news.sources.retain(|_, s| s.alerts > 0);
+        for (user, n) in news.users.iter_mut() {
+            *n = n.saturating_sub(self.shared.users.get(user).copied().unwrap_or(0));
+        }
+        news.users.retain(|_, n| *n > 0);
+        if news.escalation == self.shared.escalation {
+            news.escalation = None;
+        }
+        if news.outcome == self.shared.outcome {
+            news.outcome = None;
+        }
+        let new = news.alerts > 0
+            || !news.sources.is_empty()
+            || news.escalation.is_some()
+            || news.outcome.is_some();
+        new.then_some(news)
+    }
+
+    /// The same campaign with every count marked as shared already.
+    fn all_shared(mut self) -> Campaign {
+        for s in self.sources.values_mut() {
+            s.shared = s.alerts;
+        }
+        self.shared = Shared {
+            alerts: self.alerts,
+            users: self.users.clone(),
+            escalation: self.escalation.clone(),
+            outcome: self.outcome.clone(),
+        };
+        self
+    }
+
+    /// Adds another node's news to this (the nodes' shared) campaign: counts are summed,
+    /// targets joined, the highest level kept; it forms here when the nodes' addresses
+    /// together reach `min_sources` inside the window. A new target or a higher level of a
+    /// formed campaign escalates it, as on one node.
+    pub(crate) fn merge(&mut self, news: &Campaign, cfg: &Settings, now_ms: i64) {
+        let window_ms = (cfg.window_secs as i64).saturating_mul(1000);
+        for (ip, s) in &news.sources {
+            let room = self.sources.len() < MAX_NAMED;
+            match self.sources.get_mut(ip) {
+                Some(mine) => {
+                    mine.alerts = mine.alerts.saturating_add(s.alerts);
+                    mine.first_ms = mine.first_ms.min(s.first_ms);
+                    mine.last_ms = mine.last_ms.max(s.last_ms);
+                }
+                None if room => {
+                    let s = Source {
+                        shared: 0,
+                        ..s.clone()
+                    };
+                    self.sources.insert(ip.clone(), s);
+                }
+                None => self.other_sources = self.other_sources.saturating_add(1),
+            }
+        }
+        let formed = self.formed_ms.is_some();
+        if formed {
+            for agent in &news.agents {
+                if !self.agents.contains(agent) && !self.agents.is_empty() {
+                    self.escalation = Some(format!("a new target, {agent}"));
+                }
+            }
+            if self.alerts > 0 && news.alerts > 0 && news.max_level > self.max_level {
+                self.escalation = Some(format!(
+                    "rule level {} (was {})",
+                    news.max_level, self.max_level
+                ));
+            }
+        }
+        for agent in &news.agents {
+            if !self.agents.contains(agent) {
+                self.agents.push(agent.clone());
+            }
+        }
+        if self.key.is_empty() {
+            self.key.clone_from(&news.key);
+            self.label.clone_from(&news.label);
+        }
+        self.alerts = self.alerts.saturating_add(news.alerts);
+        for (user, n) in &news.users {
+            if self.users.len() < MAX_NAMED || self.users.contains_key(user) {
+                let had = self.users.entry(user.clone()).or_default();
+                *had = had.saturating_add(*n);
+            }
+        }
+        if news.escalation.is_some() {
+            self.escalation.clone_from(&news.escalation);
+        }
+        let succeeded = |o: &Option<String>| {
+            o.as_deref()
+                .is_some_and(|o| o.starts_with("Outcome: login succeeded"))
+        };
+        if news.outcome.is_some() && !succeeded(&self.outcome) {
+            self.outcome.clone_from(&news.outcome);
+        }
+        if !news.description.is_empty() {
+            self.description.clone_from(&news.description);
+        }
+        self.login |= news.login;
+        self.last_ms = self.last_ms.max(news.last_ms).max(news.last_seen());
+        match (self.formed_ms, news.formed_ms) {
+            (Some(mine), Some(theirs)) if theirs < mine => self.formed_ms = Some(theirs),
+            (None, Some(theirs)) => {
+                self.formed_ms = Some(theirs);
+                self.first_ms = news.first_ms;
+            }
+            (None, None) => {
+                let oldest = now_ms.saturating_sub(window_ms);
+                self.sources.retain(|_, s| s.last_ms >= oldest);
+                if self.sources.len() >= cfg.min_sources.max(2) as usize {
+                    self.formed_ms = Some(now_ms);
+                    self.first_ms = now_ms;
+                    self.last_ms = now_ms;
+                }
+            }
+            _ => {}
+        }
+        self.max_level = self.max_level.max(news.max_level);
+    }
+
     fn last_seen(&self) -> i64 {
         self.sources.values().map(|s| s.last_ms).max().unwrap_or(0)
     }
@@ -479,6 +716,34 @@ impl Campaign {
     }
 }
 
+/// Counts `alert` (from `ip`) into the formed campaign `c`: its totals, targets, users, and an
+/// escalation for a new target or a login that got in.
+fn count_in(c: &mut Campaign, alert: &Alert, ip: &str, now_ms: i64) {
+    c.alerts += 1;
+    c.last_ms = now_ms;
+    c.description = fold_line(&alert.description(), 200);
+    let agent = fold_line(&alert.agent_name(), 60);
+    if !c.agents.contains(&agent) {
+        if !c.agents.is_empty() {
+            c.escalation = Some(format!("a new target, {agent}"));
+        }
+        c.agents.push(agent);
+    }
+    if is_login_success(alert) {
+        c.escalation = Some(format!("a login from {ip} succeeded"));
+        c.outcome = Some(format!(
+            "Outcome: login succeeded from {ip} (rule {} on {})",
+            alert.rule_id(),
+            alert.agent_name()
+        ));
+    }
+    for user in users_of(alert) {
+        if c.users.len() < MAX_NAMED || c.users.contains_key(&user) {
+            *c.users.entry(user).or_default() += 1;
+        }
+    }
+}
+
 fn add_source(c: &mut Campaign, ip: &str, now_ms: i64) {
     if let Some(s) = c.sources.get_mut(ip) {
         s.alerts += 1;
@@ -490,6 +755,7 @@ fn add_source(c: &mut Campaign, ip: &str, now_ms: i64) {
                 alerts: 1,
                 first_ms: now_ms,
                 last_ms: now_ms,
+                shared: 0,
             },
         );
     } else {

@@ -48,6 +48,9 @@ fn mapping() -> Value {
                 "kind": {"type": "keyword"},
                 "count": {"type": "integer"},
                 "day": {"type": "long"},
+                "formed": {"type": "boolean"},
+                "closed": {"type": "boolean"},
+                "last_ms": {"type": "long"},
                 "expires_at": {"type": "date", "format": "epoch_millis"},
                 "entry": {"type": "object", "enabled": false}
             }
@@ -226,6 +229,21 @@ impl Shared {
             )
         })
         .await
+    }
+
+    /// The `_source` of the documents that match `query` (a `_search` body); none when the
+    /// index does not exist yet.
+    pub async fn search(&self, query: &Value) -> Result<Vec<Value>, String> {
+        let path = format!("{}/_search", self.index);
+        let (status, body) = self.call(reqwest::Method::POST, &path, Some(query)).await?;
+        match (status, error_type(&body)) {
+            (200, _) => Ok(body["hits"]["hits"]
+                .as_array()
+                .map(|hits| hits.iter().map(|h| h["_source"].clone()).collect())
+                .unwrap_or_default()),
+            (404, Some("index_not_found_exception")) => Ok(Vec::new()),
+            _ => Err(describe(status, &body)),
+        }
     }
 
     /// A threat-intel answer another node kept (`Cache` entry JSON), if there is one.

@@ -187,7 +187,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
         campaign_lookups(settings).await;
         // Bounded like the lookups: the push never waits long for its outcome.
         let _ = tokio::time::timeout(CAMPAIGN_LOOKUP_LIMIT, campaign_outcomes(settings)).await;
-        digest::send_campaigns(settings);
+        digest::send_campaigns(settings).await;
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
@@ -200,7 +200,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
             outbox::next_due_ms(&dirs.outbox()),
             Held::new(dirs.limits()).next_due_ms(),
             gate::campaign::Store::new(dirs.campaigns(), &settings.campaign).next_due_ms(),
-            gate::shared::next_due_ms(&gate::shared::handover_dir(settings)),
+            gate::shared::cooldown::next_due_ms(&gate::shared::cooldown::handover_dir(settings)),
         ]
         .into_iter()
         .flatten()
@@ -412,6 +412,9 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
             None => {}
         }
     }
+    if shared_campaign(settings, &alert, job).await {
+        return Ok(());
+    }
     let Some(earlier) = shared_window(settings, &alert, job, earlier).await else {
         return Ok(());
     };
@@ -428,6 +431,56 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
     pipeline::analyse_and_deliver(&alert, settings, options)
         .await
         .map(|_| ())
+}
+
+/// With the shared state, an alert this node's intake let through while its campaign was still
+/// forming here is counted into it when the nodes' addresses together have formed it: true when
+/// it was (the job is then done), as on one node, where the alert that forms a campaign and
+/// every later one are counted into it.
+async fn shared_campaign(settings: &Settings, alert: &Alert, job: &Job) -> bool {
+    let (Some(shared), true) = (settings.shared(), settings.campaign.enabled) else {
+        return false;
+    };
+    if alert.source_ip().is_none() {
+        return false;
+    }
+    let store = gate::campaign::Store::new(settings.state().campaigns(), &settings.campaign);
+    let key = gate::campaign::key_of(alert);
+    let merged = gate::shared::campaign::reconcile_key(
+        &shared,
+        &store,
+        &settings.campaign,
+        &key,
+        job.received_ms,
+    )
+    .await;
+    match merged {
+        Ok(Some(c)) if c.formed_ms.is_some() => cluster::note(true, ""),
+        Ok(_) => return false,
+        Err(e) => {
+            cluster::note(false, &e);
+            return false;
+        }
+    }
+    match store.count_formed(alert, job.received_ms) {
+        Ok(gate::campaign::Joined::Counted {
+            label,
+            alerts,
+            sources,
+            ..
+        }) => {
+            tracing::info!(
+                "counted into the campaign {label} the manager nodes formed: {alerts} alert(s) \
+                 from {sources} address(es)"
+            );
+            true
+        }
+        Ok(gate::campaign::Joined::No) => false,
+        Err(e) => {
+            tracing::warn!("campaign state unavailable ({e}); the alert goes its own way");
+            false
+        }
+    }
 }
 
 /// With the shared state, the report of `alert` is claimed in the nodes' shared window first:
@@ -447,7 +500,7 @@ async fn shared_window(
     if cooldown_ms == 0 {
         return Some(earlier);
     }
-    let claim = gate::shared::claim_report(&shared, alert, job.received_ms, cooldown_ms);
+    let claim = gate::shared::cooldown::claim_report(&shared, alert, job.received_ms, cooldown_ms);
     let verdict = match tokio::time::timeout(cluster::SHARED_LIMIT, claim).await {
         Ok(Ok(verdict)) => {
             cluster::note(true, "");
@@ -463,7 +516,7 @@ async fn shared_window(
             return Some(earlier);
         }
     };
-    let gate::shared::Verdict::Counted { closes_ms } = verdict else {
+    let gate::shared::cooldown::Verdict::Counted { closes_ms } = verdict else {
         return Some(earlier);
     };
     let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)

@@ -219,6 +219,15 @@ const STORM_IPS: [&str; 4] = [
 
 impl Storm {
     async fn start(n: usize, cooldown_secs: u64) -> Storm {
+        Storm::with(
+            n,
+            &format!("[dedup]\ncooldown_secs = {cooldown_secs}\n[campaign]\nenabled = false"),
+        )
+        .await
+    }
+
+    /// `n` nodes with `extra` TOML in each config.
+    async fn with(n: usize, extra: &str) -> Storm {
         let llm = SlowLlm::start(vec![Duration::from_millis(1)], "# Storm report\nbody");
         let ntfy = ntfy_ok_server().await;
         let fakes = IntelFakes::start(Duration::ZERO, None).await;
@@ -229,13 +238,7 @@ impl Storm {
         };
         let nodes = (0..n)
             .map(|_| {
-                let env = Env::new(
-                    &llm.url,
-                    &ntfy.uri(),
-                    &format!(
-                        "[dedup]\ncooldown_secs = {cooldown_secs}\n[campaign]\nenabled = false"
-                    ),
-                );
+                let env = Env::new(&llm.url, &ntfy.uri(), extra);
                 env.intel(&fakes.toml(5, false));
                 if let Some((server, _)) = &indexer {
                     let config = std::fs::read_to_string(&env.config).unwrap();
@@ -279,6 +282,16 @@ impl Storm {
             .collect();
         for h in handles {
             h.join().expect("node thread");
+        }
+    }
+
+    /// Alerts from `ip`s, one after the other, each through execd on its node (`k % n` for the
+    /// `k`-th, shifted by `shift`).
+    fn send_each(&self, ips: &[String], shift: usize) {
+        let n = self.nodes.len();
+        for (k, ip) in ips.iter().enumerate() {
+            let (_, code) = execd_run(&self.nodes[(k + shift) % n].config, &ar_message(ip, 10));
+            assert_eq!(code, Some(0));
         }
     }
 
@@ -445,6 +458,74 @@ async fn a_storm_goes_on_when_the_indexer_stops() {
         three
             .logs()
             .contains("falls back to its own budget counts and cooldowns"),
+        "{}",
+        three.logs()
+    );
+}
+
+/// A distributed attack on one target, its alerts split across three nodes in turn: one
+/// campaign, as on one node. Four addresses are analysed before it forms; the alert of the
+/// fifth forms it on the node that has it (its worker adds its address to the nodes' campaign
+/// before analysing it) and every later alert is counted into it, on whichever node. Both
+/// give the same reports, the same campaign pushes and the same closing totals.
+#[tokio::test]
+async fn a_campaign_split_across_three_nodes_is_one_campaign() {
+    let extra = "[dedup]\ncooldown_secs = 60\n\
+                 [campaign]\nwindow_secs = 4\nmin_sources = 5\nupdate_secs = 3600";
+    let one = Storm::with(1, extra).await;
+    let three = Storm::with(3, extra).await;
+    let ips: Vec<String> = (1..=12).map(|i| format!("185.220.102.{i}")).collect();
+    std::thread::scope(|s| {
+        for storm in [&one, &three] {
+            let ips = &ips;
+            s.spawn(move || {
+                storm.send_each(&ips[..4], 0);
+                // The reports of the first four are out before the rest comes.
+                std::thread::sleep(Duration::from_millis(2500));
+                storm.send_each(&ips[4..], 4);
+                // Each address again, on another node than its first alert.
+                storm.send_each(ips, 1);
+            });
+        }
+    });
+    let (alone, shared) = (one.pushes().await, three.pushes().await);
+    let summary = |pushes: &[(String, String)]| {
+        let titles: Vec<&str> = pushes.iter().map(|(t, _)| t.as_str()).collect();
+        let reports = titles.iter().filter(|t| **t == "Storm report").count();
+        // The formed push's totals are those when its worker sent it: its label is compared.
+        let mut campaign: Vec<String> = titles
+            .iter()
+            .filter(|t| t.starts_with("Campaign"))
+            .map(|t| match t.strip_prefix("Campaign: ") {
+                Some(formed) => formed.split(',').next().unwrap_or_default().to_string(),
+                None => t.to_string(),
+            })
+            .collect();
+        campaign.sort();
+        let digests = titles.iter().filter(|t| t.contains("more alerts")).count();
+        (reports, campaign, digests)
+    };
+    let want = (
+        4,
+        vec![
+            "Campaign over: web request (web-accesslog) against ubuntu-bionic, 12 addresses, \
+             20 alerts"
+                .to_string(),
+            "web request (web-accesslog) against ubuntu-bionic".to_string(),
+        ],
+        0,
+    );
+    assert_eq!(summary(&alone), want, "one node: {alone:#?}");
+    assert_eq!(
+        summary(&shared),
+        want,
+        "three nodes: {shared:#?}\n{}",
+        three.logs()
+    );
+    assert_eq!(one.llm.count(), 4);
+    assert_eq!(three.llm.count(), 4);
+    assert!(
+        three.logs().contains("the manager nodes formed"),
         "{}",
         three.logs()
     );

@@ -1,8 +1,8 @@
 //! A fake Wazuh indexer (OpenSearch) for the shared state: one index of documents with
 //! `_seq_no` and `_primary_term`, `_create` that refuses an existing id (409), updates with
-//! `if_seq_no` / `if_primary_term` that refuse a stale one (409), index creation, and
-//! `_delete_by_query` on `expires_at`; errors in OpenSearch's shape, from the recorded bodies in
-//! `tests/fixtures/opensearch/`.
+//! `if_seq_no` / `if_primary_term` that refuse a stale one (409), index creation, `_search` with
+//! a bool query of `term` and `range` filters, and `_delete_by_query` on `expires_at`; errors
+//! in OpenSearch's shape, from the recorded bodies in `tests/fixtures/opensearch/`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -164,6 +164,35 @@ impl Respond for FakeIndexer {
                     "_seq_no": next, "_primary_term": 1
                 }))
             }
+            ("POST" | "GET", 2) if parts[1] == "_search" => {
+                let Some(docs) = state.indices.get(&index) else {
+                    return missing_index();
+                };
+                let size = body["size"].as_u64().unwrap_or(10) as usize;
+                let filters = body["query"]["bool"]["filter"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let mut hits: Vec<(&String, &(i64, Value))> = docs
+                    .iter()
+                    .filter(|(_, (_, doc))| filters.iter().all(|f| matches(f, doc)))
+                    .collect();
+                hits.sort_by_key(|(id, _)| (*id).clone());
+                let total = hits.len();
+                let hits: Vec<Value> = hits
+                    .into_iter()
+                    .take(size)
+                    .map(|(id, (_, doc))| {
+                        json!({"_index": index, "_id": id, "_score": 0.0, "_source": doc})
+                    })
+                    .collect();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "took": 1, "timed_out": false,
+                    "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+                    "hits": {"total": {"value": total, "relation": "eq"}, "max_score": 0.0,
+                             "hits": hits}
+                }))
+            }
             ("POST", 2) if parts[1] == "_delete_by_query" => {
                 let Some(docs) = state.indices.get_mut(&index) else {
                     return missing_index();
@@ -183,4 +212,28 @@ impl Respond for FakeIndexer {
             })),
         }
     }
+}
+
+/// Whether `doc` passes one filter of a bool query: `term` (the field equals the value) or
+/// `range` (`gte`, `gt`, `lte`, `lt` on a number), the two kinds the shared state asks.
+fn matches(filter: &Value, doc: &Value) -> bool {
+    if let Some(term) = filter["term"].as_object() {
+        return term.iter().all(|(field, want)| {
+            let want = want.get("value").unwrap_or(want);
+            &doc[field.as_str()] == want
+        });
+    }
+    if let Some(range) = filter["range"].as_object() {
+        return range.iter().all(|(field, bounds)| {
+            let Some(have) = doc[field.as_str()].as_i64() else {
+                return false;
+            };
+            let bound = |name: &str| bounds[name].as_i64();
+            bound("gte").is_none_or(|b| have >= b)
+                && bound("gt").is_none_or(|b| have > b)
+                && bound("lte").is_none_or(|b| have <= b)
+                && bound("lt").is_none_or(|b| have < b)
+        });
+    }
+    false
 }

@@ -1,5 +1,5 @@
-//! The cooldown windows shared by several manager nodes (`cluster.backend = "indexer"`): one
-//! report per address per window across the nodes, and one digest of what they all counted.
+//! The cooldown windows shared by several manager nodes: one report per address per window
+//! across the nodes, and one digest of what they all counted.
 //!
 //! The gate in front of wazuh-execd never waits on the network: each node's intake decides on its
 //! own windows, as with one node, and spools the alerts it would analyse. The worker then claims
@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::cooldown::{self, is_failure, is_success, Tally};
 use crate::config::Settings;
+use crate::gate::cooldown::{self, is_failure, is_success, Tally};
 use crate::intake::alert::Alert;
 use crate::investigate::cluster::{self, Change, Shared, SHARED_LIMIT};
 use crate::util::claim::{self, Claim};

@@ -1,0 +1,296 @@
+//! Campaigns shared by several manager nodes: one campaign per key across the nodes, one
+//! campaign report, and the counts of every node in it.
+//!
+//! Each node's intake joins alerts to its own campaigns, as a single node does. The worker then
+//! adds each campaign's news (the alerts, addresses and users counted since it last did, a new
+//! escalation or outcome) to the shared campaign `campaign-<key>` on the indexer, and takes in
+//! what the other nodes brought: a campaign their addresses formed, or one formed on another
+//! node's target that this node's addresses belong to. From then on this node's intake counts
+//! such alerts into it.
+//!
+//! The pushes are decided on the shared campaign, with the rules of one node (formed, update,
+//! escalation, closing); the node whose change of the shared campaign lands first sends the
+//! push. When the indexer does not answer, the node sends its own campaigns' pushes, as a single
+//! node would.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::{json, Value};
+
+use crate::config::Campaign as Settings;
+use crate::gate::campaign::{Campaign, Due, Store};
+use crate::investigate::cluster::{Change, Shared, SHARED_LIMIT};
+
+/// How long a closed campaign's document stays (a late node's news starts a new campaign).
+const KEEP_MS: i64 = 3_600_000;
+
+/// At most this many campaigns of other nodes are taken in at a time.
+const MAX_TAKEN_IN: usize = 50;
+
+/// The campaigns are reconciled at most once a second: the worker passes more often.
+const EVERY_MS: i64 = 1000;
+
+/// When this process last reconciled the campaigns.
+static LAST: AtomicI64 = AtomicI64::new(0);
+
+fn id(key: &str) -> String {
+    format!("campaign-{key}")
+}
+
+fn window_ms(cfg: &Settings) -> i64 {
+    (cfg.window_secs as i64).saturating_mul(1000)
+}
+
+/// The document of a shared campaign: the campaign itself, and what the search for open ones
+/// needs beside it.
+fn doc_of(c: &Campaign, closed: bool, cfg: &Settings) -> Value {
+    json!({
+        "kind": "campaign",
+        "formed": c.formed_ms.is_some(),
+        "closed": closed,
+        "last_ms": c.last_ms,
+        "expires_at": c.last_ms.saturating_add(window_ms(cfg)).saturating_add(KEEP_MS),
+        "entry": c,
+    })
+}
+
+/// The campaign in a document, and whether it is closed; `None` when it does not parse.
+fn campaign_of(doc: &Value) -> Option<(Campaign, bool)> {
+    let c = serde_json::from_value(doc["entry"].clone()).ok()?;
+    Some((c, doc["closed"].as_bool().unwrap_or(false)))
+}
+
+/// One bounded change of a shared campaign.
+async fn change<T>(
+    shared: &Shared,
+    key: &str,
+    f: impl FnMut(Option<&Value>) -> Change<T>,
+) -> Result<T, String> {
+    match tokio::time::timeout(SHARED_LIMIT, shared.update(&id(key), f)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {} ms", SHARED_LIMIT.as_millis())),
+    }
+}
+
+/// Adds every local campaign's news to the shared one, and takes in what the other nodes
+/// formed. `Ok(false)` when it was done less than a second ago.
+pub(crate) async fn reconcile(
+    shared: &Shared,
+    store: &Store,
+    cfg: &Settings,
+    now_ms: i64,
+) -> Result<bool, String> {
+    let last = LAST.load(Ordering::Relaxed);
+    if now_ms.saturating_sub(last) < EVERY_MS {
+        return Ok(false);
+    }
+    let local = |e: std::io::Error| format!("the local campaign state: {e}");
+    for news in store.news().map_err(local)? {
+        let merged = change(shared, &news.key, |doc| {
+            let mut c = match doc.and_then(campaign_of) {
+                Some((c, false)) => c,
+                // None yet, or closed: this news starts one.
+                _ => Campaign::default(),
+            };
+            c.merge(&news, cfg, now_ms);
+            Change::Write(doc_of(&c, false, cfg), c)
+        })
+        .await?;
+        store.shared(Some(&news), &merged).map_err(local)?;
+    }
+    for theirs in open_campaigns(shared, now_ms.saturating_sub(window_ms(cfg))).await? {
+        store.shared(None, &theirs).map_err(local)?;
+    }
+    LAST.store(now_ms, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Adds the news of the campaign `key` to the shared one, and returns the shared one (`None`
+/// when there is none): what the worker asks before it analyses an alert this node's intake
+/// recorded while the campaign was forming here.
+pub(crate) async fn reconcile_key(
+    shared: &Shared,
+    store: &Store,
+    cfg: &Settings,
+    key: &str,
+    now_ms: i64,
+) -> Result<Option<Campaign>, String> {
+    let local = |e: std::io::Error| format!("the local campaign state: {e}");
+    let news = store.news_of(key).map_err(local)?;
+    let merged = change(shared, key, |doc| {
+        let open = match doc.and_then(campaign_of) {
+            Some((c, false)) => Some(c),
+            _ => None,
+        };
+        let Some(news) = &news else {
+            return Change::Keep(open);
+        };
+        let mut c = open.unwrap_or_default();
+        c.merge(news, cfg, now_ms);
+        Change::Write(doc_of(&c, false, cfg), Some(c))
+    })
+    .await?;
+    if let Some(merged) = &merged {
+        store.shared(news.as_ref(), merged).map_err(local)?;
+    }
+    Ok(merged)
+}
+
+/// The formed, open campaigns on the indexer that had an alert since `since_ms`.
+async fn open_campaigns(shared: &Shared, since_ms: i64) -> Result<Vec<Campaign>, String> {
+    let query = json!({
+        "size": MAX_TAKEN_IN,
+        "query": {"bool": {"filter": [
+            {"term": {"kind": "campaign"}},
+            {"term": {"formed": true}},
+            {"term": {"closed": false}},
+            {"range": {"last_ms": {"gte": since_ms}}}
+        ]}}
+    });
+    let hits = tokio::time::timeout(SHARED_LIMIT, shared.search(&query))
+        .await
+        .map_err(|_| format!("no answer within {} ms", SHARED_LIMIT.as_millis()))??;
+    Ok(hits
+        .iter()
+        .filter_map(campaign_of)
+        .filter(|(c, closed)| !closed && c.formed_ms.is_some() && !c.key.is_empty())
+        .map(|(c, _)| c)
+        .collect())
+}
+
+/// Takes the pushes the shared campaigns of this node owe at `now_ms`: for each, the campaign
+/// as it is pushed and why. Taking one records it on the indexer, so no other node sends it.
+pub(crate) async fn take_pushes(
+    shared: &Shared,
+    store: &Store,
+    cfg: &Settings,
+    now_ms: i64,
+) -> Result<Vec<(Campaign, Due)>, String> {
+    let mut pushes = Vec::new();
+    for key in store.keys() {
+        let taken = change(shared, &key, |doc| {
+            let Some((c, false)) = doc.and_then(campaign_of) else {
+                return Change::Keep(None);
+            };
+            let Some(due) = store.due(&c, now_ms) else {
+                return Change::Keep(None);
+            };
+            // A closing summary only when there is news, as on one node.
+            let changed = c.alerts != c.pushed_alerts || c.escalation.is_some();
+            let mut next = c.clone();
+            next.pushed_alerts = c.alerts;
+            next.pushed_sources = c.sources.len();
+            next.last_push_ms = Some(now_ms);
+            next.escalation = None;
+            let closing = due == Due::Closing;
+            let push = (!closing || changed).then_some((c, due));
+            Change::Write(doc_of(&next, closing, cfg), push)
+        })
+        .await?;
+        pushes.extend(taken);
+    }
+    Ok(pushes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::alert::Alert;
+
+    fn cfg() -> Settings {
+        Settings {
+            enabled: true,
+            window_secs: 60,
+            min_sources: 3,
+            update_secs: 300,
+            paid_lookups: 0,
+        }
+    }
+
+    fn sshd(ip: &str, agent: &str) -> Alert {
+        Alert::new(
+            json!({"rule": {"id": "5710", "level": 5, "description": "sshd: failed",
+            "groups": ["sshd", "authentication_failed"]},
+            "agent": {"id": agent, "name": agent}, "predecoder": {"program_name": "sshd"},
+            "data": {"srcip": ip, "dstuser": "root"}}),
+        )
+    }
+
+    /// Two nodes that each saw two addresses against one target: neither formed the campaign,
+    /// their news together does, and each node then counts its alerts into it.
+    #[test]
+    fn the_nodes_addresses_together_form_the_campaign() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (na, nb) = (
+            Store::new(a.path().to_path_buf(), &cfg()),
+            Store::new(b.path().to_path_buf(), &cfg()),
+        );
+        for ip in ["203.0.113.1", "203.0.113.2"] {
+            na.join(&sshd(ip, "001"), 1_000).unwrap();
+        }
+        nb.join(&sshd("203.0.113.3", "001"), 2_000).unwrap();
+        let mut shared = Campaign::default();
+        let news_a = na.news().unwrap();
+        assert_eq!(news_a.len(), 1);
+        shared.merge(&news_a[0], &cfg(), 2_500);
+        na.shared(Some(&news_a[0]), &shared).unwrap();
+        assert!(shared.formed_ms.is_none(), "two addresses do not form it");
+        assert!(
+            na.news().unwrap().is_empty(),
+            "nothing new on a after sharing"
+        );
+        let news_b = nb.news().unwrap();
+        shared.merge(&news_b[0], &cfg(), 3_000);
+        assert_eq!(shared.formed_ms, Some(3_000));
+        assert_eq!(shared.sources.len(), 3);
+        nb.shared(Some(&news_b[0]), &shared).unwrap();
+        na.shared(None, &shared).unwrap();
+        // Both nodes now count into it.
+        for node in [&na, &nb] {
+            let joined = node.join(&sshd("203.0.113.9", "001"), 4_000).unwrap();
+            assert!(
+                matches!(joined, crate::gate::campaign::Joined::Counted { .. }),
+                "{joined:?}"
+            );
+        }
+        // Each node's news is its own alert; the shared campaign sums them.
+        for node in [&na, &nb] {
+            let news = node.news().unwrap();
+            assert_eq!(news[0].alerts, 1);
+            shared.merge(&news[0], &cfg(), 4_500);
+            node.shared(Some(&news[0]), &shared).unwrap();
+        }
+        assert_eq!(shared.alerts, 2);
+        assert_eq!(shared.sources["203.0.113.9"].alerts, 2);
+    }
+
+    /// A campaign another node formed on its target takes this node's alerts from its
+    /// addresses against another target, and escalates with the new target.
+    #[test]
+    fn a_campaign_formed_elsewhere_takes_its_addresses_here() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (na, nb) = (
+            Store::new(a.path().to_path_buf(), &cfg()),
+            Store::new(b.path().to_path_buf(), &cfg()),
+        );
+        for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+            na.join(&sshd(ip, "001"), 1_000).unwrap();
+        }
+        let mut shared = Campaign::default();
+        let news = na.news().unwrap();
+        shared.merge(&news[0], &cfg(), 1_500);
+        assert!(shared.formed_ms.is_some(), "formed on node a");
+        nb.shared(None, &shared).unwrap();
+        let joined = nb.join(&sshd("203.0.113.2", "002"), 2_000).unwrap();
+        assert!(
+            matches!(joined, crate::gate::campaign::Joined::Counted { .. }),
+            "{joined:?}"
+        );
+        let news = nb.news().unwrap();
+        assert_eq!(news.len(), 1);
+        assert_eq!(news[0].alerts, 1, "only node b's own alert is news");
+        shared.merge(&news[0], &cfg(), 2_500);
+        assert_eq!(shared.escalation.as_deref(), Some("a new target, 002"));
+        assert_eq!(shared.agents, vec!["001".to_string(), "002".to_string()]);
+    }
+}
