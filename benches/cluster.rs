@@ -1,6 +1,9 @@
-//! Shared budgets on the indexer: claims per second against the fake indexer of the tests (an
-//! in-process OpenSearch fake over loopback HTTP, so these are the client's costs, not a real
-//! cluster's), one task and eight at once on one document, and what a claim adds to a job.
+//! The shared state on the indexer, against the fake indexer of the tests (an in-process
+//! OpenSearch fake over loopback HTTP, so these are the client's costs, not a real cluster's):
+//! - claims per second on one document, one task and eight at once;
+//! - the latency the shared state adds to a job: the release binary's worker drains the same
+//!   spooled jobs (each from its own address, analysed without a model server) with
+//!   `cluster.backend = "local"` and with `"indexer"`.
 //!
 //! `cargo bench --bench cluster` (figures in docs/benchmarks.md).
 
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 use ai_analyzer::config::Indexer;
 use ai_analyzer::investigate::cluster::Shared;
 use common::opensearch::FakeIndexer;
+use common::*;
 
 fn main() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -76,9 +80,139 @@ fn main() {
             fake.conflicts(),
             counts.get("budget-many-20833").copied().unwrap_or_default()
         );
+
+        let jobs = 100;
+        let local = drain(jobs, None);
+        let shared = drain(jobs, Some(&server.uri()));
+        println!(
+            "worker, {jobs} jobs: local state {:.1} ms a job, shared state {:.1} ms a job: \
+             {:+.1} ms a job",
+            ms(local) / jobs as f64,
+            ms(shared) / jobs as f64,
+            (ms(shared) - ms(local)) / jobs as f64
+        );
+
+        // The index's size: alerts (1,000, or SIZE_ALERTS) from one public address per 10
+        // alerts, against 5 targets, each through execd (in the foreground, so every run has
+        // ended when the next starts).
+        let (size_server, size_fake) = FakeIndexer::start().await;
+        let fakes = common::intel::IntelFakes::start(Duration::ZERO, None).await;
+        let alerts = std::env::var("SIZE_ALERTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        let started = Instant::now();
+        fill(&size_server.uri(), &fakes, alerts);
+        println!(
+            "{alerts} alerts through execd in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        for c in size_fake.docs("campaign") {
+            let entry = &c["entry"];
+            println!(
+                "campaign {}: {} addresses named, {} alerts, closed {}",
+                entry["label"],
+                entry["sources"].as_object().map_or(0, |s| s.len()),
+                entry["alerts"],
+                c["closed"]
+            );
+        }
+        for (kind, (n, bytes)) in size_fake.sizes() {
+            println!(
+                "index after {alerts} alerts: {n} {kind} document(s), {bytes} bytes of _source, \
+                 {} bytes each",
+                bytes / n.max(1)
+            );
+        }
     });
+}
+
+/// Spools `jobs` alerts (each from its own address) and times one `ai-analyzer work` that
+/// drains them, the state shared on the indexer at `indexer` if given (a new index each time,
+/// so no window of an earlier round is found). Best of three.
+fn drain(jobs: usize, indexer: Option<&str>) -> Duration {
+    use ai_analyzer::queue::spool::{self, Job, Origin};
+    let mut best = Duration::MAX;
+    for round in 0..3 {
+        // No ceiling: every job is analysed, none held back for a digest.
+        let env = Env::new(&dead_url(), "", "[limits]\nanalyses_per_minute = 0");
+        if let Some(url) = indexer {
+            let config = std::fs::read_to_string(&env.config).expect("config");
+            std::fs::write(
+                &env.config,
+                format!(
+                    "{config}\n[cluster]\nbackend = \"indexer\"\nindex = \"bench-{round}\"\n\
+                     [history.indexer]\nurl = \"{url}\"\ntimeout_secs = 2\n"
+                ),
+            )
+            .expect("config");
+        }
+        let alert: serde_json::Value =
+            serde_json::from_str(&read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json"))
+                .expect("sample");
+        for i in 0..jobs {
+            let mut alert = alert["parameters"]["alert"].clone();
+            alert["data"]["srcip"] = format!("203.0.113.{}", i % 250).into();
+            alert["agent"]["id"] = format!("{:03}", i).into();
+            spool::put(&env.state().join("spool"), &Job::new(Origin::Execd, alert)).expect("spool");
+        }
+        let mut cmd = env.cmd();
+        // Its warnings (no model server, no alert log) are read as they come: a pipe read only
+        // at the end would fill up and stop it.
+        cmd.arg("work").stdin(std::process::Stdio::null());
+        let started = Instant::now();
+        let out = cmd.output().expect("run the worker");
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains(&format!("{jobs} job(s) from the spool done")),
+            "{}",
+            text(&out.stdout)
+        );
+        best = best.min(took);
+    }
+    best
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// Sends `alerts` alerts through execd to one node that shares its state on the indexer at
+/// `indexer`: from `alerts / 10` public addresses in turn, against 5 targets, threat
+/// intelligence from the fakes.
+fn fill(indexer: &str, fakes: &common::intel::IntelFakes, alerts: usize) {
+    let env = Env::new(
+        &dead_url(),
+        "",
+        // Short windows, so that the campaigns close and their workers end within the bench.
+        "[limits]\nanalyses_per_minute = 0\n[wazuh]\ndetach = \"never\"\n\
+         [dedup]\ncooldown_secs = 20\n[campaign]\nwindow_secs = 20",
+    );
+    env.intel(&fakes.toml(5, false));
+    let config = std::fs::read_to_string(&env.config).expect("config");
+    std::fs::write(
+        &env.config,
+        format!(
+            "{config}\n[cluster]\nbackend = \"indexer\"\n\
+             [history.indexer]\nurl = \"{indexer}\"\ntimeout_secs = 2\n"
+        ),
+    )
+    .expect("config");
+    let sample: serde_json::Value =
+        serde_json::from_str(&read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json"))
+            .expect("sample");
+    for i in 0..alerts {
+        let mut message = sample.clone();
+        let alert = &mut message["parameters"]["alert"];
+        let address = i % (alerts / 10).max(1);
+        alert["data"]["srcip"] =
+            format!("185.220.{}.{}", 100 + address / 250, 1 + address % 250).into();
+        alert["agent"]["id"] = format!("{:03}", i % 5).into();
+        alert["agent"]["name"] = format!("web-{:02}", i % 5).into();
+        let (_, code) = execd_run(&env.config, &message.to_string());
+        assert_eq!(code, Some(0), "{}", env.log());
+    }
+    // The campaigns' workers add what they counted last.
+    assert!(wait_workers_gone(&env.config, Duration::from_secs(120)));
 }

@@ -279,15 +279,23 @@ impl Run<'_> {
     }
 
     /// The pipeline in this process; then whatever else is due (digests, the outbox).
-    fn in_foreground(self, alert: &Alert, started: Instant) -> anyhow::Result<u8> {
+    fn in_foreground(mut self, alert: &Alert, started: Instant) -> anyhow::Result<u8> {
         let settings = self.settings;
         let origin = self.origin;
         let dry_run = self.options.dry_run;
-        // A person asking gets the report; runs started by Wazuh count against the ceiling.
-        if origin != Origin::Hand && !dry_run && gate::over_ceiling(settings, alert, now_ms()) {
-            return Ok(EXIT_OK);
-        }
         let rt = runtime()?;
+        if origin != Origin::Hand && !dry_run {
+            // As the worker does: the other manager nodes' word first (execd waits for this run
+            // anyway), then the ceiling.
+            let earlier = self.options.earlier.take();
+            match rt.block_on(gate::shared::gate(settings, alert, now_ms(), earlier)) {
+                Some(earlier) => self.options.earlier = earlier,
+                None => return Ok(EXIT_OK),
+            }
+            if gate::over_ceiling(settings, alert, now_ms()) {
+                return Ok(EXIT_OK);
+            }
+        }
         let outcome = rt.block_on(pipeline::analyse_and_deliver(alert, settings, self.options))?;
         if origin == Origin::Hand {
             // The person waiting sees the report before older deliveries are retried.

@@ -112,6 +112,7 @@ pub(crate) enum Due {
 
 /// The campaign store: one document per campaign (see [`crate::util::store`]).
 pub(crate) struct Store {
+    dir: PathBuf,
     docs: Box<dyn Documents>,
     cfg: Settings,
 }
@@ -162,8 +163,17 @@ fn key_and_label(alert: &Alert) -> (String, String) {
 impl Store {
     pub(crate) fn new(dir: PathBuf, cfg: &Settings) -> Store {
         Store {
-            docs: Box::new(Local::new(dir, ".lock", "campaign", LOCK_WAIT)),
+            docs: Box::new(Local::new(dir.clone(), ".lock", "campaign", LOCK_WAIT)),
+            dir,
             cfg: cfg.clone(),
+        }
+    }
+
+    /// The same store, waiting up to `wait` for the lock (the worker, which nobody waits on).
+    pub(crate) fn patient(self, wait: std::time::Duration) -> Store {
+        Store {
+            docs: Box::new(Local::new(self.dir.clone(), ".lock", "campaign", wait)),
+            ..self
         }
     }
 

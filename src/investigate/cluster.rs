@@ -1,14 +1,18 @@
-//! State shared by several manager nodes through the Wazuh indexer (OpenSearch): the daily
-//! threat-intel budgets, so that N nodes together never ask a source more than its
-//! `daily_budget`. One document per source and UTC day, changed with OpenSearch's own
-//! concurrency control: `_create` for the first lookup of the day (409: another node made it
-//! first), then `if_seq_no` / `if_primary_term` on every update (409: another node counted in
-//! between; read again and retry). Never a read-then-write race.
+//! The Wazuh indexer (OpenSearch) as the state several manager nodes share: one index, created
+//! on first use with a mapping of its own, of small documents that carry their expiry. Every
+//! change goes through [`Shared::update`], OpenSearch's own concurrency control: `_create` for
+//! a new document (409: another node made it first), `if_seq_no` / `if_primary_term` for an
+//! existing one (409: another node changed it in between; read again and decide again). Never a
+//! read-then-write race.
 //!
-//! Only the worker and `enrich` spend budgets, never the intake in front of wazuh-execd. Each
-//! call is bounded by [`SHARED_LIMIT`]; past it, or on any error (indexer down, 401, 429, a
-//! read-only index on a full disk), the node counts in its own state dir and the log says so
-//! once per change.
+//! Here: the daily threat-intel budgets (N nodes together never ask a source more than its
+//! `daily_budget`) and the threat-intel answers. The gate's cooldown windows and campaigns are
+//! in `gate::shared`, on the same calls.
+//!
+//! Only the worker, `enrich` and foreground runs ask the indexer, never the intake in front of
+//! wazuh-execd. Each call is bounded by [`SHARED_LIMIT`]; past it, or on any error (indexer
+//! down, 401, 429, a read-only index on a full disk), the node decides on its own state and the
+//! log says so once per change.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -18,7 +22,7 @@ use serde_json::{json, Value};
 use crate::investigate::history::Indexer;
 use crate::util::join_url;
 
-/// The longest a budget may wait on the indexer before the node counts on its own.
+/// The longest a decision may wait on the indexer before the node decides on its own.
 pub const SHARED_LIMIT: Duration = Duration::from_secs(1);
 
 /// How often a conflicting update is read and tried again (the whole claim is bounded by
@@ -309,22 +313,22 @@ pub async fn probe(shared: Option<&Shared>) -> crate::util::Probe {
     let head = shared.call(reqwest::Method::HEAD, &shared.index, None);
     match tokio::time::timeout(SHARED_LIMIT * 3, head).await {
         Ok(Ok((200..=299, _))) => Probe::ok(format!(
-            "indexer at {shown}, index {}: the daily budgets are shared by every node",
+            "indexer at {shown}, index {}: cooldowns, campaigns, budgets and answers are shared by every node",
             shared.index
         )),
         Ok(Ok((404, _))) => Probe::ok(format!(
-            "indexer at {shown}: index {} is created on first use; the daily budgets are shared",
+            "indexer at {shown}: index {} is created on first use; cooldowns, campaigns, budgets and answers are shared",
             shared.index
         )),
         Ok(Ok((status, _))) => Probe::failed(format!(
-            "indexer at {shown} answered HTTP {status} for index {}: this node counts its budgets on its own",
+            "indexer at {shown} answered HTTP {status} for index {}: this node decides on its own state",
             shared.index
         )),
         Ok(Err(e)) => Probe::failed(format!(
-            "indexer at {shown} unreachable ({e}): this node counts its budgets on its own"
+            "indexer at {shown} unreachable ({e}): this node decides on its own state"
         )),
         Err(_) => Probe::failed(format!(
-            "indexer at {shown} did not answer within 3 s: this node counts its budgets on its own"
+            "indexer at {shown} did not answer within 3 s: this node decides on its own state"
         )),
     }
 }

@@ -48,7 +48,7 @@ pub struct Setup {
     pub secrets: Vec<String>,
     /// `limits.lookups_per_minute`: threat-intel requests on the host in any minute (0: any).
     pub lookups_per_minute: u32,
-    /// The indexer, when the daily budgets are shared by several manager nodes.
+    /// The indexer, when several manager nodes share their state (budgets and answers here).
     pub shared: Option<cluster::Shared>,
 }
 

@@ -17,7 +17,6 @@ use crate::deliver::{archive, digest, outbox, Channels};
 use crate::gate::cooldown::{self, Decision};
 use crate::gate::{self, held::Held};
 use crate::intake::alert::Alert;
-use crate::investigate::cluster;
 use crate::pipeline::{self, RunOptions};
 use crate::queue::spool::{self, Job};
 use crate::util::claim::{self, Claim};
@@ -412,10 +411,7 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
             None => {}
         }
     }
-    if shared_campaign(settings, &alert, job).await {
-        return Ok(());
-    }
-    let Some(earlier) = shared_window(settings, &alert, job, earlier).await else {
+    let Some(earlier) = gate::shared::gate(settings, &alert, job.received_ms, earlier).await else {
         return Ok(());
     };
     if gate::over_ceiling(settings, &alert, now_ms()) {
@@ -431,111 +427,6 @@ async fn process(settings: &Settings, job: &Job) -> anyhow::Result<()> {
     pipeline::analyse_and_deliver(&alert, settings, options)
         .await
         .map(|_| ())
-}
-
-/// With the shared state, an alert this node's intake let through while its campaign was still
-/// forming here is counted into it when the nodes' addresses together have formed it: true when
-/// it was (the job is then done), as on one node, where the alert that forms a campaign and
-/// every later one are counted into it.
-async fn shared_campaign(settings: &Settings, alert: &Alert, job: &Job) -> bool {
-    let (Some(shared), true) = (settings.shared(), settings.campaign.enabled) else {
-        return false;
-    };
-    if alert.source_ip().is_none() {
-        return false;
-    }
-    let store = gate::campaign::Store::new(settings.state().campaigns(), &settings.campaign);
-    let key = gate::campaign::key_of(alert);
-    let merged = gate::shared::campaign::reconcile_key(
-        &shared,
-        &store,
-        &settings.campaign,
-        &key,
-        job.received_ms,
-    )
-    .await;
-    match merged {
-        Ok(Some(c)) if c.formed_ms.is_some() => cluster::note(true, ""),
-        Ok(_) => return false,
-        Err(e) => {
-            cluster::note(false, &e);
-            return false;
-        }
-    }
-    match store.count_formed(alert, job.received_ms) {
-        Ok(gate::campaign::Joined::Counted {
-            label,
-            alerts,
-            sources,
-            ..
-        }) => {
-            tracing::info!(
-                "counted into the campaign {label} the manager nodes formed: {alerts} alert(s) \
-                 from {sources} address(es)"
-            );
-            true
-        }
-        Ok(gate::campaign::Joined::No) => false,
-        Err(e) => {
-            tracing::warn!("campaign state unavailable ({e}); the alert goes its own way");
-            false
-        }
-    }
-}
-
-/// With the shared state, the report of `alert` is claimed in the nodes' shared window first:
-/// `None` when another node reports it (the alert, and `earlier`, are then counted here into a
-/// window that closes with the shared one), else the job goes on with `earlier`. Without an
-/// answer from the indexer within [`cluster::SHARED_LIMIT`], this node's own decision stands.
-async fn shared_window(
-    settings: &Settings,
-    alert: &Alert,
-    job: &Job,
-    earlier: Option<cooldown::Tally>,
-) -> Option<Option<cooldown::Tally>> {
-    let Some(shared) = settings.shared() else {
-        return Some(earlier);
-    };
-    let cooldown_ms = (settings.dedup.cooldown_secs as i64).saturating_mul(1000);
-    if cooldown_ms == 0 {
-        return Some(earlier);
-    }
-    let claim = gate::shared::cooldown::claim_report(&shared, alert, job.received_ms, cooldown_ms);
-    let verdict = match tokio::time::timeout(cluster::SHARED_LIMIT, claim).await {
-        Ok(Ok(verdict)) => {
-            cluster::note(true, "");
-            verdict
-        }
-        Ok(Err(e)) => {
-            cluster::note(false, &e);
-            return Some(earlier);
-        }
-        Err(_) => {
-            let limit = cluster::SHARED_LIMIT.as_millis();
-            cluster::note(false, &format!("no answer within {limit} ms"));
-            return Some(earlier);
-        }
-    };
-    let gate::shared::cooldown::Verdict::Counted { closes_ms } = verdict else {
-        return Some(earlier);
-    };
-    let store = cooldown::Store::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
-        .patient(LATE_GATE_WAIT);
-    match store.count_for_other_node(alert, earlier.as_ref(), closes_ms) {
-        Ok(count) => {
-            tracing::info!(
-                "counted, not analysed: another manager node reports {} in this cooldown window; \
-                 {count} alert(s) counted here for its digest",
-                cooldown::label_for(alert)
-            );
-            None
-        }
-        Err(e) => {
-            // Not countable here: analysed rather than lost.
-            tracing::warn!("cooldown state unavailable ({e}); analysing");
-            Some(earlier)
-        }
-    }
 }
 
 fn file_name(path: &Path) -> String {

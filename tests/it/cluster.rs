@@ -149,7 +149,9 @@ async fn check_names_the_backend_and_the_worker_removes_old_days() {
     let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
     assert!(
         text(&out.stdout)
-            .contains("index ai-analyzer-state: the daily budgets are shared by every node"),
+            .contains(
+                "index ai-analyzer-state: cooldowns, campaigns, budgets and answers are shared by every node"
+            ),
         "{}",
         text(&out.stdout)
     );
@@ -528,5 +530,29 @@ async fn a_campaign_split_across_three_nodes_is_one_campaign() {
         three.logs().contains("the manager nodes formed"),
         "{}",
         three.logs()
+    );
+}
+
+/// Nodes that analyse in the foreground (`wazuh.detach = "never"`) ask the shared window too:
+/// the second node counts what the first reports.
+#[tokio::test]
+async fn foreground_nodes_share_the_window_too() {
+    let storm = Storm::with(
+        2,
+        "[wazuh]\ndetach = \"never\"\n[campaign]\nenabled = false",
+    )
+    .await;
+    let ip = "185.220.101.91".to_string();
+    storm.send_each(&[ip.clone(), ip.clone(), ip], 0);
+    let pushes = storm.pushes().await;
+    let titles: Vec<&str> = pushes.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(titles, vec!["Storm report"], "{}", storm.logs());
+    assert_eq!(storm.llm.count(), 1);
+    assert!(
+        storm.nodes[1]
+            .log()
+            .contains("another manager node reports 185.220.101.91"),
+        "{}",
+        storm.logs()
     );
 }

@@ -59,6 +59,31 @@ impl FakeIndexer {
             .collect()
     }
 
+    /// The `_source` of every document of `kind`.
+    pub fn docs(&self, kind: &str) -> Vec<Value> {
+        let state = self.state.lock().unwrap();
+        state
+            .indices
+            .values()
+            .flat_map(|docs| docs.values())
+            .filter(|(_, doc)| doc["kind"] == kind)
+            .map(|(_, doc)| doc.clone())
+            .collect()
+    }
+
+    /// Per kind of document: how many there are and the bytes of their `_source`.
+    pub fn sizes(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let state = self.state.lock().unwrap();
+        let mut sizes = std::collections::BTreeMap::new();
+        for (_, doc) in state.indices.values().flat_map(|docs| docs.values()) {
+            let kind = doc["kind"].as_str().unwrap_or("other").to_string();
+            let entry: &mut (usize, usize) = sizes.entry(kind).or_default();
+            entry.0 += 1;
+            entry.1 += doc.to_string().len();
+        }
+        sizes
+    }
+
     pub fn conflicts(&self) -> usize {
         self.state.lock().unwrap().conflicts
     }
