@@ -304,9 +304,14 @@ impl Run<'_> {
         if !dry_run {
             // Any run delivers what is due: digests of closed windows, the outbox.
             digest::send_digests(settings);
-            rt.block_on(digest::shared_digests(settings));
             digest::send_held(settings);
-            rt.block_on(digest::send_campaigns(settings));
+            if settings.shared().is_some() {
+                // What the nodes share takes calls to the indexer: the worker makes them, not
+                // this run, which execd may be waiting for.
+                worker::ensure_running(settings, self.source);
+            } else {
+                rt.block_on(digest::send_campaigns(settings));
+            }
             rt.block_on(outbox::flush(
                 &settings.state().outbox(),
                 &Channels::new(settings),

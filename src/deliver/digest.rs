@@ -123,16 +123,16 @@ async fn shared_campaigns(
     if !shared::campaign::reconcile(shared, store, &settings.campaign, now).await? {
         return Ok(());
     }
-    let pushes = shared::campaign::take_pushes(shared, store, &settings.campaign, now).await?;
-    for (c, due) in pushes {
-        if let Err(e) = store_campaign_push(settings, &c, &due) {
+    let taken = shared::campaign::take_pushes(shared, store, &settings.campaign, now, |c, due| {
+        if let Err(e) = store_campaign_push(settings, c, due) {
             tracing::error!("cannot write the campaign push for {}: {e}", c.label);
         }
+    })
+    .await;
+    if let Err(e) = store.settle_shared(now) {
+        tracing::error!("cannot keep the campaign state: {e}");
     }
-    store
-        .take_due(now, |_, _| Ok(()))
-        .map(|_| ())
-        .map_err(|e| format!("the local campaign state: {e}"))
+    taken
 }
 
 /// One campaign push into the outbox.

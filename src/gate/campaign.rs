@@ -24,6 +24,10 @@ use crate::util::store::{self, Documents, Guard, Local};
 
 /// Addresses and users a campaign names; more are counted, not named.
 const MAX_NAMED: usize = 5000;
+/// Addresses and users the nodes' shared campaign names (more are counted): its document stays
+/// well under the indexer answer's cap however many addresses and user names an attacker uses.
+const SHARED_NAMED: usize = 1000;
+const SHARED_USERS: usize = 100;
 /// Addresses and users a push lists.
 const TOP: usize = 10;
 
@@ -74,6 +78,13 @@ pub(crate) struct Campaign {
     /// What the nodes' shared campaign already has of this node's (the shared state only).
     #[serde(default)]
     pub shared: Shared,
+    /// News on its way to the shared campaign, under its token: sent again, under the same
+    /// token, until the indexer answers (the shared campaign adds one token's news once).
+    #[serde(default)]
+    pub outgoing: Option<(String, Box<Campaign>)>,
+    /// On the shared campaign: the tokens of the latest news added.
+    #[serde(default)]
+    pub applied: Vec<String>,
 }
 
 /// What of a campaign was last added to the nodes' shared one: the rest is news.
@@ -290,9 +301,16 @@ impl Store {
     }
 
     /// The news of the campaign `key` alone (see [`Store::news`]).
-    pub(crate) fn news_of(&self, key: &str) -> std::io::Result<Option<Campaign>> {
+    pub(crate) fn news_of(&self, key: &str) -> std::io::Result<Option<(String, Campaign)>> {
         let _lock = self.lock()?;
-        Ok(self.load(key).and_then(|c| c.news()))
+        let Some(mut c) = self.load(key) else {
+            return Ok(None);
+        };
+        let news = c.take_news();
+        if news.is_some() {
+            self.save(&c)?;
+        }
+        Ok(news)
     }
 
     fn formed_elsewhere(&self, alert: &Alert, ip: &str) -> Option<Campaign> {
@@ -310,13 +328,33 @@ impl Store {
     pub(crate) fn take_due(
         &self,
         now_ms: i64,
+        write: impl FnMut(&Campaign, Due) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        self.take_due_as(now_ms, false, write)
+    }
+
+    /// The bookkeeping of [`Store::take_due`] without pushes, for a node whose pushes are
+    /// decided on the shared campaigns: an escalation is only cleared once it has been shared,
+    /// and a campaign is only forgotten once all its news has been.
+    pub(crate) fn settle_shared(&self, now_ms: i64) -> std::io::Result<()> {
+        self.take_due_as(now_ms, true, |_, _| Ok(())).map(|_| ())
+    }
+
+    fn take_due_as(
+        &self,
+        now_ms: i64,
+        shared: bool,
         mut write: impl FnMut(&Campaign, Due) -> std::io::Result<()>,
     ) -> std::io::Result<usize> {
         let _lock = self.lock()?;
+        let unshared = |c: &Campaign| shared && (c.outgoing.is_some() || c.news().is_some());
         let mut taken = 0;
         for mut c in self.all() {
             let Some(due) = self.due(&c, now_ms) else {
-                if c.formed_ms.is_none() && c.last_seen() < now_ms - self.window_ms() {
+                if c.formed_ms.is_none()
+                    && c.last_seen() < now_ms - self.window_ms()
+                    && !unshared(&c)
+                {
                     // Never formed and gone quiet: nothing to tell.
                     let _ = self.docs.remove(&c.key);
                 }
@@ -328,14 +366,16 @@ impl Store {
                 write(&c, due.clone())?;
                 taken += 1;
             }
-            if due == Due::Closing {
+            if due == Due::Closing && !unshared(&c) {
                 let _ = self.docs.remove(&c.key);
                 continue;
             }
             c.pushed_alerts = c.alerts;
             c.pushed_sources = c.sources.len();
             c.last_push_ms = Some(now_ms);
-            c.escalation = None;
+            if !shared || c.escalation == c.shared.escalation {
+                c.escalation = None;
+            }
             self.save(&c)?;
         }
         Ok(taken)
@@ -414,19 +454,29 @@ impl Store {
         self.save(&c)
     }
 
-    /// Each campaign's news since it was last added to the nodes' shared campaign: the same
-    /// campaign with its counts (alerts, per address, per user) cut to what is new, and an
-    /// escalation or outcome only when it is new. Campaigns with no news are left out.
-    pub(crate) fn news(&self) -> std::io::Result<Vec<Campaign>> {
+    /// Each campaign's news since it was last added to the nodes' shared campaign, with its
+    /// token: the same campaign with its counts (alerts, per address, per user) cut to what is
+    /// new, and an escalation or outcome only when it is new. The news is marked as sent at
+    /// once and kept as `outgoing` until [`Store::shared`] says it arrived; asked again before
+    /// that, the same news comes back under the same token. Campaigns with no news are left
+    /// out.
+    pub(crate) fn news(&self) -> std::io::Result<Vec<(String, Campaign)>> {
         let _lock = self.lock()?;
-        Ok(self.all().into_iter().filter_map(|c| c.news()).collect())
+        let mut out = Vec::new();
+        for mut c in self.all() {
+            if let Some(news) = c.take_news() {
+                self.save(&c)?;
+                out.push(news);
+            }
+        }
+        Ok(out)
     }
 
-    /// Records that `news` was added to the shared campaign, which is now `merged`: what this
-    /// node sent is marked as shared, and what the other nodes brought is taken in (a campaign
-    /// formed by their addresses, addresses this node has not seen), so that the intake here
-    /// counts such alerts into it.
-    pub(crate) fn shared(&self, news: Option<&Campaign>, merged: &Campaign) -> std::io::Result<()> {
+    /// Records that the news of `token` reached the shared campaign, which is now `merged`, and
+    /// takes in what the other nodes brought (a campaign formed by their addresses, addresses
+    /// this node has not seen), so that the intake here counts such alerts into it. With no
+    /// token, `merged` is a campaign another node formed, found by a search.
+    pub(crate) fn shared(&self, token: Option<&str>, merged: &Campaign) -> std::io::Result<()> {
         let _lock = self.lock()?;
         let mut c = match self.load(&merged.key) {
             Some(c) => c,
@@ -435,28 +485,15 @@ impl Store {
                 pushed_alerts: merged.alerts,
                 pushed_sources: merged.sources.len(),
                 last_push_ms: merged.last_push_ms,
+                applied: Vec::new(),
+                outgoing: None,
                 ..merged.clone()
             }
             .all_shared(),
             None => return Ok(()),
         };
-        if let Some(news) = news {
-            c.shared.alerts = c.shared.alerts.saturating_add(news.alerts);
-            for (ip, s) in &news.sources {
-                if let Some(mine) = c.sources.get_mut(ip) {
-                    mine.shared = mine.shared.saturating_add(s.alerts);
-                }
-            }
-            for (user, n) in &news.users {
-                let had = c.shared.users.entry(user.clone()).or_default();
-                *had = had.saturating_add(*n);
-            }
-            if news.escalation.is_some() {
-                c.shared.escalation.clone_from(&news.escalation);
-            }
-            if news.outcome.is_some() {
-                c.shared.outcome.clone_from(&news.outcome);
-            }
+        if token.is_some() && c.outgoing.as_ref().map(|(t, _)| t.as_str()) == token {
+            c.outgoing = None;
         }
         if c.formed_ms.is_none() && merged.formed_ms.is_some() {
             c.formed_ms = merged.formed_ms;
@@ -529,6 +566,36 @@ impl Campaign {
         new.then_some(news)
     }
 
+    /// The news to send now, with its token: the outgoing news if some is still on its way,
+    /// else the news since then, marked as sent (and kept as outgoing).
+    fn take_news(&mut self) -> Option<(String, Campaign)> {
+        if let Some((token, news)) = &self.outgoing {
+            return Some((token.clone(), (**news).clone()));
+        }
+        let mut news = self.news()?;
+        news.outgoing = None;
+        news.applied = Vec::new();
+        self.shared.alerts = self.shared.alerts.saturating_add(news.alerts);
+        for (ip, s) in &news.sources {
+            if let Some(mine) = self.sources.get_mut(ip) {
+                mine.shared = mine.shared.saturating_add(s.alerts);
+            }
+        }
+        for (user, n) in &news.users {
+            let had = self.shared.users.entry(user.clone()).or_default();
+            *had = had.saturating_add(*n);
+        }
+        if news.escalation.is_some() {
+            self.shared.escalation.clone_from(&news.escalation);
+        }
+        if news.outcome.is_some() {
+            self.shared.outcome.clone_from(&news.outcome);
+        }
+        let token = crate::util::random_token();
+        self.outgoing = Some((token.clone(), Box::new(news.clone())));
+        Some((token, news))
+    }
+
     /// The same campaign with every count marked as shared already.
     fn all_shared(mut self) -> Campaign {
         for s in self.sources.values_mut() {
@@ -550,7 +617,7 @@ impl Campaign {
     pub(crate) fn merge(&mut self, news: &Campaign, cfg: &Settings, now_ms: i64) {
         let window_ms = (cfg.window_secs as i64).saturating_mul(1000);
         for (ip, s) in &news.sources {
-            let room = self.sources.len() < MAX_NAMED;
+            let room = self.sources.len() < SHARED_NAMED;
             match self.sources.get_mut(ip) {
                 Some(mine) => {
                     mine.alerts = mine.alerts.saturating_add(s.alerts);
@@ -592,7 +659,7 @@ impl Campaign {
         }
         self.alerts = self.alerts.saturating_add(news.alerts);
         for (user, n) in &news.users {
-            if self.users.len() < MAX_NAMED || self.users.contains_key(user) {
+            if self.users.len() < SHARED_USERS || self.users.contains_key(user) {
                 let had = self.users.entry(user.clone()).or_default();
                 *had = had.saturating_add(*n);
             }
@@ -730,7 +797,8 @@ impl Campaign {
 /// escalation for a new target or a login that got in.
 fn count_in(c: &mut Campaign, alert: &Alert, ip: &str, now_ms: i64) {
     c.alerts += 1;
-    c.last_ms = now_ms;
+    // A worker counting a late job never moves the campaign back in time.
+    c.last_ms = c.last_ms.max(now_ms);
     c.description = fold_line(&alert.description(), 200);
     let agent = fold_line(&alert.agent_name(), 60);
     if !c.agents.contains(&agent) {

@@ -408,6 +408,25 @@ impl Store {
         Ok(w.pending.count)
     }
 
+    /// Keeps `tally` (alerts counted for `alert`'s address before) in its window, for the next
+    /// report or digest: when the alert that was to carry it is counted elsewhere.
+    pub(crate) fn keep_counts(&self, alert: &Alert, tally: &Tally) -> std::io::Result<()> {
+        let _guard = self.lock()?;
+        let key = key_for(alert);
+        let now = crate::util::now_ms();
+        let mut w = self.load(&key).unwrap_or_else(|| Window {
+            key: key.clone(),
+            label: label_for(alert),
+            opened_ms: now,
+            closes_ms: now.saturating_add(self.cooldown_ms),
+            level: alert.rule_level(),
+            saw_failure: is_failure(alert),
+            pending: Tally::default(),
+        });
+        w.pending.merge(tally);
+        self.save(&w)
+    }
+
     /// Takes the tallies of windows that have closed with counted alerts, and forgets closed
     /// windows. `write` must store each digest durably (the outbox); a window is forgotten only
     /// after its digest was stored.
@@ -461,6 +480,30 @@ mod tests {
             json!({"timestamp":"2026-01-01T00:00:00Z","rule":{"id":rule,"level":level,
             "description":"d","groups":groups},"agent":{"name":"web"},"data":{"srcip":ip}}),
         )
+    }
+
+    /// Counts kept for a report that is not made here (the alert went into a campaign the
+    /// nodes formed) reach the next digest, with what the window already had.
+    #[test]
+    fn kept_counts_reach_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("cooldown"), 60);
+        let a = alert("203.0.113.5", "5710", 5, &["sshd"]);
+        let mut earlier = Tally::default();
+        for _ in 0..7 {
+            earlier.add(&a);
+        }
+        store.keep_counts(&a, &earlier).unwrap();
+        let now = crate::util::now_ms();
+        store.gate(&a, now).unwrap();
+        let mut digests = Vec::new();
+        store
+            .take_due(now + 61_000, |_, _, t| {
+                digests.push(t.count);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(digests, vec![8]);
     }
 
     #[test]

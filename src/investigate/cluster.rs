@@ -14,7 +14,7 @@
 //! down, 401, 429, a read-only index on a full disk), the node decides on its own state and the
 //! log says so once per change.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -75,16 +75,35 @@ pub struct Shared {
     pub connection: Indexer,
     pub index: String,
     client: std::sync::Arc<tokio::sync::OnceCell<reqwest::Client>>,
+    /// The index is known to exist with its mapping.
+    index_made: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// An answer of the indexer is read up to this size: its documents are small.
-const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// An answer of the indexer is read up to this size: its documents are small (a shared campaign,
+/// the largest, names at most 1,000 addresses and 100 users; a search returns at most 20).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where the state was last kept, for logging each change once: 0 not yet, 1 shared, 2 local.
 static STATE: AtomicU8 = AtomicU8::new(0);
 
+/// When the indexer last failed this process (ms since the epoch; 0: it has not, or it answered
+/// since). For [`PAUSE_MS`] after that the indexer is not asked: the node decides alone at
+/// once instead of waiting up to [`SHARED_LIMIT`] for every decision.
+static FAILED_MS: AtomicI64 = AtomicI64::new(0);
+
+/// How long a process leaves the indexer alone after it failed.
+const PAUSE_MS: i64 = 30_000;
+
+/// The error of a call not made, because the indexer failed a moment ago.
+const PAUSED: &str = "it failed less than 30 s ago; asked again after that";
+
 /// Logs a change between the shared state and this node's own, once per change.
 pub fn note(shared: bool, why: &str) {
+    if shared {
+        FAILED_MS.store(0, Ordering::Relaxed);
+    } else if why != PAUSED {
+        FAILED_MS.store(crate::util::now_ms(), Ordering::Relaxed);
+    }
     let now = if shared { 1 } else { 2 };
     let was = STATE.swap(now, Ordering::Relaxed);
     if was == now || (shared && was == 0) {
@@ -100,6 +119,16 @@ pub fn note(shared: bool, why: &str) {
     }
 }
 
+/// The error of a call the indexer did not answer within [`SHARED_LIMIT`].
+pub fn no_answer() -> String {
+    format!("no answer within {} ms", SHARED_LIMIT.as_millis())
+}
+
+/// Whether `error` is [`no_answer`]: the request may still have landed.
+pub fn is_no_answer(error: &str) -> bool {
+    error == no_answer()
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 impl Shared {
@@ -108,6 +137,7 @@ impl Shared {
             connection,
             index,
             client: Default::default(),
+            index_made: Default::default(),
         }
     }
 
@@ -129,6 +159,10 @@ impl Shared {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Value), String> {
+        let failed = FAILED_MS.load(Ordering::Relaxed);
+        if failed != 0 && crate::util::now_ms().saturating_sub(failed) < PAUSE_MS {
+            return Err(PAUSED.into());
+        }
         let client = self.client().await?;
         let url = join_url(&self.connection.url, path);
         let mut request = client.request(method, &url);
@@ -276,6 +310,12 @@ impl Shared {
             "entry": entry,
             "expires_at": i64::try_from(expires).unwrap_or(i64::MAX / 1000).saturating_mul(1000),
         });
+        // Made with its mapping first: an indexer that creates missing indices on a write would
+        // otherwise make this one with a mapping of its own guessing.
+        if !self.index_made.load(Ordering::Relaxed) {
+            self.ensure_index().await?;
+            self.index_made.store(true, Ordering::Relaxed);
+        }
         for _ in 0..2 {
             let (status, body) = self.call(reqwest::Method::PUT, &path, Some(&doc)).await?;
             match (status, error_type(&body)) {

@@ -56,6 +56,16 @@ pub(crate) fn is_hiding_char(c: char) -> bool {
 }
 
 /// Unix time in milliseconds.
+/// 16 random hex digits, to name one attempt of this node's apart from any other's.
+pub(crate) fn random_token() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness: the time and the process still tell attempts apart.
+        bytes = (now_ms() as u64 ^ (u64::from(std::process::id()) << 40)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -25,7 +25,7 @@ use crate::investigate::cluster::{Change, Shared, SHARED_LIMIT};
 const KEEP_MS: i64 = 3_600_000;
 
 /// At most this many campaigns of other nodes are taken in at a time.
-const MAX_TAKEN_IN: usize = 50;
+const MAX_TAKEN_IN: usize = 20;
 
 /// The campaigns are reconciled at most once a second: the worker passes more often.
 const EVERY_MS: i64 = 1000;
@@ -68,12 +68,41 @@ async fn change<T>(
 ) -> Result<T, String> {
     match tokio::time::timeout(SHARED_LIMIT, shared.update(&id(key), f)).await {
         Ok(result) => result,
-        Err(_) => Err(format!("no answer within {} ms", SHARED_LIMIT.as_millis())),
+        Err(_) => Err(crate::investigate::cluster::no_answer()),
     }
 }
 
+/// Adds `news` (under `token`) to the shared campaign `doc`, once: news whose token the campaign
+/// remembers is not added again. The campaign as it is then, and what to write.
+fn add_news(
+    doc: Option<&Value>,
+    token: &str,
+    news: &Campaign,
+    cfg: &Settings,
+    now_ms: i64,
+) -> Change<Campaign> {
+    let mut c = match doc.and_then(campaign_of) {
+        Some((c, false)) => c,
+        Some((c, true)) if c.applied.iter().any(|t| t == token) => c,
+        // None yet, or closed: this news starts one.
+        _ => Campaign::default(),
+    };
+    if c.applied.iter().any(|t| t == token) {
+        return Change::Keep(c);
+    }
+    c.merge(news, cfg, now_ms);
+    c.applied.push(token.to_string());
+    let extra = c.applied.len().saturating_sub(REMEMBERED_NEWS);
+    c.applied.drain(..extra);
+    Change::Write(doc_of(&c, false, cfg), c)
+}
+
+/// How many tokens of news a shared campaign remembers.
+const REMEMBERED_NEWS: usize = 256;
+
 /// Adds every local campaign's news to the shared one, and takes in what the other nodes
-/// formed. `Ok(false)` when it was done less than a second ago.
+/// formed. `Ok(false)` when it was done less than a second ago. A campaign that fails is
+/// tried again on the next pass; the others go on.
 pub(crate) async fn reconcile(
     shared: &Shared,
     store: &Store,
@@ -85,18 +114,19 @@ pub(crate) async fn reconcile(
         return Ok(false);
     }
     let local = |e: std::io::Error| format!("the local campaign state: {e}");
-    for news in store.news().map_err(local)? {
+    let mut failed = None;
+    for (token, news) in store.news().map_err(local)? {
         let merged = change(shared, &news.key, |doc| {
-            let mut c = match doc.and_then(campaign_of) {
-                Some((c, false)) => c,
-                // None yet, or closed: this news starts one.
-                _ => Campaign::default(),
-            };
-            c.merge(&news, cfg, now_ms);
-            Change::Write(doc_of(&c, false, cfg), c)
+            add_news(doc, &token, &news, cfg, now_ms)
         })
-        .await?;
-        store.shared(Some(&news), &merged).map_err(local)?;
+        .await;
+        match merged {
+            Ok(merged) => store.shared(Some(&token), &merged).map_err(local)?,
+            Err(e) => failed = Some(e),
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     for theirs in open_campaigns(shared, now_ms.saturating_sub(window_ms(cfg))).await? {
         store.shared(None, &theirs).map_err(local)?;
@@ -117,29 +147,31 @@ pub(crate) async fn reconcile_key(
 ) -> Result<Option<Campaign>, String> {
     let local = |e: std::io::Error| format!("the local campaign state: {e}");
     let news = store.news_of(key).map_err(local)?;
-    let merged = change(shared, key, |doc| {
-        let open = match doc.and_then(campaign_of) {
+    let merged = change(shared, key, |doc| match &news {
+        Some((token, news)) => match add_news(doc, token, news, cfg, now_ms) {
+            Change::Write(v, c) => Change::Write(v, Some(c)),
+            Change::Keep(c) => Change::Keep(Some(c)),
+        },
+        None => Change::Keep(match doc.and_then(campaign_of) {
             Some((c, false)) => Some(c),
             _ => None,
-        };
-        let Some(news) = &news else {
-            return Change::Keep(open);
-        };
-        let mut c = open.unwrap_or_default();
-        c.merge(news, cfg, now_ms);
-        Change::Write(doc_of(&c, false, cfg), Some(c))
+        }),
     })
     .await?;
     if let Some(merged) = &merged {
-        store.shared(news.as_ref(), merged).map_err(local)?;
+        let token = news.as_ref().map(|(t, _)| t.as_str());
+        store.shared(token, merged).map_err(local)?;
     }
     Ok(merged)
 }
 
-/// The formed, open campaigns on the indexer that had an alert since `since_ms`.
+/// The formed, open campaigns on the indexer that had an alert since `since_ms` (without their
+/// users, which this node does not need to take them in).
 async fn open_campaigns(shared: &Shared, since_ms: i64) -> Result<Vec<Campaign>, String> {
     let query = json!({
         "size": MAX_TAKEN_IN,
+        "_source": {"excludes": ["entry.users", "entry.applied"]},
+        "sort": [{"last_ms": "desc"}],
         "query": {"bool": {"filter": [
             {"term": {"kind": "campaign"}},
             {"term": {"formed": true}},
@@ -149,7 +181,7 @@ async fn open_campaigns(shared: &Shared, since_ms: i64) -> Result<Vec<Campaign>,
     });
     let hits = tokio::time::timeout(SHARED_LIMIT, shared.search(&query))
         .await
-        .map_err(|_| format!("no answer within {} ms", SHARED_LIMIT.as_millis()))??;
+        .map_err(|_| crate::investigate::cluster::no_answer())??;
     Ok(hits
         .iter()
         .filter_map(campaign_of)
@@ -158,15 +190,17 @@ async fn open_campaigns(shared: &Shared, since_ms: i64) -> Result<Vec<Campaign>,
         .collect())
 }
 
-/// Takes the pushes the shared campaigns of this node owe at `now_ms`: for each, the campaign
-/// as it is pushed and why. Taking one records it on the indexer, so no other node sends it.
+/// Takes the pushes the shared campaigns of this node owe at `now_ms` and hands each to `push`
+/// (the campaign as it is pushed, and why). Taking one records it on the indexer, so no other
+/// node sends it. A campaign that fails is left for the next pass; the others go on.
 pub(crate) async fn take_pushes(
     shared: &Shared,
     store: &Store,
     cfg: &Settings,
     now_ms: i64,
-) -> Result<Vec<(Campaign, Due)>, String> {
-    let mut pushes = Vec::new();
+    mut push: impl FnMut(&Campaign, &Due),
+) -> Result<(), String> {
+    let mut failed = None;
     for key in store.keys() {
         let taken = change(shared, &key, |doc| {
             let Some((c, false)) = doc.and_then(campaign_of) else {
@@ -183,13 +217,17 @@ pub(crate) async fn take_pushes(
             next.last_push_ms = Some(now_ms);
             next.escalation = None;
             let closing = due == Due::Closing;
-            let push = (!closing || changed).then_some((c, due));
-            Change::Write(doc_of(&next, closing, cfg), push)
+            let taken = (!closing || changed).then_some((c, due));
+            Change::Write(doc_of(&next, closing, cfg), taken)
         })
-        .await?;
-        pushes.extend(taken);
+        .await;
+        match taken {
+            Ok(Some((c, due))) => push(&c, &due),
+            Ok(None) => {}
+            Err(e) => failed = Some(e),
+        }
     }
-    Ok(pushes)
+    failed.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -232,18 +270,18 @@ mod tests {
         let mut shared = Campaign::default();
         let news_a = na.news().unwrap();
         assert_eq!(news_a.len(), 1);
-        shared.merge(&news_a[0], &cfg(), 2_500);
-        na.shared(Some(&news_a[0]), &shared).unwrap();
+        shared.merge(&news_a[0].1, &cfg(), 2_500);
+        na.shared(Some(&news_a[0].0), &shared).unwrap();
         assert!(shared.formed_ms.is_none(), "two addresses do not form it");
         assert!(
             na.news().unwrap().is_empty(),
             "nothing new on a after sharing"
         );
         let news_b = nb.news().unwrap();
-        shared.merge(&news_b[0], &cfg(), 3_000);
+        shared.merge(&news_b[0].1, &cfg(), 3_000);
         assert_eq!(shared.formed_ms, Some(3_000));
         assert_eq!(shared.sources.len(), 3);
-        nb.shared(Some(&news_b[0]), &shared).unwrap();
+        nb.shared(Some(&news_b[0].0), &shared).unwrap();
         na.shared(None, &shared).unwrap();
         // Both nodes now count into it.
         for node in [&na, &nb] {
@@ -256,9 +294,9 @@ mod tests {
         // Each node's news is its own alert; the shared campaign sums them.
         for node in [&na, &nb] {
             let news = node.news().unwrap();
-            assert_eq!(news[0].alerts, 1);
-            shared.merge(&news[0], &cfg(), 4_500);
-            node.shared(Some(&news[0]), &shared).unwrap();
+            assert_eq!(news[0].1.alerts, 1);
+            shared.merge(&news[0].1, &cfg(), 4_500);
+            node.shared(Some(&news[0].0), &shared).unwrap();
         }
         assert_eq!(shared.alerts, 2);
         assert_eq!(shared.sources["203.0.113.9"].alerts, 2);
@@ -278,7 +316,7 @@ mod tests {
         }
         let mut shared = Campaign::default();
         let news = na.news().unwrap();
-        shared.merge(&news[0], &cfg(), 1_500);
+        shared.merge(&news[0].1, &cfg(), 1_500);
         assert!(shared.formed_ms.is_some(), "formed on node a");
         nb.shared(None, &shared).unwrap();
         let joined = nb.join(&sshd("203.0.113.2", "002"), 2_000).unwrap();
@@ -288,9 +326,67 @@ mod tests {
         );
         let news = nb.news().unwrap();
         assert_eq!(news.len(), 1);
-        assert_eq!(news[0].alerts, 1, "only node b's own alert is news");
-        shared.merge(&news[0], &cfg(), 2_500);
+        assert_eq!(news[0].1.alerts, 1, "only node b's own alert is news");
+        shared.merge(&news[0].1, &cfg(), 2_500);
         assert_eq!(shared.escalation.as_deref(), Some("a new target, 002"));
         assert_eq!(shared.agents, vec!["001".to_string(), "002".to_string()]);
+    }
+
+    /// News asked again before its answer came is the same news under the same token, and the
+    /// shared campaign adds it once; a second process on the node gets no news of its own.
+    #[test]
+    fn news_is_sent_once_however_often_it_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Store::new(dir.path().to_path_buf(), &cfg());
+        for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+            node.join(&sshd(ip, "001"), 1_000).unwrap();
+        }
+        let first = node.news().unwrap();
+        let again = node.news().unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].0, again[0].0, "the same token");
+        let (token, news) = &first[0];
+        let Change::Write(doc, merged) = add_news(None, token, news, &cfg(), 1_500) else {
+            panic!("first news written");
+        };
+        assert_eq!(merged.sources.len(), 4);
+        assert!(matches!(
+            add_news(Some(&doc), token, news, &cfg(), 1_600),
+            Change::Keep(_)
+        ));
+        node.shared(Some(token), &merged).unwrap();
+        assert!(
+            node.news().unwrap().is_empty(),
+            "nothing new after it arrived"
+        );
+    }
+
+    /// In the shared state the node's bookkeeping clears an escalation only once it was sent
+    /// to the shared campaign, and forgets a closed campaign only once all its news was.
+    #[test]
+    fn bookkeeping_keeps_what_was_not_shared_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Store::new(dir.path().to_path_buf(), &cfg());
+        for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+            node.join(&sshd(ip, "001"), 1_000).unwrap();
+        }
+        node.join(&sshd("203.0.113.3", "002"), 1_100).unwrap(); // a new target: escalates
+        node.settle_shared(1_200).unwrap();
+        let news = node.news().unwrap();
+        assert_eq!(
+            news[0].1.escalation.as_deref(),
+            Some("a new target, 002"),
+            "the escalation survived the bookkeeping"
+        );
+        // Closed, but its news has not arrived: kept.
+        node.settle_shared(1_000_000).unwrap();
+        assert_eq!(node.keys().len(), 1);
+        let (token, news) = &node.news().unwrap()[0];
+        let Change::Write(_, merged) = add_news(None, token, news, &cfg(), 1_000_000) else {
+            panic!("written");
+        };
+        node.shared(Some(token), &merged).unwrap();
+        node.settle_shared(1_000_000).unwrap();
+        assert!(node.keys().is_empty(), "forgotten once shared");
     }
 }

@@ -37,6 +37,28 @@ const GIVE_UP: Duration = Duration::from_secs(600);
 /// How long a window's document outlives its close (for a late node's counts).
 const KEEP_MS: i64 = 3_600_000;
 
+/// How many recent additions and takes a window remembers, so that a node that retries one
+/// (its answer was lost, or it crashed before recording it) is not counted twice.
+const REMEMBERED_ADDS: usize = 64;
+const REMEMBERED_TAKES: usize = 8;
+
+/// What a shared window holds beside its times: the counts not yet taken, and the tokens of the
+/// latest additions and takes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Entry {
+    #[serde(default)]
+    pending: Tally,
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    took: Vec<(String, Tally)>,
+}
+
+fn entry_of(doc: Option<&Value>) -> Entry {
+    doc.and_then(|d| serde_json::from_value(d["entry"].clone()).ok())
+        .unwrap_or_default()
+}
+
 /// What the shared window says of an alert this node would analyse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
@@ -62,10 +84,8 @@ pub(crate) fn decide(
 ) -> Change<Verdict> {
     let level = alert.rule_level();
     let closes = doc.and_then(|d| d["closes_ms"].as_i64());
-    let pending = doc
-        .and_then(|d| serde_json::from_value::<Tally>(d["entry"]["pending"].clone()).ok())
-        .unwrap_or_default();
-    let window = |opened: i64, closes: i64, level: u32, failure: bool, pending: &Tally| {
+    let entry = entry_of(doc);
+    let window = |opened: i64, closes: i64, level: u32, failure: bool, entry: &Entry| {
         json!({
             "kind": "cooldown",
             "opened_ms": opened,
@@ -73,7 +93,7 @@ pub(crate) fn decide(
             "level": level,
             "saw_failure": failure,
             "expires_at": closes.saturating_add(KEEP_MS),
-            "entry": {"pending": pending},
+            "entry": entry,
         })
     };
     let (doc, closes) = match (doc, closes) {
@@ -83,7 +103,7 @@ pub(crate) fn decide(
         _ => {
             let closes = now_ms.saturating_add(cooldown_ms);
             return Change::Write(
-                window(now_ms, closes, level, is_failure(alert), &pending),
+                window(now_ms, closes, level, is_failure(alert), &entry),
                 Verdict::Report,
             );
         }
@@ -92,15 +112,17 @@ pub(crate) fn decide(
     let saw_failure = doc["saw_failure"].as_bool().unwrap_or(false);
     let opened = doc["opened_ms"].as_i64().unwrap_or(now_ms);
     if u64::from(level) > was_level || (is_success(alert) && saw_failure) {
+        // The window keeps its highest level, as this node's own does.
+        let level = u32::try_from(was_level.max(u64::from(level))).unwrap_or(u32::MAX);
         return Change::Write(
-            window(opened, closes, level, saw_failure, &pending),
+            window(opened, closes, level, saw_failure, &entry),
             Verdict::Report,
         );
     }
     let verdict = Verdict::Counted { closes_ms: closes };
     if is_failure(alert) && !saw_failure {
         let level = u32::try_from(was_level).unwrap_or(u32::MAX);
-        Change::Write(window(opened, closes, level, true, &pending), verdict)
+        Change::Write(window(opened, closes, level, true, &entry), verdict)
     } else {
         Change::Keep(verdict)
     }
@@ -119,43 +141,68 @@ pub(crate) async fn claim_report(
         .await
 }
 
-/// Adds this node's counts to the shared window of `key` (made anew if it is gone).
-async fn add_counts(shared: &Shared, key: &str, tally: &Tally, now_ms: i64) -> Result<(), String> {
+/// Adds this node's counts to the shared window of `key` (made anew if it is gone), once:
+/// an addition whose `token` the window remembers is not made again.
+async fn add_counts(
+    shared: &Shared,
+    key: &str,
+    token: &str,
+    tally: &Tally,
+    now_ms: i64,
+) -> Result<(), String> {
     shared
-        .update(&window_id(key), |doc| {
-            let mut doc = doc.cloned().unwrap_or_else(|| {
-                json!({"kind": "cooldown", "opened_ms": now_ms, "closes_ms": now_ms,
-                       "level": 0, "saw_failure": false})
-            });
-            let mut pending = serde_json::from_value::<Tally>(doc["entry"]["pending"].clone())
-                .unwrap_or_default();
-            pending.merge(tally);
-            let closes = doc["closes_ms"].as_i64().unwrap_or(now_ms).max(now_ms);
-            doc["expires_at"] = json!(closes.saturating_add(KEEP_MS));
-            doc["entry"] = json!({ "pending": pending });
-            Change::Write(doc, ())
-        })
+        .update(&window_id(key), |doc| add_change(doc, token, tally, now_ms))
         .await
 }
 
+/// What [`add_counts`] writes.
+fn add_change(doc: Option<&Value>, token: &str, tally: &Tally, now_ms: i64) -> Change<()> {
+    let mut entry = entry_of(doc);
+    if entry.added.iter().any(|t| t == token) {
+        return Change::Keep(());
+    }
+    let mut doc = doc.cloned().unwrap_or_else(|| {
+        json!({"kind": "cooldown", "opened_ms": now_ms, "closes_ms": now_ms,
+               "level": 0, "saw_failure": false})
+    });
+    entry.pending.merge(tally);
+    entry.added.push(token.to_string());
+    let extra = entry.added.len().saturating_sub(REMEMBERED_ADDS);
+    entry.added.drain(..extra);
+    let closes = doc["closes_ms"].as_i64().unwrap_or(now_ms).max(now_ms);
+    doc["expires_at"] = json!(closes.saturating_add(KEEP_MS));
+    doc["entry"] = json!(entry);
+    Change::Write(doc, ())
+}
+
 /// Takes the shared window's pending counts, leaving it empty: `None` when another node took
-/// them first (or there are none).
-async fn take_counts(shared: &Shared, key: &str) -> Result<Option<Tally>, String> {
+/// them first (or there are none). A take is remembered by its `token`: asked again, the window
+/// hands the same counts back, so a take whose answer was lost is not lost.
+async fn take_counts(shared: &Shared, key: &str, token: &str) -> Result<Option<Tally>, String> {
     shared
-        .update(&window_id(key), |doc| {
-            let Some(doc) = doc else {
-                return Change::Keep(None);
-            };
-            let pending = serde_json::from_value::<Tally>(doc["entry"]["pending"].clone())
-                .unwrap_or_default();
-            if pending.count == 0 {
-                return Change::Keep(None);
-            }
-            let mut doc = doc.clone();
-            doc["entry"] = json!({ "pending": Tally::default() });
-            Change::Write(doc, Some(pending))
-        })
+        .update(&window_id(key), |doc| take_change(doc, token))
         .await
+}
+
+/// What [`take_counts`] writes.
+fn take_change(doc: Option<&Value>, token: &str) -> Change<Option<Tally>> {
+    let Some(doc) = doc else {
+        return Change::Keep(None);
+    };
+    let mut entry = entry_of(Some(doc));
+    if let Some((_, tally)) = entry.took.iter().find(|(t, _)| t == token) {
+        return Change::Keep(Some(tally.clone()));
+    }
+    if entry.pending.count == 0 {
+        return Change::Keep(None);
+    }
+    let pending = std::mem::take(&mut entry.pending);
+    entry.took.push((token.to_string(), pending.clone()));
+    let extra = entry.took.len().saturating_sub(REMEMBERED_TAKES);
+    entry.took.drain(..extra);
+    let mut doc = doc.clone();
+    doc["entry"] = json!(entry);
+    Change::Write(doc, Some(pending))
 }
 
 /// A closed window's counts on their way to the shared digest: one file in
@@ -170,6 +217,9 @@ pub(crate) struct Handover {
     /// Added to the shared window: then it is taken from `GRACE` after the close.
     #[serde(default)]
     pub added: bool,
+    /// Names this handover's addition and take on the shared window.
+    #[serde(default)]
+    pub token: String,
 }
 
 /// Where handed-over counts wait.
@@ -186,6 +236,7 @@ pub(crate) fn hand_over(dir: &Path, label: &str, key: &str, tally: &Tally) -> st
         tally: tally.clone(),
         closed_ms: now_ms(),
         added: false,
+        token: crate::util::random_token(),
     };
     write(dir, &h, &file_for(dir, &h))
 }
@@ -241,16 +292,16 @@ pub(crate) async fn settle(
             continue;
         }
         let step = if h.added {
-            tokio::time::timeout(SHARED_LIMIT, take_counts(shared, &h.key))
+            tokio::time::timeout(SHARED_LIMIT, take_counts(shared, &h.key, &h.token))
                 .await
                 .map(|r| r.map(Some))
         } else {
-            tokio::time::timeout(SHARED_LIMIT, add_counts(shared, &h.key, &h.tally, now))
+            let add = add_counts(shared, &h.key, &h.token, &h.tally, now);
+            tokio::time::timeout(SHARED_LIMIT, add)
                 .await
                 .map(|r| r.map(|()| None))
         };
-        let step = step
-            .unwrap_or_else(|_| Err(format!("no answer within {} ms", SHARED_LIMIT.as_millis())));
+        let step = step.unwrap_or_else(|_| Err(cluster::no_answer()));
         let result = match step {
             Ok(None) => {
                 cluster::note(true, "");
@@ -274,8 +325,11 @@ pub(crate) async fn settle(
             }
             Err(why) => {
                 cluster::note(false, &why);
-                if !h.added || now > due_ms(&h).saturating_add(GIVE_UP.as_millis() as i64) {
-                    if h.added {
+                // An addition that got no answer may have landed: it is tried again (its token
+                // keeps it from counting twice) rather than sent as this node's own at once.
+                let unsure = h.added || cluster::is_no_answer(&why);
+                if !unsure || now > due_ms(&h).saturating_add(GIVE_UP.as_millis() as i64) {
+                    if unsure {
                         tracing::warn!(
                             "digest for {}: the shared counts could not be taken for {} s; \
                              sending this node's own",
@@ -377,6 +431,69 @@ mod tests {
         let (doc, v) = write_of(decide(Some(&old), &a, 20, 60_000));
         assert_eq!(v, Verdict::Report);
         assert_eq!(doc.expect("new window")["entry"]["pending"]["count"], 2);
+    }
+
+    /// An addition or a take asked again (its answer was lost, or the node crashed before it
+    /// recorded it) changes nothing the second time: nothing counted twice, nothing lost.
+    #[test]
+    fn additions_and_takes_count_once_however_often_they_are_asked() {
+        let a = alert("203.0.113.5", 5, &[]);
+        let mut three = Tally::default();
+        for _ in 0..3 {
+            three.add(&a);
+        }
+        let (doc, _) = write_of(decide(None, &a, 0, 60_000));
+        let add = |doc: Option<&Value>, token: &str| match add_change(doc, token, &three, 10) {
+            Change::Write(v, ()) => Some(v),
+            Change::Keep(()) => None,
+        };
+        let once = add(doc.as_ref(), "node-a").expect("added");
+        assert!(
+            add(Some(&once), "node-a").is_none(),
+            "the same addition again"
+        );
+        let both = add(Some(&once), "node-b").expect("another node's");
+        assert_eq!(both["entry"]["pending"]["count"], 6);
+        let take = |doc: &Value, token: &str| match take_change(Some(doc), token) {
+            Change::Write(v, t) => (Some(v), t),
+            Change::Keep(t) => (None, t),
+        };
+        let (taken, tally) = take(&both, "take-a");
+        let taken = taken.expect("taken");
+        assert_eq!(tally.map(|t| t.count), Some(6));
+        // The same take again: the same counts, nothing written.
+        let (again, tally) = take(&taken, "take-a");
+        assert!(again.is_none());
+        assert_eq!(tally.map(|t| t.count), Some(6));
+        // Another node's take finds nothing.
+        let (_, tally) = take(&taken, "take-b");
+        assert_eq!(tally, None);
+        // A new window keeps what the nodes remember.
+        let (renewed, _) = write_of(decide(Some(&taken), &a, 70_000, 60_000));
+        let renewed = renewed.expect("new window");
+        assert!(add(Some(&renewed), "node-b").is_none());
+        assert_eq!(take(&renewed, "take-a").1.map(|t| t.count), Some(6));
+    }
+
+    #[test]
+    fn a_success_after_failures_keeps_the_windows_highest_level() {
+        let (doc, _) = write_of(decide(
+            None,
+            &alert("203.0.113.5", 10, &["authentication_failed"]),
+            0,
+            60_000,
+        ));
+        let success = alert("203.0.113.5", 3, &["authentication_success"]);
+        let (after, v) = write_of(decide(doc.as_ref(), &success, 5, 60_000));
+        assert_eq!(v, Verdict::Report);
+        assert_eq!(after.as_ref().expect("written")["level"], 10);
+        let (_, v) = write_of(decide(
+            after.as_ref(),
+            &alert("203.0.113.5", 5, &[]),
+            6,
+            60_000,
+        ));
+        assert_eq!(v, Verdict::Counted { closes_ms: 60_000 });
     }
 
     #[test]

@@ -41,7 +41,29 @@ pub(crate) async fn gate(
         }
         window(settings, &shared, alert, received_ms, earlier.clone()).await
     };
-    match asked.await {
+    // One bound for the whole decision, however many calls it takes.
+    let asked = tokio::time::timeout(cluster::SHARED_LIMIT, asked)
+        .await
+        .unwrap_or_else(|_| Err(cluster::no_answer()));
+    match asked {
+        Ok(None) => {
+            cluster::note(true, "");
+            if let Some(earlier) = &earlier {
+                // What this node had counted for the report that is not made here still
+                // reaches a digest.
+                let store =
+                    CooldownStore::new(settings.state().cooldown(), settings.dedup.cooldown_secs)
+                        .patient(WAIT);
+                if let Err(e) = store.keep_counts(alert, earlier) {
+                    tracing::error!(
+                        "{} alert(s) counted for {} could not be kept for a digest: {e}",
+                        earlier.count,
+                        crate::gate::cooldown::label_for(alert)
+                    );
+                }
+            }
+            None
+        }
         Ok(decided) => {
             cluster::note(true, "");
             decided
@@ -111,7 +133,7 @@ async fn window(
     let claim = cooldown::claim_report(shared, alert, received_ms, cooldown_ms);
     let verdict = tokio::time::timeout(cluster::SHARED_LIMIT, claim)
         .await
-        .map_err(|_| format!("no answer within {} ms", cluster::SHARED_LIMIT.as_millis()))??;
+        .map_err(|_| cluster::no_answer())??;
     let cooldown::Verdict::Counted { closes_ms } = verdict else {
         return Ok(Some(earlier));
     };
