@@ -177,6 +177,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
     let mut down = outbox::Down::default();
     let channels = Channels::new(settings);
     let mut jobs = 0;
+    let mut removed_ms = now_ms();
     loop {
         let pass = drain(settings, &dirs, &mut failed).await;
         jobs += pass.done;
@@ -188,6 +189,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
         let _ = tokio::time::timeout(CAMPAIGN_LOOKUP_LIMIT, campaign_outcomes(settings)).await;
         digest::send_campaigns(settings).await;
         outbox::flush(&dirs.outbox(), &channels, &mut down).await;
+        if now_ms().saturating_sub(removed_ms) > REMOVE_EVERY_MS {
+            // A worker that stays up for hours still removes what has expired.
+            remove_expired(settings).await;
+            removed_ms = now_ms();
+        }
 
         // Jobs another worker holds are that worker's; only claimable ones keep us here.
         let claimable = spool::list(&dirs.spool())
@@ -230,21 +236,30 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Worked> {
             tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
         }
     }
-    if let Some(shared) = settings.shared() {
-        // Documents of past days go; bounded like every wait on the indexer.
-        let limit = crate::investigate::cluster::SHARED_LIMIT * 3;
-        match tokio::time::timeout(limit, shared.remove_expired(now_ms())).await {
-            Ok(Ok(n)) if n > 0 => tracing::debug!("shared state: {n} expired document(s) removed"),
-            Ok(Err(e)) => tracing::debug!("shared state: expired documents not removed: {e}"),
-            _ => {}
-        }
-    }
+    remove_expired(settings).await;
     prune(settings);
     tracing::debug!("worker done");
     Ok(Worked::Done {
         jobs,
         outbox: outbox::depth(&dirs.outbox()).0,
     })
+}
+
+/// How often a long-running worker removes the shared state's expired documents.
+const REMOVE_EVERY_MS: i64 = 3_600_000;
+
+/// Removes the shared state's expired documents (past windows, answers past their TTL, budgets
+/// of past days); bounded like every wait on the indexer.
+async fn remove_expired(settings: &Settings) {
+    let Some(shared) = settings.shared() else {
+        return;
+    };
+    let limit = crate::investigate::cluster::SHARED_LIMIT * 3;
+    match tokio::time::timeout(limit, shared.remove_expired(now_ms())).await {
+        Ok(Ok(n)) if n > 0 => tracing::debug!("shared state: {n} expired document(s) removed"),
+        Ok(Err(e)) => tracing::debug!("shared state: expired documents not removed: {e}"),
+        _ => {}
+    }
 }
 
 /// Before a campaign push goes out, its top `campaign.paid_lookups` addresses are looked up
