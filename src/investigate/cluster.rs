@@ -181,7 +181,14 @@ impl Shared {
         let bytes = crate::util::body::read_capped(response, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+        // Not JSON (the security plugin's 401 is plain text): its first line, as a string.
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            Value::String(crate::intake::alert::fold_line(
+                &String::from_utf8_lossy(&bytes),
+                200,
+            ))
+        });
+        Ok((status, body))
     }
 
     /// The index, created with its mapping when it is missing.
@@ -388,6 +395,7 @@ fn describe(status: u16, body: &Value) -> String {
     let reason = body["error"]["reason"]
         .as_str()
         .or_else(|| body["error"].as_str())
+        .or_else(|| body.as_str())
         .unwrap_or("");
     let text = match error_type(body) {
         Some(kind) => format!("HTTP {status}: {kind}: {reason}"),

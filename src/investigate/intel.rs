@@ -172,7 +172,7 @@ async fn shared_answer(ctx: &Ctx, provider: Provider, ip: IpAddr) -> Option<Find
             None
         }
         Err(_) => {
-            note(false, "no answer within 1 s");
+            note(false, &crate::investigate::cluster::no_answer());
             None
         }
     }
@@ -191,7 +191,7 @@ async fn share_answer(ctx: &Ctx, provider: Provider, ip: IpAddr) {
     match tokio::time::timeout(SHARED_LIMIT, sharing).await {
         Ok(Ok(())) => note(true, ""),
         Ok(Err(e)) => note(false, &ctx.redact(&e)),
-        Err(_) => note(false, "no answer within 1 s"),
+        Err(_) => note(false, &crate::investigate::cluster::no_answer()),
     }
 }
 

@@ -105,6 +105,45 @@ async fn a_blocked_index_falls_back_and_says_why() {
     );
 }
 
+/// Wrong credentials (the security plugin's plain-text 401) and an indexer slower than 1 s: the
+/// node falls back at once, the log names why, once, and `check` says what this node does.
+#[tokio::test]
+async fn a_refused_or_slow_indexer_falls_back_within_a_second() {
+    let fakes = IntelFakes::start(Duration::ZERO, None).await;
+    let (denied, fake) = FakeIndexer::start().await;
+    fake.deny();
+    let (slow, fake) = FakeIndexer::start().await;
+    fake.slow(Duration::from_secs(5));
+    for (server, why) in [
+        (&denied, "(HTTP 401: Unauthorized)"),
+        (&slow, "(no answer within 1000 ms)"),
+    ] {
+        let env = node(&fakes, &server.uri(), 3);
+        let mut cmd = env.cmd();
+        cmd.args(["enrich", "185.220.101.45"]);
+        let (out, took) = run_with_input(cmd, b"", Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        // Every source with a budget asks the indexer: after the first failure, none waits.
+        assert!(took < Duration::from_secs(3), "{why}: {took:?}");
+        let log = env.log();
+        assert_eq!(
+            log.matches("shared state: the indexer is unavailable")
+                .count(),
+            1,
+            "{log}"
+        );
+        assert!(log.contains(why), "{why}: {log}");
+        let mut cmd = env.cmd();
+        cmd.arg("check");
+        let (out, _) = run_with_input(cmd, b"", Duration::from_secs(30));
+        let said = text(&out.stdout);
+        assert!(
+            said.contains("FAIL  cluster") && said.contains("this node decides on its own state"),
+            "{said}"
+        );
+    }
+}
+
 /// `check` says which backend is in use; the worker removes the documents of past days.
 #[tokio::test]
 async fn check_names_the_backend_and_the_worker_removes_old_days() {

@@ -106,7 +106,7 @@ impl Ctx {
                         None
                     }
                     Err(_) => {
-                        note(false, "no answer within 1 s");
+                        note(false, &crate::investigate::cluster::no_answer());
                         None
                     }
                 }

@@ -21,6 +21,10 @@ struct State {
     conflicts: usize,
     /// The disk is full: writes get the flood-stage block.
     blocked: bool,
+    /// Every request is refused as with wrong credentials.
+    denied: bool,
+    /// Every answer comes this late.
+    delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -100,6 +104,16 @@ impl FakeIndexer {
             .insert(id.to_string(), (seq_no, doc));
     }
 
+    /// From now on, every request is refused with 401, as the security plugin does.
+    pub fn deny(&self) {
+        self.state.lock().unwrap().denied = true;
+    }
+
+    /// From now on, every answer comes `delay` late.
+    pub fn slow(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = Some(delay);
+    }
+
     /// From now on, writes are refused as on an indexer whose disk passed the flood stage.
     pub fn block_writes(&self) {
         self.state.lock().unwrap().blocked = true;
@@ -108,6 +122,29 @@ impl FakeIndexer {
 
 impl Respond for FakeIndexer {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (denied, delay) = {
+            let state = self.state.lock().unwrap();
+            (state.denied, state.delay)
+        };
+        let answer = if denied {
+            ResponseTemplate::new(401)
+                .insert_header("WWW-Authenticate", "Basic realm=\"OpenSearch Security\"")
+                .set_body_raw(
+                    read_fixture("opensearch/error_401_security.txt").into_bytes(),
+                    "text/plain; charset=UTF-8",
+                )
+        } else {
+            self.answer(request)
+        };
+        match delay {
+            Some(delay) => answer.set_delay(delay),
+            None => answer,
+        }
+    }
+}
+
+impl FakeIndexer {
+    fn answer(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.state.lock().unwrap();
         let parts: Vec<String> = request
             .url
