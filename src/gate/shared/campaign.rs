@@ -113,15 +113,27 @@ pub(crate) async fn reconcile(
     if now_ms.saturating_sub(last) < EVERY_MS {
         return Ok(false);
     }
-    let local = |e: std::io::Error| format!("the local campaign state: {e}");
+    // This node's own state failing is not the indexer's: it is logged, never taken for the
+    // indexer being down.
+    let local = |e: std::io::Error| {
+        tracing::warn!("campaigns not reconciled now: the local campaign state: {e}");
+    };
+    let all_news = match store.news() {
+        Ok(news) => news,
+        Err(e) => {
+            local(e);
+            return Ok(false);
+        }
+    };
     let mut failed = None;
-    for (token, news) in store.news().map_err(local)? {
+    for (token, news) in all_news {
         let merged = change(shared, &news.key, |doc| {
             add_news(doc, &token, &news, cfg, now_ms)
         })
         .await;
         match merged {
-            Ok(merged) => store.shared(Some(&token), &merged).map_err(local)?,
+            // Not recorded here: the news is sent again under its token, and added once.
+            Ok(merged) => store.shared(Some(&token), &merged).unwrap_or_else(local),
             Err(e) => failed = Some(e),
         }
     }
@@ -129,7 +141,7 @@ pub(crate) async fn reconcile(
         return Err(e);
     }
     for theirs in open_campaigns(shared, now_ms.saturating_sub(window_ms(cfg))).await? {
-        store.shared(None, &theirs).map_err(local)?;
+        store.shared(None, &theirs).unwrap_or_else(local);
     }
     LAST.store(now_ms, Ordering::Relaxed);
     Ok(true)
@@ -145,8 +157,13 @@ pub(crate) async fn reconcile_key(
     key: &str,
     now_ms: i64,
 ) -> Result<Option<Campaign>, String> {
-    let local = |e: std::io::Error| format!("the local campaign state: {e}");
-    let news = store.news_of(key).map_err(local)?;
+    let local = |e: std::io::Error| {
+        tracing::warn!("campaign {key} not reconciled now: the local campaign state: {e}");
+    };
+    let news = store.news_of(key).unwrap_or_else(|e| {
+        local(e);
+        None
+    });
     let merged = change(shared, key, |doc| match &news {
         Some((token, news)) => match add_news(doc, token, news, cfg, now_ms) {
             Change::Write(v, c) => Change::Write(v, Some(c)),
@@ -160,7 +177,7 @@ pub(crate) async fn reconcile_key(
     .await?;
     if let Some(merged) = &merged {
         let token = news.as_ref().map(|(t, _)| t.as_str());
-        store.shared(token, merged).map_err(local)?;
+        store.shared(token, merged).unwrap_or_else(local);
     }
     Ok(merged)
 }
