@@ -99,8 +99,10 @@ pub async fn send_campaigns(settings: &Settings) {
     let store = campaign::Store::new(settings.state().campaigns(), &settings.campaign);
     if let (Some(shared), true) = (settings.shared(), settings.campaign.enabled) {
         match shared_campaigns(settings, &shared, &store).await {
-            Ok(()) => {
-                cluster::note(true, "");
+            Ok(asked) => {
+                if asked {
+                    cluster::note(true, "");
+                }
                 return;
             }
             Err(why) => cluster::note(false, &why),
@@ -113,15 +115,16 @@ pub async fn send_campaigns(settings: &Settings) {
 }
 
 /// The campaigns shared by the nodes: this node's news added, the pushes due taken and stored.
-/// This node's own bookkeeping then follows, without pushes of its own.
+/// This node's own bookkeeping then follows, without pushes of its own. `Ok(false)` when the
+/// indexer was not asked (it was a moment ago); on an error this node's own pushes go out.
 async fn shared_campaigns(
     settings: &Settings,
     shared: &Shared,
     store: &campaign::Store,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let now = now_ms();
     if !shared::campaign::reconcile(shared, store, &settings.campaign, now).await? {
-        return Ok(());
+        return Ok(false);
     }
     let taken = shared::campaign::take_pushes(shared, store, &settings.campaign, now, |c, due| {
         if let Err(e) = store_campaign_push(settings, c, due) {
@@ -129,10 +132,13 @@ async fn shared_campaigns(
         }
     })
     .await;
+    // Only when every push was taken: else this node's own bookkeeping must still owe them, for
+    // the fall-back that follows.
+    taken?;
     if let Err(e) = store.settle_shared(now) {
         tracing::error!("cannot keep the campaign state: {e}");
     }
-    taken
+    Ok(true)
 }
 
 /// One campaign push into the outbox.

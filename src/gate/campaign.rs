@@ -42,8 +42,10 @@ pub(crate) struct Source {
     pub shared: u64,
 }
 
-/// One campaign, forming or formed.
+/// One campaign, forming or formed. Every field has its default when missing (a search leaves
+/// the users out).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct Campaign {
     pub key: String,
     /// `authentication failures (sshd) against web-01`.

@@ -320,7 +320,11 @@ impl Shared {
         // Made with its mapping first: an indexer that creates missing indices on a write would
         // otherwise make this one with a mapping of its own guessing.
         if !self.index_made.load(Ordering::Relaxed) {
-            self.ensure_index().await?;
+            // Asked first, so that a user who may write but not create indices can share.
+            let (status, _) = self.call(reqwest::Method::HEAD, &self.index, None).await?;
+            if !(200..300).contains(&status) {
+                self.ensure_index().await?;
+            }
             self.index_made.store(true, Ordering::Relaxed);
         }
         for _ in 0..2 {

@@ -84,8 +84,12 @@ fn add_news(
     let mut c = match doc.and_then(campaign_of) {
         Some((c, false)) => c,
         Some((c, true)) if c.applied.iter().any(|t| t == token) => c,
-        // None yet, or closed: this news starts one.
-        _ => Campaign::default(),
+        // Closed: this news starts one, which remembers what the closed one had added.
+        Some((closed, true)) => Campaign {
+            applied: closed.applied,
+            ..Campaign::default()
+        },
+        None => Campaign::default(),
     };
     if c.applied.iter().any(|t| t == token) {
         return Change::Keep(c);
@@ -98,7 +102,7 @@ fn add_news(
 }
 
 /// How many tokens of news a shared campaign remembers.
-const REMEMBERED_NEWS: usize = 256;
+const REMEMBERED_NEWS: usize = 1024;
 
 /// Adds every local campaign's news to the shared one, and takes in what the other nodes
 /// formed. `Ok(false)` when it was done less than a second ago. A campaign that fails is
@@ -405,5 +409,25 @@ mod tests {
         node.shared(Some(token), &merged).unwrap();
         node.settle_shared(1_000_000).unwrap();
         assert!(node.keys().is_empty(), "forgotten once shared");
+    }
+
+    /// A search hit leaves the users out: the campaign still reads.
+    #[test]
+    fn a_campaign_without_its_users_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Store::new(dir.path().to_path_buf(), &cfg());
+        for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+            node.join(&sshd(ip, "001"), 1_000).unwrap();
+        }
+        let (token, news) = node.news().unwrap().remove(0);
+        let Change::Write(mut doc, _) = add_news(None, &token, &news, &cfg(), 1_500) else {
+            panic!("written");
+        };
+        doc["entry"].as_object_mut().unwrap().remove("users");
+        doc["entry"].as_object_mut().unwrap().remove("applied");
+        let (c, closed) = campaign_of(&doc).expect("reads without users");
+        assert!(!closed);
+        assert_eq!(c.sources.len(), 3);
+        assert!(c.formed_ms.is_some());
     }
 }

@@ -39,8 +39,8 @@ const KEEP_MS: i64 = 3_600_000;
 
 /// How many recent additions and takes a window remembers, so that a node that retries one
 /// (its answer was lost, or it crashed before recording it) is not counted twice.
-const REMEMBERED_ADDS: usize = 64;
-const REMEMBERED_TAKES: usize = 8;
+const REMEMBERED_ADDS: usize = 256;
+const REMEMBERED_TAKES: usize = 16;
 
 /// What a shared window holds beside its times: the counts not yet taken, and the tokens of the
 /// latest additions and takes.
@@ -218,8 +218,11 @@ pub(crate) struct Handover {
     #[serde(default)]
     pub added: bool,
     /// Names this handover's addition and take on the shared window.
-    #[serde(default)]
+    #[serde(default = "crate::util::random_token")]
     pub token: String,
+    /// An addition got no answer: it may have landed, so it is only ever tried again.
+    #[serde(default)]
+    pub unanswered: bool,
 }
 
 /// Where handed-over counts wait.
@@ -237,6 +240,7 @@ pub(crate) fn hand_over(dir: &Path, label: &str, key: &str, tally: &Tally) -> st
         closed_ms: now_ms(),
         added: false,
         token: crate::util::random_token(),
+        unanswered: false,
     };
     write(dir, &h, &file_for(dir, &h))
 }
@@ -327,7 +331,16 @@ pub(crate) async fn settle(
                 cluster::note(false, &why);
                 // An addition that got no answer may have landed: it is tried again (its token
                 // keeps it from counting twice) rather than sent as this node's own at once.
-                let unsure = h.added || cluster::is_no_answer(&why);
+                let unsure = h.added || h.unanswered || cluster::is_no_answer(&why);
+                if unsure && !h.unanswered && !h.added {
+                    // Remembered, so that a later pass (the indexer paused) does not take it
+                    // for an addition that surely did not land.
+                    let mut next = h.clone();
+                    next.unanswered = true;
+                    if let Err(e) = write(dir, &next, &path) {
+                        tracing::error!("cannot keep the cooldown counts of {}: {e}", h.label);
+                    }
+                }
                 if !unsure || now > due_ms(&h).saturating_add(GIVE_UP.as_millis() as i64) {
                     if unsure {
                         tracing::warn!(

@@ -35,18 +35,20 @@ pub(crate) async fn gate(
     let Some(shared) = settings.shared() else {
         return Some(earlier);
     };
+    // Whether a campaign took the alert, and what the window says.
     let asked = async {
         if campaign_formed(settings, &shared, alert, received_ms).await? {
-            return Ok(None);
+            return Ok((true, None));
         }
-        window(settings, &shared, alert, received_ms, earlier.clone()).await
+        let decided = window(settings, &shared, alert, received_ms, earlier.clone()).await?;
+        Ok((false, decided))
     };
     // One bound for the whole decision, however many calls it takes.
     let asked = tokio::time::timeout(cluster::SHARED_LIMIT, asked)
         .await
         .unwrap_or_else(|_| Err(cluster::no_answer()));
     match asked {
-        Ok(None) => {
+        Ok((true, _)) => {
             cluster::note(true, "");
             if let Some(earlier) = &earlier {
                 // What this node had counted for the report that is not made here still
@@ -64,7 +66,8 @@ pub(crate) async fn gate(
             }
             None
         }
-        Ok(decided) => {
+        // Counted into another node's window (with `earlier`), or analysed here.
+        Ok((false, decided)) => {
             cluster::note(true, "");
             decided
         }

@@ -241,10 +241,27 @@ impl FakeIndexer {
                     .collect();
                 hits.sort_by_key(|(id, _)| (*id).clone());
                 let total = hits.len();
+                // `_source.excludes`: dotted paths left out of each hit.
+                let excludes: Vec<String> = body["_source"]["excludes"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
                 let hits: Vec<Value> = hits
                     .into_iter()
                     .take(size)
                     .map(|(id, (_, doc))| {
+                        let mut doc = doc.clone();
+                        for path in &excludes {
+                            let mut parts: Vec<&str> = path.split('.').collect();
+                            let Some(last) = parts.pop() else { continue };
+                            let mut at = &mut doc;
+                            for part in parts {
+                                at = &mut at[part];
+                            }
+                            if let Some(map) = at.as_object_mut() {
+                                map.remove(last);
+                            }
+                        }
                         json!({"_index": index, "_id": id, "_score": 0.0, "_source": doc})
                     })
                     .collect();
