@@ -137,15 +137,7 @@ fn drain(jobs: usize, indexer: Option<&str>) -> Duration {
         // No ceiling: every job is analysed, none held back for a digest.
         let env = Env::new(&dead_url(), "", "[limits]\nanalyses_per_minute = 0");
         if let Some(url) = indexer {
-            let config = std::fs::read_to_string(&env.config).expect("config");
-            std::fs::write(
-                &env.config,
-                format!(
-                    "{config}\n[cluster]\nbackend = \"indexer\"\nindex = \"bench-{round}\"\n\
-                     [history.indexer]\nurl = \"{url}\"\ntimeout_secs = 2\n"
-                ),
-            )
-            .expect("config");
+            env.share_state(url, &format!("bench-{round}"));
         }
         let alert: serde_json::Value =
             serde_json::from_str(&read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json"))
@@ -190,15 +182,7 @@ fn fill(indexer: &str, fakes: &common::intel::IntelFakes, alerts: usize) {
          [dedup]\ncooldown_secs = 20\n[campaign]\nwindow_secs = 20",
     );
     env.intel(&fakes.toml(5, false));
-    let config = std::fs::read_to_string(&env.config).expect("config");
-    std::fs::write(
-        &env.config,
-        format!(
-            "{config}\n[cluster]\nbackend = \"indexer\"\n\
-             [history.indexer]\nurl = \"{indexer}\"\ntimeout_secs = 2\n"
-        ),
-    )
-    .expect("config");
+    env.share_state(indexer, "ai-analyzer-state");
     let sample: serde_json::Value =
         serde_json::from_str(&read_fixture("protocol/1_execd_to_ar_stdin_line1_add.json"))
             .expect("sample");

@@ -305,7 +305,7 @@ impl Run<'_> {
             // Any run delivers what is due: digests of closed windows, the outbox.
             digest::send_digests(settings);
             digest::send_held(settings);
-            if settings.shared().is_some() {
+            if settings.shares_state() {
                 // What the nodes share takes calls to the indexer: the worker makes them, not
                 // this run, which execd may be waiting for.
                 worker::ensure_running(settings, self.source);

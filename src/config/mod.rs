@@ -358,9 +358,14 @@ impl Settings {
         }
     }
 
+    /// Whether the nodes share their state on the indexer (`cluster.backend = "indexer"`).
+    pub fn shares_state(&self) -> bool {
+        self.cluster.backend == ClusterBackend::Indexer
+    }
+
     /// The indexer as the nodes' shared state, when `cluster.backend = "indexer"`.
     pub fn shared(&self) -> Option<crate::investigate::cluster::Shared> {
-        (self.cluster.backend == ClusterBackend::Indexer).then(|| {
+        self.shares_state().then(|| {
             crate::investigate::cluster::Shared::new(
                 self.history.indexer.clone(),
                 self.cluster.index.clone(),

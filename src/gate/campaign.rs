@@ -263,12 +263,7 @@ impl Store {
         }
         count_in(&mut c, alert, &ip, now_ms);
         self.save(&c)?;
-        Ok(Joined::Counted {
-            label: c.label.clone(),
-            alerts: c.alerts,
-            sources: c.sources.len() + c.other_sources as usize,
-            escalation: c.escalation.clone(),
-        })
+        Ok(c.joined())
     }
 
     /// Counts `alert`, which this node's intake recorded while the campaign was forming, into
@@ -294,12 +289,7 @@ impl Store {
         c.max_level = c.max_level.max(level);
         count_in(&mut c, alert, &ip, now_ms);
         self.save(&c)?;
-        Ok(Joined::Counted {
-            label: c.label.clone(),
-            alerts: c.alerts,
-            sources: c.sources.len() + c.other_sources as usize,
-            escalation: c.escalation.clone(),
-        })
+        Ok(c.joined())
     }
 
     /// The news of the campaign `key` alone (see [`Store::news`]).
@@ -543,6 +533,16 @@ impl Store {
 }
 
 impl Campaign {
+    /// What the gate tells of an alert just counted into this campaign.
+    fn joined(&self) -> Joined {
+        Joined::Counted {
+            label: self.label.clone(),
+            alerts: self.alerts,
+            sources: self.sources.len() + self.other_sources as usize,
+            escalation: self.escalation.clone(),
+        }
+    }
+
     /// This campaign's news for the shared one (see [`Store::news`]).
     fn news(&self) -> Option<Campaign> {
         let mut news = self.clone();

@@ -16,15 +16,7 @@ fn node(fakes: &IntelFakes, indexer: &str, budget: u32) -> Env {
         &format!("[providers.abuseipdb]\ndaily_budget = {budget}\n"),
         1,
     ));
-    let config = std::fs::read_to_string(&env.config).unwrap();
-    std::fs::write(
-        &env.config,
-        format!(
-            "{config}\n[cluster]\nbackend = \"indexer\"\nindex = \"ai-analyzer-state\"\n\
-             [history.indexer]\nurl = \"{indexer}\"\ntimeout_secs = 2\n"
-        ),
-    )
-    .unwrap();
+    env.share_state(indexer, "ai-analyzer-state");
     env
 }
 
@@ -282,16 +274,7 @@ impl Storm {
                 let env = Env::new(&llm.url, &ntfy.uri(), extra);
                 env.intel(&fakes.toml(5, false));
                 if let Some((server, _)) = &indexer {
-                    let config = std::fs::read_to_string(&env.config).unwrap();
-                    std::fs::write(
-                        &env.config,
-                        format!(
-                            "{config}\n[cluster]\nbackend = \"indexer\"\n\
-                             [history.indexer]\nurl = \"{}\"\ntimeout_secs = 2\n",
-                            server.uri()
-                        ),
-                    )
-                    .unwrap();
+                    env.share_state(&server.uri(), "ai-analyzer-state");
                 }
                 env
             })

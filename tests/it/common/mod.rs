@@ -107,6 +107,20 @@ topic = "soc-test"
         std::fs::write(&self.config, text).expect("config");
     }
 
+    /// Shares this node's state on the indexer at `url` (`cluster.backend = "indexer"`), in
+    /// `index`.
+    pub fn share_state(&self, url: &str, index: &str) {
+        let config = std::fs::read_to_string(&self.config).expect("config");
+        std::fs::write(
+            &self.config,
+            format!(
+                "{config}\n[cluster]\nbackend = \"indexer\"\nindex = \"{index}\"\n\
+                 [history.indexer]\nurl = \"{url}\"\ntimeout_secs = 2\n"
+            ),
+        )
+        .expect("config");
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("ar.log")).unwrap_or_default()
     }
